@@ -1,0 +1,104 @@
+"""What makes two fetches of a record "the same version" (pure).
+
+The registry re-serves every study daily with housekeeping that moves on its own: a new
+`versionHolder`, renumbered MeSH leaves, `modelPredictions` that come and go, update stamps
+that move with no submitted change, and site lists in a new order. Third-party copies add
+keys of their own (ctrdata adds `ctrname`, `record_last_import`). None of that is a new
+version of the trial, so the content hash is taken over the record with all of it removed,
+and an identical refetch - or a housekeeping-only one - is not stored again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+# The sections a study object has in API v2. Anything else at the top level was added by a
+# third-party tool; `derivedSection` is computed by the registry from the others.
+_SUBMITTED_SECTIONS = (
+    "protocolSection",
+    "resultsSection",
+    "annotationSection",
+    "documentSection",
+    "hasResults",
+)
+# Stamps in the status module that move without any submitted change.
+_HOUSEKEEPING_STATUS_KEYS = (
+    "lastUpdateSubmitDate",
+    "lastUpdatePostDateStruct",
+    "statusVerifiedDate",
+)
+
+
+def strip_noise(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of the record with only submitted content, sites in a stable order."""
+    kept: dict[str, Any] = {k: raw[k] for k in _SUBMITTED_SECTIONS if k in raw}
+    protocol = kept.get("protocolSection")
+    if isinstance(protocol, dict):
+        protocol = dict(protocol)
+        status = protocol.get("statusModule")
+        if isinstance(status, dict):
+            protocol["statusModule"] = {
+                k: v for k, v in status.items() if k not in _HOUSEKEEPING_STATUS_KEYS
+            }
+        locations_module = protocol.get("contactsLocationsModule")
+        if isinstance(locations_module, dict) and isinstance(
+            locations_module.get("locations"), list
+        ):
+            protocol["contactsLocationsModule"] = {
+                **locations_module,
+                "locations": sorted(locations_module["locations"], key=canonical_json),
+            }
+        kept["protocolSection"] = protocol
+    return kept
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no whitespace, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(raw: dict[str, Any]) -> str:
+    """SHA-256 of the record's submitted content; equal hashes mean "no new version"."""
+    return hashlib.sha256(canonical_json(strip_noise(raw)).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """The light fields a poll compares to decide whether a full fetch is worth it.
+
+    `overall_status` is here because real records flip to UNKNOWN without a new update date.
+    """
+
+    nct_id: str | None
+    last_update_posted: str | None
+    overall_status: str | None
+
+
+def stamp_of(raw: dict[str, Any]) -> Stamp:
+    """Read the light fields from a full record or a `fields=` subset of one."""
+    protocol = raw.get("protocolSection")
+    protocol = protocol if isinstance(protocol, dict) else {}
+    ident = protocol.get("identificationModule")
+    status = protocol.get("statusModule")
+    ident = ident if isinstance(ident, dict) else {}
+    status = status if isinstance(status, dict) else {}
+    posted = status.get("lastUpdatePostDateStruct")
+    nct_id = ident.get("nctId")
+    overall = status.get("overallStatus")
+    date = posted.get("date") if isinstance(posted, dict) else None
+    return Stamp(
+        nct_id=nct_id if isinstance(nct_id, str) else None,
+        last_update_posted=date if isinstance(date, str) else None,
+        overall_status=overall if isinstance(overall, str) else None,
+    )
+
+
+def brief_title(raw: dict[str, Any]) -> str | None:
+    """The short title, for listings; None when the record has none."""
+    protocol = raw.get("protocolSection")
+    ident = protocol.get("identificationModule") if isinstance(protocol, dict) else None
+    title = ident.get("briefTitle") if isinstance(ident, dict) else None
+    return title if isinstance(title, str) else None

@@ -1,0 +1,47 @@
+"""NCT IDs: the one identifier every part of trialwatch keys on.
+
+Users paste IDs from web pages and emails, so lower case and stray spaces are accepted and
+normalised; anything else is refused before it can reach the registry or the database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from watcher.errors import InputError
+
+_NCT_ID = re.compile(r"NCT\d{8}")
+
+
+def parse_nct_id(text: str) -> str:
+    """Return the canonical form of an NCT ID ("nct07310784 " → "NCT07310784")."""
+    candidate = text.strip().upper()
+    if not _NCT_ID.fullmatch(candidate):
+        raise InputError(
+            f"{text.strip()!r} is not an NCT ID: expected 'NCT' followed by 8 digits, "
+            "e.g. NCT07310784"
+        )
+    return candidate
+
+
+def parse_nct_ids(texts: Iterable[str]) -> list[str]:
+    """Parse many IDs at once, keeping the first occurrence of each and naming every bad one."""
+    seen: dict[str, None] = {}
+    bad: list[str] = []
+    for text in texts:
+        try:
+            seen.setdefault(parse_nct_id(text), None)
+        except InputError:
+            bad.append(text.strip())
+    if bad:
+        listed = ", ".join(repr(b) for b in bad)
+        raise InputError(
+            f"not NCT IDs: {listed}; expected 'NCT' followed by 8 digits, e.g. NCT07310784"
+        )
+    return list(seen)
+
+
+def is_nct_id(text: str) -> bool:
+    """True when `text` is already a canonical NCT ID."""
+    return _NCT_ID.fullmatch(text) is not None
