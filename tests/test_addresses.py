@@ -1,0 +1,74 @@
+"""Email addresses: the one check used for settings and for subscribers."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.addresses import validate_email, validate_mailbox
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ana@example.org", "ana@example.org"),
+        ("  Ana.Lopez+trials@Example.ORG ", "Ana.Lopez+trials@example.org"),
+        ("trialwatch@localhost", "trialwatch@localhost"),
+        ("o'brien@mail.example.co.uk", "o'brien@mail.example.co.uk"),
+        ("ana@bücher.example", "ana@bücher.example"),
+    ],
+)
+def test_plain_addresses_are_accepted_with_the_domain_folded(text: str, expected: str) -> None:
+    """Ordinary addresses are accepted, and the same address typed in capitals is the same."""
+    assert validate_email(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "ana",
+        "ana@",
+        "@example.org",
+        "ana@@example.org",
+        "ana lopez@example.org",
+        "ana..lopez@example.org",
+        ".ana@example.org",
+        "ana@example..org",
+        "ana@-example.org",
+        "ana@example.org,bob@example.org",
+        "Ana <ana@example.org>",
+        "ana@example.org\r\nBcc: everyone@example.org",
+        "zoë@example.org",  # non-ASCII local parts need SMTPUTF8, which is not assumed
+    ],
+)
+def test_anything_else_is_refused_with_an_example(text: str) -> None:
+    """Text that is not one plain address is refused, showing what an address looks like."""
+    with pytest.raises(ValueError, match=r"is not an email address; expected e\.g\. name@"):
+        validate_email(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("trialwatch <trialwatch@localhost>", "trialwatch <trialwatch@localhost>"),
+        ("Trial Watch<Alerts@Example.org>", "Trial Watch <Alerts@example.org>"),
+        ('"Lopez, Ana" <ana@example.org>', '"Lopez, Ana" <ana@example.org>'),
+        ("Dr. Ana <ana@example.org>", '"Dr. Ana" <ana@example.org>'),
+        ("<ana@example.org>", "ana@example.org"),
+        ("ana@example.org", "ana@example.org"),
+        ("Zoë Martín <zoe@example.org>", "Zoë Martín <zoe@example.org>"),
+    ],
+)
+def test_mailbox_accepts_a_display_name(text: str, expected: str) -> None:
+    """A From: address may carry a display name, quoted when it holds punctuation."""
+    assert validate_mailbox(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Ana <not-an-address>", "Ana <ana@example.org", "Ana\x07 <ana@example.org>", "Ana <>"],
+)
+def test_mailbox_refuses_a_broken_address_or_name(text: str) -> None:
+    """A display name with a broken address, or control characters, is refused."""
+    with pytest.raises(ValueError):
+        validate_mailbox(text)

@@ -1,0 +1,62 @@
+"""Email addresses: one simple check, shared by the settings and the subscriber list.
+
+RFC 5322 also allows quoted local parts, comments and IP-literal domains. Nobody types those
+into a sign-up form, many mail servers refuse them, and accepting them only moves the failure
+from the moment someone can fix it to the outbox, hours later. So an address here is:
+
+- a local part of letters, digits and ``!#$%&'*+/=?^_`{|}~.-`` (no spaces, quotes or brackets;
+  no leading, trailing or doubled dot);
+- one ``@``;
+- a domain of dot-separated labels of letters (any script), digits and inner hyphens. A single
+  label such as ``localhost`` is allowed, for mail that never leaves the machine.
+
+Nothing is looked up: whether an address can receive mail is the mail server's call. Errors are
+`ValueError`s whose message can be shown as is; each caller adds where the text came from (a
+settings key, a command-line argument) and raises its own `WatcherError`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_ADDRESS = re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
+# "Name <address>", the name optionally in double quotes.
+_MAILBOX = re.compile(r'(?:"(?P<quoted>[^"\\]*)"|(?P<name>[^"<>]*?))\s*<(?P<address>[^<>]*)>')
+# Characters that make a display name ambiguous in a header unless it is quoted (RFC 5322 specials).
+_SPECIALS = frozenset('()<>[]:;@\\,."')
+
+
+def validate_email(text: str) -> str:
+    """Return the address with its domain lower-cased, or raise ValueError saying what is wrong.
+
+    The domain is case-insensitive and the local part is not, so only the domain is folded:
+    the same subscriber typed twice with different capitals is then one subscriber.
+    """
+    candidate = text.strip()
+    match = _ADDRESS.fullmatch(candidate)
+    if match is None:
+        raise ValueError(f'"{candidate}" is not an email address; expected e.g. name@example.org')
+    return f"{match['local']}@{match['domain'].lower()}"
+
+
+def validate_mailbox(text: str) -> str:
+    """Accept an address with an optional display name ("trialwatch <tw@example.org>").
+
+    Returns "Name <address>" (the name quoted when it holds characters that would otherwise split
+    the header) or the bare address, ready for a From: or To: header.
+    """
+    candidate = text.strip()
+    match = _MAILBOX.fullmatch(candidate)
+    if match is None:
+        return validate_email(candidate)
+    name = (match["quoted"] if match["quoted"] is not None else match["name"]).strip()
+    if any(not ch.isprintable() for ch in name):
+        raise ValueError(f'"{candidate}": the display name holds control characters')
+    address = validate_email(match["address"])
+    if not name:
+        return address
+    if _SPECIALS.intersection(name):
+        name = f'"{name}"'
+    return f"{name} <{address}>"
