@@ -1,0 +1,306 @@
+"""Eligibility criteria rewritten in plain English: faithful, explained once, readable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import load_fixture
+
+from watcher.fidelity import check
+from watcher.glossary import Glossary, glossary_from_json, load_glossary
+from watcher.readability import flesch_kincaid_grade, syllables
+from watcher.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria, rewrite_item
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_GLOSSARY = ROOT.parent / "shared" / "glossary"
+GLOSSARY = load_glossary()
+DEMO = "NCT07310784__reconstructed-from-public-page.json"
+
+
+def plain(text: str, glossary: Glossary = GLOSSARY) -> str:
+    result = rewrite_item(text, glossary)
+    assert not result.shown_as_written, result.problems
+    return result.plain
+
+
+@pytest.fixture(scope="module")
+def demo() -> list[PlainItem]:
+    criteria = load_fixture(DEMO)["protocolSection"]["eligibilityModule"]["eligibilityCriteria"]
+    return rewrite_criteria(criteria, GLOSSARY)
+
+
+def test_demo_trial_keeps_every_item_in_place(demo: list[PlainItem]) -> None:
+    """NCT07310784: all 29 items are there, in their sections, none had to fall back."""
+    assert [item.section for item in demo] == ["inclusion"] * 11 + ["exclusion"] * 18
+    assert not [item.original for item in demo if item.shown_as_written]
+
+
+def test_demo_trial_reads_its_scale_comparators_and_grades_plainly(demo: list[PlainItem]) -> None:
+    """'ECOG 0-1', '\\>3 months' and 'grade ≤1' read as a patient would say them."""
+    assert demo[1].plain == "Expected survival time more than 3 months;"
+    assert demo[2].plain == "Daily-activity score (ECOG performance status) 0 to 1;"
+    [ecog] = demo[2].terms
+    assert ecog.term == "ECOG performance status"
+    assert "Lower is better" in ecog.meaning
+    assert [level for level, _ in ecog.levels] == ["0", "1"]
+    assert ecog.levels[0][1].startswith("Fully active.")
+    assert "grade 1 or lower (CTCAE V5.0)" in demo[12].plain
+    assert "restored to grade 2 as determined" in demo[12].plain
+
+
+def test_demo_trial_keeps_nested_items_under_their_parent(demo: list[PlainItem]) -> None:
+    """The three sub-bullets stay under 'Patients with unresectable … melanoma …:'."""
+    parent = demo[3]
+    assert parent.original.endswith("two lines of standard treatment:")
+    assert [(i.label, i.depth, i.parent) for i in demo[4:7]] == [
+        ("4.1", 1, parent.original),
+        ("4.2", 1, parent.original),
+        ("4.3", 1, parent.original),
+    ]
+    assert "PD-1 antibody treatment" in demo[4].plain
+    assert demo[5].plain.startswith("If the change in the BRAF gene (BRAF V600 mutation) is")
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        ("Survival >3 months", "Survival more than 3 months"),
+        ("Grade greater than (>) 1", "Grade greater than (>) 1"),
+        ("Count ≥1500/µL", "Count at least 1500/µL"),
+        ("Level < 2 mg/dL", "Level less than 2 mg/dL"),
+        ("Interval ≤ 470 ms", "Interval no more than 470 ms"),
+        ("Age: ≥ 18 years of age", "Age: 18 years of age or older"),
+        ("aged ≥18 years", "Aged 18 years or older"),
+        ("Age≥18 years old;", "Age 18 years old or older;"),
+        ("Patients < 12 years", "Patients younger than 12 years"),
+        ("Patients < 12 years from diagnosis", "Patients less than 12 years from diagnosis"),
+        ("for patients > 16 years of age", "for patients older than 16 years of age"),
+        (
+            "No known active disease ≥ 2 years before",
+            "No known active disease at least 2 years before",
+        ),
+        ("Patients >= 365 days from diagnosis", "Patients at least 365 days from diagnosis"),
+        ("Grade ≥ 2 neuropathy", "Grade 2 or higher neuropathy"),
+        ("≥ Grade 3 bleeding", "Grade 3 or higher bleeding"),
+        ("arrhythmia of Grade >2", "arrhythmia of Grade higher than 2"),
+        ("NYHA Class ≥ II", "NYHA Class II or higher"),
+        (
+            "ECOG PS of ≤1 within 7 days",
+            "Daily-activity score (ECOG PS) of 1 or lower within 7 days",
+        ),
+        ("Karnofsky ≥ 70%", "Daily-activity score (Karnofsky) 70% or higher"),
+        ("18 ~75 years old", "18 to 75 years old"),
+        ("Level ≤ 3 x ULN", "Level no more than 3 times the upper limit of normal (ULN)"),
+        (
+            "Creatinine < 1.5 \u00d7 LLN",
+            "Kidney blood test (Creatinine) less than 1.5 times the lower limit of normal (LLN)",
+        ),
+    ],
+)
+def test_comparators_ranges_ages_and_scales(original: str, expected: str) -> None:
+    """Each comparator keeps its direction and whether the limit itself counts."""
+    assert plain(original) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Prior anti-PD-1 or CTLA-4 therapy",
+        "COVID-19 vaccination",
+        "BRAF V600E, KRAS G12C or HER2-positive disease per RECIST1.1 and CTCAE V5.0",
+        "Enrolled in NCT01234567 on 2020-01-15",
+        "Randomised 1:1",
+        "ANC ≥ 1.5 x 10^9/L",
+    ],
+)
+def test_protected_tokens_reach_the_reader_unchanged(text: str) -> None:
+    """Gene, variant, version, trial and date tokens are never split or turned into ranges."""
+    result = plain(text)
+    for token in (
+        "PD-1",
+        "CTLA-4",
+        "COVID-19",
+        "V600E",
+        "G12C",
+        "RECIST1.1",
+        "V5.0",
+        "NCT01234567",
+    ):
+        assert (token in text) == (token in result)
+    assert " to " not in result
+
+
+def test_a_glossary_term_is_explained_the_first_time_only() -> None:
+    """'plain (TERM)' on first use in a notification; later uses stay as written."""
+    items = rewrite_criteria(
+        "Exclusion Criteria:\n\n* Prior malignancy\n* Any other malignancy", GLOSSARY
+    )
+    assert [i.plain for i in items] == ["Prior cancer (malignancy)", "Any other malignancy"]
+    assert [hit.term for hit in items[0].terms] == ["malignancy"]
+    assert items[1].terms == ()
+
+
+def test_the_longest_glossary_term_wins() -> None:
+    """'central nervous system metastases' is one term, not 'metastases' alone."""
+    assert plain("Active central nervous system metastases") == (
+        "Active cancer that has spread to the brain or spinal cord "
+        "(central nervous system metastases)"
+    )
+
+
+def test_unknown_abbreviations_are_left_alone() -> None:
+    """An abbreviation the glossary does not know is never guessed at."""
+    assert plain("Prior XYZ-free interval and ES-SCLC") == "Prior XYZ-free interval and ES-SCLC"
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("Counts (platelets) normal", "platelets"),  # inside parentheses
+        ("Absolute neutrophil count (ANC) normal", "Absolute neutrophil count"),  # abbr follows
+        ("Has a malignancy", "malignancy"),  # after "a": "a cancer" would change the article
+        ("Standard of care chemotherapy", "Standard of care"),  # mid noun phrase
+    ],
+)
+def test_terms_that_cannot_be_replaced_gracefully_are_only_defined(text: str, term: str) -> None:
+    """The words stay as written, and the meaning is still listed."""
+    result = rewrite_item(text, GLOSSARY)
+    assert result.plain == text
+    assert term in [hit.term for hit in result.terms]
+
+
+def test_a_rewrite_that_fails_a_check_is_shown_as_written() -> None:
+    """With a glossary whose plain words add a number, the item falls back, marked."""
+    data = json.loads(json.dumps(_packaged_json()))
+    for term in data["terms"]:
+        if term["id"] == "malignancy":
+            term["plain"] = "cancer within 5 years"
+    broken = glossary_from_json(data)
+    result = rewrite_item("Prior malignancy", broken)
+    assert result.shown_as_written
+    assert result.plain == "Prior malignancy" + SHOWN_AS_WRITTEN
+    assert result.terms == ()
+    assert "numbers differ" in result.problems
+
+
+def test_every_sent_rewrite_of_every_record_passes_the_checker(
+    all_plain_items: list[PlainItem],
+) -> None:
+    """Across all recorded trials, nothing sent differs in meaning from what was written."""
+    sent = [item for item in all_plain_items if not item.shown_as_written]
+    assert all(check(item.original, item.plain, GLOSSARY) == () for item in sent)
+    fallbacks = len(all_plain_items) - len(sent)
+    assert fallbacks / len(all_plain_items) <= 0.15
+
+
+@pytest.fixture(scope="module")
+def all_plain_items() -> list[PlainItem]:
+    from conftest import all_fixture_records
+
+    items: list[PlainItem] = []
+    for path in all_fixture_records():
+        module = json.loads(path.read_text(encoding="utf-8"))["protocolSection"]
+        text = module.get("eligibilityModule", {}).get("eligibilityCriteria")
+        items += rewrite_criteria(text, GLOSSARY)
+    return items
+
+
+def _packaged_json() -> Any:
+    return json.loads((ROOT / "watcher" / "data" / "glossary.json").read_text(encoding="utf-8"))
+
+
+def test_glossary_is_read_once_from_the_package() -> None:
+    """Loading twice gives the same object, with terms, scales and negation cues."""
+    assert load_glossary() is GLOSSARY
+    assert GLOSSARY.term("ecog_ps").plain == "daily-activity score"
+    assert GLOSSARY.levels("ecog")["0"].startswith("Fully active")
+    assert "no evidence of" in GLOSSARY.negation_cues
+
+
+def test_glossary_plain_words_cannot_blind_the_checker() -> None:
+    """No plain wording holds a digit, which the checker counts in the rewrite."""
+    assert not [
+        t.id
+        for t in GLOSSARY.terms
+        for p in (t.plain, t.plain_plural or "")
+        if any(c.isdigit() for c in p)
+    ]
+
+
+def test_negation_licence_travels_with_the_glossary() -> None:
+    """The MIT notice of the negspacy cue lists is shipped beside the data that uses it."""
+    licence = (ROOT / "watcher" / "data" / "LICENSE-negspacy.txt").read_text(encoding="utf-8")
+    assert "Copyright (c) 2019 Jeno Pizarro" in licence
+    assert "LICENSE-negspacy.txt" in _packaged_json()["_licences"]["negation"]
+
+
+def build_check(shared: Path) -> subprocess.CompletedProcess[str]:
+    tool = ROOT / "tools" / "build_glossary.py"
+    command = [sys.executable, str(tool), "--check", "--shared", str(shared)]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+needs_shared = pytest.mark.skipif(
+    not SHARED_GLOSSARY.is_dir(), reason="../shared/glossary is not beside the checkout"
+)
+
+
+@needs_shared
+def test_committed_glossary_is_what_the_build_tool_makes() -> None:
+    """The packaged data is exactly what tools/build_glossary.py builds from the shared folder."""
+    result = build_check(SHARED_GLOSSARY)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@needs_shared
+def test_build_check_notices_a_changed_source(tmp_path: Path) -> None:
+    """When a shared glossary file changes, the check says the committed data is stale."""
+    shared = tmp_path / "glossary"
+    shutil.copytree(SHARED_GLOSSARY, shared)
+    draft = shared / "eligibility_glossary_draft.json"
+    draft.chmod(0o644)
+    data = json.loads(draft.read_text(encoding="utf-8"))
+    data["entries"][0]["plain"] = "daily activity level"
+    draft.write_text(json.dumps(data), encoding="utf-8")
+    result = build_check(shared)
+    assert result.returncode == 1
+    assert "watcher/data/glossary.json is not what" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("word", "count"),
+    [
+        ("the", 1),
+        ("table", 2),
+        ("confirmed", 2),
+        ("histologically", 6),
+        ("ECOG", 4),
+        ("PD-1", 3),
+        ("1.5", 2),
+    ],
+)
+def test_syllable_heuristic(word: str, count: int) -> None:
+    """The documented syllable rules count common criteria words as they are spoken."""
+    assert syllables(word) == count
+
+
+def test_flesch_kincaid_grade_follows_the_formula() -> None:
+    """Short plain sentences score low, long jargon scores high, no words scores 0."""
+    # 6 words, 1 sentence, 6 syllables: 0.39 * 6 + 11.8 * 1 - 15.59
+    assert flesch_kincaid_grade("The cat sat on the mat.") == pytest.approx(-1.45)
+    jargon = "Histologically or cytologically confirmed metastatic adenocarcinoma"
+    assert flesch_kincaid_grade(jargon) > 20
+    assert flesch_kincaid_grade("—") == 0.0
+
+
+def test_decimal_points_and_lower_case_abbreviations_do_not_end_sentences() -> None:
+    """'1.5' and 'e.g. a CT' stay in one sentence; '. Then' starts another."""
+    one = flesch_kincaid_grade("Take 1.5 mg e.g. daily with food")
+    two = flesch_kincaid_grade("Take 1.5 mg daily. Then eat food")
+    assert one > two
