@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
+
+from watcher.replay import ReplayRegistry, ReplayServer
 
 TESTS = Path(__file__).parent
 FIXTURE_DIRS = (
@@ -39,3 +43,65 @@ def all_fixture_records() -> list[Path]:
 def record() -> Any:
     """Load a recorded study by file name: `record("NCT0…json")`."""
     return load_fixture
+
+
+DEMO_DIR = FIXTURE_DIRS[1]
+
+
+def demo_versions(nct_id: str) -> list[dict[str, Any]]:
+    """The shipped demo versions of one trial, oldest first."""
+    return [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(DEMO_DIR.glob(f"{nct_id}__*"))
+    ]
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    """A real replay registry on 127.0.0.1, empty until a test publishes records."""
+    with ReplayServer(ReplayRegistry()) as server:
+        yield server
+
+
+class Trialwatch:
+    """Runs the real `trialwatch` command line in-process against a private state directory."""
+
+    def __init__(self, state_dir: Path, config: Path) -> None:
+        self.state_dir = state_dir
+        self.config = config
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, expect: int = 0) -> Result:
+        from watcher.cli import main  # imported late: collecting pure-module tests needs no CLI
+
+        result = self.runner.invoke(
+            main,
+            list(args),
+            env={"TRIALWATCH_CONFIG": str(self.config), "STATE_DIRECTORY": str(self.state_dir)},
+            catch_exceptions=False,
+        )
+        assert result.exit_code == expect, result.output + result.stderr
+        return result
+
+    def json(self, *args: str, expect: int = 0) -> Any:
+        return json.loads(self(*args, "--json", expect=expect).stdout)
+
+
+def write_config(path: Path, base_url: str, extra: str = "") -> Path:
+    """A settings file pointing at a replay server, with fast, impatient registry settings."""
+    path.write_text(
+        f"""[registry]
+base_url = "{base_url}"
+timeout_s = 1.0
+requests_per_minute = 0
+max_retries = 0
+{extra}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def trialwatch(tmp_path: Path, replay: ReplayServer) -> Trialwatch:
+    """The CLI configured against the `replay` server, with its state under tmp_path."""
+    config = write_config(tmp_path / "config.toml", replay.base_url)
+    return Trialwatch(tmp_path / "state", config)

@@ -3,7 +3,8 @@
 The registry re-serves every study daily with housekeeping that moves on its own: a new
 `versionHolder`, renumbered MeSH leaves, `modelPredictions` that come and go, update stamps
 that move with no submitted change, and site lists in a new order. Third-party copies add
-keys of their own (ctrdata adds `ctrname`, `record_last_import`). None of that is a new
+keys of their own (ctrdata adds `ctrname`, `record_last_import`); site coordinates
+(`geoPoint`) are geocoded by the registry from the address. None of that is a new
 version of the trial, so the content hash is taken over the record with all of it removed,
 and an identical refetch - or a housekeeping-only one - is not stored again.
 """
@@ -49,10 +50,20 @@ def strip_noise(raw: dict[str, Any]) -> dict[str, Any]:
         ):
             protocol["contactsLocationsModule"] = {
                 **locations_module,
-                "locations": sorted(locations_module["locations"], key=canonical_json),
+                "locations": sorted(
+                    (_without_geo(site) for site in locations_module["locations"]),
+                    key=canonical_json,
+                ),
             }
         kept["protocolSection"] = protocol
     return kept
+
+
+def _without_geo(site: Any) -> Any:
+    """A site without its `geoPoint`: the registry computes it from the address."""
+    if isinstance(site, dict) and "geoPoint" in site:
+        return {k: v for k, v in site.items() if k != "geoPoint"}
+    return site
 
 
 def canonical_json(value: Any) -> str:

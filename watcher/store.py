@@ -1,0 +1,455 @@
+"""The only module that touches SQLite: watched trials, their versions and their changes.
+
+Why it looks like this:
+- Every state change is one `db.atomic()` transaction, so a crash or kill at any point leaves
+  either the whole new version (with its changes and the messages they cause) or none of it.
+- Versions are append-only; a row is never rewritten, so any stored version stays readable.
+- WAL mode and a busy timeout let the CLI read while the daemon writes, without "database is
+  locked" reaching a user.
+- Schema changes are recorded, append-only migrations: a database made by an older trialwatch
+  is upgraded in place, and one made by a newer trialwatch is refused rather than damaged.
+- The file is created private (0600) in a private directory: subscriber data lives here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from watcher import codec
+from watcher.canonical import Stamp, brief_title, stamp_of
+from watcher.diff import Change
+from watcher.errors import StoreError
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("trialwatch")
+
+
+@migrations()
+def m001_trials_versions_changes(db: sqlite_utils.Database) -> None:
+    """The spine: what is watched, every version seen, every change found."""
+    db.execute(
+        """
+        CREATE TABLE trials (
+            nct_id TEXT PRIMARY KEY,
+            watched INTEGER NOT NULL DEFAULT 1,
+            added_at TEXT NOT NULL,
+            every_s INTEGER,
+            current_version INTEGER,
+            brief_title TEXT,
+            overall_status TEXT,
+            last_update_posted TEXT,
+            last_checked_at TEXT,
+            last_success_at TEXT,
+            seen_release TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            version INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('poll', 'history')),
+            last_update_posted TEXT,
+            content_hash TEXT NOT NULL,
+            codec TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            UNIQUE (nct_id, version)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            from_version INTEGER NOT NULL,
+            to_version INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            site TEXT,
+            detail TEXT,
+            detected_at TEXT NOT NULL,
+            UNIQUE (nct_id, to_version, seq)
+        )
+        """
+    )
+    db.execute("CREATE INDEX changes_detected ON changes (detected_at)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRow:
+    """One watched (or formerly watched) trial and its health."""
+
+    nct_id: str
+    watched: bool
+    added_at: str
+    every_s: int | None
+    current_version: int | None
+    brief_title: str | None
+    overall_status: str | None
+    last_update_posted: str | None
+    last_checked_at: str | None
+    last_success_at: str | None
+    seen_release: str | None
+    consecutive_failures: int
+    last_error: str | None
+
+    @property
+    def stamp(self) -> Stamp:
+        """The light fields last seen for this trial."""
+        return Stamp(self.nct_id, self.last_update_posted, self.overall_status)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRow:
+    """A stored version's facts; `Store.record()` rebuilds its JSON (deltas need their chain)."""
+
+    nct_id: str
+    version: int
+    fetched_at: str
+    source: str
+    last_update_posted: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChange:
+    """A change as saved: the pure `Change` plus where and when it was found."""
+
+    id: int
+    nct_id: str
+    from_version: int
+    to_version: int
+    detected_at: str
+    change: Change
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Store:
+    """A trialwatch database on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                # Create the file ourselves so it is private from the first byte; SQLite gives
+                # its -wal and -shm files the same mode.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path}: cannot use this database ({exc}); check the path in [storage].database "
+                "or move the file aside to start a new one"
+            ) from exc
+        except OSError as exc:
+            raise StoreError(
+                f"{path}: cannot create or open the database ({exc.strerror}); check the path "
+                "in [storage].database and its permissions"
+            ) from exc
+
+    def _migrate(self) -> None:
+        known = {m.name for m in migrations._migrations}
+        applied = {m.name for m in migrations.applied(self.db)}
+        if applied - known:
+            raise StoreError(
+                f"{self.path}: this database was written by a newer trialwatch "
+                f"(unknown migrations: {', '.join(sorted(applied - known))}); upgrade trialwatch"
+            )
+        if migrations.pending(self.db):
+            if self.db.journal_mode != "wal":
+                self.db.enable_wal()
+            migrations.apply(self.db)
+
+    def close(self) -> None:
+        """Close the connection (a checkpoint folds the WAL back into the file)."""
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def atomic(self) -> Iterator[sqlite_utils.Database]:
+        """One transaction: all of it is committed, or none of it."""
+        with self.db.atomic() as db:
+            yield db
+
+    # -- watched trials ---------------------------------------------------------------------
+
+    def add_watches(
+        self, nct_ids: Sequence[str], now: datetime, every: timedelta | None = None
+    ) -> list[str]:
+        """Start watching; returns the IDs that were not watched before."""
+        added: list[str] = []
+        every_s = int(every.total_seconds()) if every else None
+        with self.atomic() as db:
+            for nct_id in nct_ids:
+                row = self._trial_dict(nct_id)
+                if row is None:
+                    db.table("trials").insert(
+                        {"nct_id": nct_id, "watched": 1, "added_at": _iso(now), "every_s": every_s}
+                    )
+                    added.append(nct_id)
+                elif not row["watched"] or (every is not None and row["every_s"] != every_s):
+                    if not row["watched"]:
+                        added.append(nct_id)
+                    update: dict[str, Any] = {"watched": 1}
+                    if every is not None:
+                        update["every_s"] = every_s
+                    db.table("trials").update(nct_id, update)
+        return added
+
+    def remove_watches(self, nct_ids: Sequence[str]) -> list[str]:
+        """Stop watching, keeping stored versions and changes; returns the IDs that were watched."""
+        removed: list[str] = []
+        with self.atomic() as db:
+            for nct_id in nct_ids:
+                row = self._trial_dict(nct_id)
+                if row is not None and row["watched"]:
+                    db.table("trials").update(nct_id, {"watched": 0})
+                    removed.append(nct_id)
+        return removed
+
+    def _trial_dict(self, nct_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM trials WHERE nct_id = ?", [nct_id]))
+        return rows[0] if rows else None
+
+    def trial(self, nct_id: str) -> TrialRow | None:
+        """The trial's row, watched or not; None when it was never watched."""
+        row = self._trial_dict(nct_id)
+        return _trial_row(row) if row else None
+
+    def trials(self, *, watched_only: bool = True) -> list[TrialRow]:
+        """Trials in NCT ID order."""
+        sql = "SELECT * FROM trials WHERE watched = 1 OR ? ORDER BY nct_id"
+        return [_trial_row(r) for r in self.db.query(sql, [not watched_only])]
+
+    # -- outcomes of a check ------------------------------------------------------------------
+
+    def mark_unchanged(self, stamps: Sequence[Stamp], release: str | None, now: datetime) -> None:
+        """Successful checks that found no new version: refresh stamps and health in one go."""
+        with self.atomic() as db:
+            db.conn.executemany(
+                """UPDATE trials SET last_update_posted = ?, overall_status = ?, seen_release = ?,
+                   last_checked_at = ?, last_success_at = ?, consecutive_failures = 0,
+                   last_error = NULL WHERE nct_id = ?""",
+                [
+                    (
+                        s.last_update_posted,
+                        s.overall_status,
+                        release,
+                        _iso(now),
+                        _iso(now),
+                        s.nct_id,
+                    )
+                    for s in stamps
+                ],
+            )
+
+    def record_failures(self, failures: Sequence[tuple[str, str]], now: datetime) -> None:
+        """Failed checks (NCT ID, error): the trial's content and stamps are left as they were."""
+        with self.atomic() as db:
+            db.conn.executemany(
+                """UPDATE trials SET consecutive_failures = consecutive_failures + 1,
+                   last_error = ?, last_checked_at = ? WHERE nct_id = ?""",
+                [(error, _iso(now), nct_id) for nct_id, error in failures],
+            )
+
+    def save_version(
+        self,
+        nct_id: str,
+        raw: dict[str, Any],
+        content_hash: str,
+        previous: dict[str, Any] | None,
+        changes: Sequence[Change],
+        release: str | None,
+        now: datetime,
+        source: str = "poll",
+    ) -> int:
+        """Append a new version and the changes that lead to it, in one transaction.
+
+        `previous` is the latest stored record (the caller has it for the diff already); the new
+        version is stored as a delta against it, or as a keyframe when the chain is long.
+        """
+        stamp = stamp_of(raw)
+        with self.atomic() as db:
+            trial = self._trial_dict(nct_id)
+            if trial is None:
+                raise StoreError(f"{nct_id} is not watched; add it with `trialwatch watch add`")
+            prev_version = trial["current_version"]
+            version = (prev_version or 0) + 1
+            name, blob = codec.encode(raw, previous, self._chain_length(nct_id))
+            db.table("versions").insert(
+                {
+                    "nct_id": nct_id,
+                    "version": version,
+                    "fetched_at": _iso(now),
+                    "source": source,
+                    "last_update_posted": stamp.last_update_posted,
+                    "content_hash": content_hash,
+                    "codec": name,
+                    "raw": blob,
+                }
+            )
+            if changes and prev_version is not None:
+                db.table("changes").insert_all(
+                    _change_row(nct_id, prev_version, version, seq, change, now)
+                    for seq, change in enumerate(changes)
+                )
+            db.table("trials").update(
+                nct_id,
+                {
+                    "current_version": version,
+                    "brief_title": brief_title(raw),
+                    "overall_status": stamp.overall_status,
+                    "last_update_posted": stamp.last_update_posted,
+                    "seen_release": release,
+                    "last_checked_at": _iso(now),
+                    "last_success_at": _iso(now),
+                    "consecutive_failures": 0,
+                    "last_error": None,
+                },
+            )
+        return version
+
+    def _chain_length(self, nct_id: str) -> int:
+        """Deltas stored since the trial's latest keyframe."""
+        rows = self.db.execute(
+            """SELECT COUNT(*) FROM versions WHERE nct_id = ? AND version > COALESCE(
+                   (SELECT MAX(version) FROM versions WHERE nct_id = ? AND codec = ?), 0)""",
+            [nct_id, nct_id, codec.KEYFRAME],
+        ).fetchone()
+        return int(rows[0])
+
+    # -- reading history ----------------------------------------------------------------------
+
+    def versions(self, nct_id: str) -> list[VersionRow]:
+        """All stored versions of a trial, oldest first."""
+        return [
+            _version_row(r)
+            for r in self.db.query(
+                "SELECT * FROM versions WHERE nct_id = ? ORDER BY version", [nct_id]
+            )
+        ]
+
+    def version(self, nct_id: str, version: int | None = None) -> VersionRow | None:
+        """One version's facts (the latest when `version` is None)."""
+        rows = list(
+            self.db.query(
+                """SELECT * FROM versions WHERE nct_id = ? AND (version = ? OR ? IS NULL)
+                   ORDER BY version DESC LIMIT 1""",
+                [nct_id, version, version],
+            )
+        )
+        return _version_row(rows[0]) if rows else None
+
+    def record(self, nct_id: str, version: int) -> dict[str, Any]:
+        """The study JSON of a stored version, as the registry served it."""
+        rows = self.db.execute(
+            """SELECT codec, raw FROM versions WHERE nct_id = ? AND version <= ? AND version >=
+                   (SELECT MAX(version) FROM versions WHERE nct_id = ? AND version <= ?
+                    AND codec = ?) ORDER BY version""",
+            [nct_id, version, nct_id, version, codec.KEYFRAME],
+        ).fetchall()
+        if not rows:
+            raise StoreError(f"{nct_id} has no stored version {version}")
+        return codec.decode_chain([(name, bytes(blob)) for name, blob in rows])
+
+    def changes(self, nct_id: str, to_version: int | None = None) -> list[StoredChange]:
+        """Stored changes of a trial (of one version when given), in detection order."""
+        sql = "SELECT * FROM changes WHERE nct_id = ?"
+        params: list[Any] = [nct_id]
+        if to_version is not None:
+            sql += " AND to_version = ?"
+            params.append(to_version)
+        sql += " ORDER BY to_version, seq"
+        return [_stored_change(r) for r in self.db.query(sql, params)]
+
+
+def _trial_row(row: dict[str, Any]) -> TrialRow:
+    return TrialRow(**{**row, "watched": bool(row["watched"])})
+
+
+def _version_row(row: dict[str, Any]) -> VersionRow:
+    return VersionRow(**{k: row[k] for k in VersionRow.__slots__})
+
+
+def _change_row(
+    nct_id: str, from_version: int, to_version: int, seq: int, change: Change, now: datetime
+) -> dict[str, Any]:
+    data = change.to_dict()
+    return {
+        "nct_id": nct_id,
+        "from_version": from_version,
+        "to_version": to_version,
+        "seq": seq,
+        "kind": data["kind"],
+        "field": data["field"],
+        "severity": data["severity"],
+        "old": _dumps(data.get("old")),
+        "new": _dumps(data.get("new")),
+        "site": _dumps(data.get("site")),
+        "detail": _dumps(data.get("detail")),
+        "detected_at": _iso(now),
+    }
+
+
+def _stored_change(row: dict[str, Any]) -> StoredChange:
+    data: dict[str, Any] = {
+        "kind": row["kind"],
+        "field": row["field"],
+        "severity": row["severity"],
+        "old": _loads(row["old"]),
+        "new": _loads(row["new"]),
+    }
+    for optional in ("site", "detail"):
+        if row[optional] is not None:
+            data[optional] = _loads(row[optional])
+    return StoredChange(
+        id=row["id"],
+        nct_id=row["nct_id"],
+        from_version=row["from_version"],
+        to_version=row["to_version"],
+        detected_at=row["detected_at"],
+        change=Change.from_dict(data),
+    )
