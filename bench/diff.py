@@ -26,7 +26,7 @@ from deepdiff import DeepDiff
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from test_diff import consecutive_versions  # noqa: E402  (needs the paths above)
+from conftest import consecutive_versions  # noqa: E402  (needs the paths above)
 
 from watcher.diff import diff_trials  # noqa: E402
 from watcher.record import parse_trial  # noqa: E402

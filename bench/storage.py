@@ -38,7 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import all_fixture_records  # noqa: E402  (needs the paths above)
+from conftest import version_chains  # noqa: E402  (needs the paths above)
 
 from watcher.codec import KEYFRAME_EVERY, decode_chain, encode, is_keyframe  # noqa: E402
 
@@ -68,14 +68,6 @@ def zdict_zlib(raw: Raw, previous: Raw) -> int:
 def load(path: Path) -> Raw:
     raw: Raw = json.loads(path.read_text(encoding="utf-8"))
     return raw
-
-
-def fixture_files() -> dict[str, list[Path]]:
-    """Every recorded version of each trial, oldest first."""
-    files: dict[str, list[Path]] = {}
-    for path in all_fixture_records():
-        files.setdefault(path.name[:11], []).append(path)
-    return files
 
 
 def fixture_chains(files: dict[str, list[Path]]) -> Iterator[tuple[str, Iterator[Raw]]]:
@@ -308,7 +300,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="reads per version (best kept)")
     parser.add_argument("--versions", type=int, default=20, help="versions per synthetic chain")
     args = parser.parse_args()
-    files = fixture_files()
+    files = version_chains()
     print(f"KEYFRAME_EVERY = {KEYFRAME_EVERY}; read times are the best of {args.repeat} reads")
     results = {
         "fixture chains": measure(fixture_chains(files), args.repeat),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,19 @@ def load_fixture(name: str) -> dict[str, Any]:
 def all_fixture_records() -> list[Path]:
     """Every recorded single-study file, sorted by name."""
     return sorted(p for folder in FIXTURE_DIRS for p in folder.glob("NCT*.json"))
+
+
+def version_chains() -> dict[str, list[Path]]:
+    """Every recorded version of each trial, oldest first (the date is in the file name)."""
+    chains: dict[str, list[Path]] = {}
+    for path in all_fixture_records():
+        chains.setdefault(path.name.split("__")[0], []).append(path)
+    return {nct: sorted(paths) for nct, paths in chains.items()}
+
+
+def consecutive_versions() -> list[tuple[Path, Path]]:
+    """Every pair of consecutive recorded versions of one trial."""
+    return [pair for paths in version_chains().values() for pair in itertools.pairwise(paths)]
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import copy
 import json
 import zlib
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import all_fixture_records, load_fixture
+from conftest import load_fixture, version_chains
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,13 +22,6 @@ Row = tuple[str, bytes]
 OLD = "NCT07227597__partrita-tigit__2026-02-05__62edf6a6.json"
 NEW = "NCT07227597__partrita-tigit__2026-03-10__66773312.json"
 LARGEST = "NCT02513394__mcode-ctms-spec-data.json"  # 1.5 MB, 437 sites
-
-
-def _chains() -> dict[str, list[Path]]:
-    chains: dict[str, list[Path]] = {}
-    for path in all_fixture_records():
-        chains.setdefault(path.name[:11], []).append(path)
-    return chains
 
 
 def _store(versions: list[Raw]) -> list[Row]:
@@ -75,10 +67,10 @@ def _legacy_row(raw: Raw) -> Row:
 # -- round trips ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("nct", sorted(_chains()))
+@pytest.mark.parametrize("nct", sorted(version_chains()))
 def test_every_recorded_version_reads_back_exactly(nct: str) -> None:
     """Every recorded version of every trial reads back as served, key order included."""
-    versions = [json.loads(p.read_text(encoding="utf-8")) for p in _chains()[nct]]
+    versions = [json.loads(p.read_text(encoding="utf-8")) for p in version_chains()[nct]]
     rows = _store(versions)
     assert is_keyframe(rows[0][0])
     for n, raw in enumerate(versions):
@@ -104,7 +96,7 @@ def test_a_chain_longer_than_k_gets_keyframes() -> None:
         assert _same(_read(rows, n), versions[n])
 
 
-def test_the_largest_record_keeps_short_chains() -> None:
+def test_the_largest_record_keeps_shortversion_chains() -> None:
     """A 1.5 MB record gets a keyframe every few versions, keeping its reads fast."""
     versions = _enrolment_versions(load_fixture(LARGEST), codec._LARGE_KEYFRAME_EVERY + 1)
     rows = _store(versions)
@@ -142,7 +134,7 @@ def test_a_keyframe_is_still_readable_by_the_old_decoder() -> None:
 def test_no_stored_delta_is_bigger_than_the_keyframe_would_be() -> None:
     """Over every recorded version chain, each delta is smaller than storing the version whole."""
     checked = 0
-    for paths in _chains().values():
+    for paths in version_chains().values():
         versions = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
         for previous, raw in pairwise(versions):
             codec_name, blob = encode(raw, previous, 0)

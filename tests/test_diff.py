@@ -11,11 +11,10 @@ from __future__ import annotations
 import copy
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import all_fixture_records, load_fixture
+from conftest import consecutive_versions, load_fixture
 
 from watcher.canonical import canonical_json
 from watcher.diff import KIND_ORDER, Change, SiteRef, diff_trials
@@ -23,19 +22,6 @@ from watcher.record import parse_trial
 from watcher.report import format_changes, summarize_line
 
 Row = tuple[str, str, Any, Any]
-
-
-def consecutive_versions() -> list[tuple[Path, Path]]:
-    """Every pair of consecutive recorded versions of one trial from one source."""
-    series: dict[tuple[str, str], list[Path]] = {}
-    for path in all_fixture_records():
-        nct, source = path.name.split("__")[:2]
-        series.setdefault((nct, source), []).append(path)
-    return [
-        (old, new)
-        for paths in series.values()
-        for old, new in zip(sorted(paths), sorted(paths)[1:], strict=False)
-    ]
 
 
 def _brief(value: Any) -> Any:

@@ -26,9 +26,12 @@ from watcher.config import (
     load_settings,
     parse_duration,
 )
+from watcher.demo import run_demo
+from watcher.diff import diff_trials
 from watcher.errors import InputError, WatcherError
 from watcher.ids import parse_nct_ids
 from watcher.poll import CycleReport, run_cycle
+from watcher.record import parse_trial
 from watcher.report import format_changes, summarize_line
 from watcher.runtime import open_store, registry_client
 from watcher.store import Store
@@ -294,6 +297,93 @@ def history(app: App, nct_id: str, as_json: bool) -> None:
             f"v{v.version}  fetched {v.fetched_at}  registry update {v.last_update_posted or '-'}"
             f"  hash {v.content_hash[:12]}  {note}"
         )
+
+
+# -- diff -----------------------------------------------------------------------------------
+
+
+def _read_study(path: Path) -> dict[str, Any]:
+    """A study JSON file as saved from `GET /api/v2/studies/{nctId}`."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc})") from exc
+    if not isinstance(data, dict) or "protocolSection" not in data:
+        raise InputError(
+            f"{path}: not a ClinicalTrials.gov API v2 study (no protocolSection); save one with "
+            "GET https://clinicaltrials.gov/api/v2/studies/NCT…"
+        )
+    return data
+
+
+@main.command()
+@click.argument("targets", nargs=-1, required=True, metavar="OLD.json NEW.json | NCT")
+@click.option(
+    "--from", "from_version", type=int, help="Older stored version (default: the one before --to)."
+)
+@click.option("--to", "to_version", type=int, help="Newer stored version (default: the latest).")
+@json_option
+@pass_app
+@reports_errors
+def diff(
+    app: App,
+    targets: tuple[str, ...],
+    from_version: int | None,
+    to_version: int | None,
+    as_json: bool,
+) -> None:
+    """Show what changed between two study files, or two stored versions of a trial."""
+    if len(targets) == 2:
+        if from_version is not None or to_version is not None:
+            raise InputError("--from/--to apply to stored versions: give one NCT ID, not files")
+        old, new = (_read_study(Path(t)) for t in targets)
+    elif len(targets) == 1:
+        old, new = _stored_pair(app, targets[0], from_version, to_version)
+    else:
+        raise InputError("give two study files (OLD.json NEW.json) or one NCT ID")
+    changes = diff_trials(parse_trial(old), parse_trial(new))
+    if as_json:
+        emit_json([c.to_dict() for c in changes])
+    else:
+        click.echo(format_changes(changes) if changes else "No changes.")
+
+
+def _stored_pair(
+    app: App, target: str, from_version: int | None, to_version: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    (nct,) = parse_nct_ids([target])
+    with app.store() as store:
+        latest = store.version(nct)
+        if latest is None:
+            raise InputError(f"{nct}: no stored version; watch it and run `trialwatch check`")
+        new_v = latest.version if to_version is None else to_version
+        old_v = new_v - 1 if from_version is None else from_version
+        for v in (old_v, new_v):
+            if not 1 <= v <= latest.version:
+                raise InputError(
+                    f"{nct}: no version {v}; stored versions are 1 to {latest.version}"
+                )
+        return store.record(nct, old_v), store.record(nct, new_v)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the demo's state here (default: a new temporary directory).",
+)
+@reports_errors
+def demo(state_dir: Path | None) -> None:
+    """Run the whole pipeline offline against a local replay of the registry."""
+    if state_dir is not None:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_demo(click.echo, format_cycle, state_dir)
 
 
 # -- check-config ---------------------------------------------------------------------------

@@ -137,7 +137,7 @@ def _line(change: Change) -> list[str]:
     kind, old, new = change.kind, change.old, change.new
     site = change.site.label() if change.site else ""
     if kind == "site_added":
-        return [f"+ {site}: {_plain(new)}"]
+        return [f"+ {site}: {_plain(new) if new else 'no recruiting status given'}"]
     if kind == "site_removed":
         return [f"- {site}: was {_plain(old)}"]
     if kind == "site_status":
@@ -160,6 +160,9 @@ def _line(change: Change) -> list[str]:
         else:
             was, now = _item_name(old), _item_name(new)
             verb, named = "changed", was if was == now else f"{was} {ARROW} {now}"
+            if isinstance(old, dict) and isinstance(new, dict):
+                keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+                named += f" ({', '.join(keys)})"
         return [f"{group} {verb}: {named}" if group else f"{verb.capitalize()}: {named}"]
     if kind == "results_posted":
         return [f"{'posted' if old else 'not posted'} {ARROW} {'posted' if new else 'not posted'}"]

@@ -1,0 +1,79 @@
+"""`trialwatch diff` on files and on stored versions, and `trialwatch demo`, as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Trialwatch, demo_versions, fixture_path
+
+from watcher.replay import ReplayServer
+
+OLD = fixture_path("NCT06911827__partrita-tigit__2026-02-11__afb21bfb.json")
+NEW = fixture_path("NCT06911827__partrita-tigit__2026-02-26__0763c69c.json")
+NOISE_OLD = fixture_path("NCT05574335__partrita-tigit__2026-02-03__91d8d988.json")
+NOISE_NEW = fixture_path("NCT05574335__partrita-tigit__2026-02-12__9c89203a.json")
+
+
+def test_diff_of_two_files_as_json_is_plain_json(trialwatch: Trialwatch) -> None:
+    """The JSON contract: kind/field/old/new/severity, and a site object for site kinds."""
+    changes = trialwatch.json("diff", str(OLD), str(NEW))
+    status = next(c for c in changes if c["kind"] == "status")
+    assert status == {
+        "kind": "status",
+        "field": "protocolSection.statusModule.overallStatus",
+        "old": "NOT_YET_RECRUITING",
+        "new": "RECRUITING",
+        "severity": "major",
+    }
+    added = next(c for c in changes if c["kind"] == "site_added")
+    assert set(added["site"]) == {"facility", "city", "state", "zip", "country"}
+    assert added["site"]["city"] == "Guangzhou" and added["new"] == "RECRUITING"
+
+
+def test_diff_text_groups_changes_for_people(trialwatch: Trialwatch) -> None:
+    """Text output shows old → new and sites as "Facility, City, Country"."""
+    out = trialwatch("diff", str(OLD), str(NEW)).stdout
+    assert "NOT_YET_RECRUITING → RECRUITING" in out
+    assert "Sun Yat-sen University Cancer Center, Guangzhou, China" in out
+
+
+def test_diff_of_a_housekeeping_only_pair_says_no_changes(trialwatch: Trialwatch) -> None:
+    """Update stamps moving on their own are no change at all."""
+    assert trialwatch("diff", str(NOISE_OLD), str(NOISE_NEW)).stdout.strip() == "No changes."
+    assert trialwatch.json("diff", str(NOISE_OLD), str(NOISE_NEW)) == []
+
+
+def test_diff_between_stored_versions(trialwatch: Trialwatch, replay: ReplayServer) -> None:
+    """With one NCT ID, diff compares stored versions: by default the last two."""
+    first, second = demo_versions("NCT06911827")
+    replay.registry.publish(first)
+    trialwatch("watch", "add", "NCT06911827")
+    trialwatch("check")
+    replay.registry.publish(second)
+    trialwatch("check")
+    stored = trialwatch.json("diff", "NCT06911827")
+    assert stored == trialwatch.json("diff", str(OLD), str(NEW))
+    assert trialwatch.json("diff", "NCT06911827", "--from", "2", "--to", "1")[0]["old"] == (
+        "RECRUITING"
+    )
+    err = trialwatch("diff", "NCT06911827", "--to", "3", expect=2).stderr
+    assert "no version 3; stored versions are 1 to 2" in err
+
+
+def test_diff_of_a_bad_file_names_it(trialwatch: Trialwatch, tmp_path: Path) -> None:
+    """A file that is not a study record gets a one-line error naming the file."""
+    bad = tmp_path / "page.json"
+    bad.write_text('{"studies": []}', encoding="utf-8")
+    err = trialwatch("diff", str(bad), str(NEW), expect=2).stderr
+    assert err.startswith(f"Error: {bad}: not a ClinicalTrials.gov API v2 study")
+
+
+def test_demo_runs_offline_and_shows_changes(tmp_path: Path) -> None:
+    """The demo stores versions, finds the recorded changes and costs one request when idle."""
+    run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
+    out = run("demo", "--dir", str(tmp_path / "demo")).stdout
+    assert "NCT07310784  new version v2" in out
+    assert "NOT_YET_RECRUITING → RECRUITING" in out
+    assert "ACTIVE_NOT_RECRUITING → TERMINATED" in out
+    assert "no new data release: 1 request" in out
+    assert (tmp_path / "demo" / "trialwatch.db").exists()
