@@ -8,80 +8,23 @@ rest), never with a traceback. Data goes to stdout, in text for people or `--jso
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
 from watcher import __version__
-from watcher.config import (
-    MIN_INTERVAL,
-    Settings,
-    effective_json,
-    format_effective,
-    load_settings,
-    parse_duration,
-)
+from watcher.cli_support import App, emit_json, json_option, now, pass_app, reports_errors
+from watcher.config import MIN_INTERVAL, effective_json, format_effective, parse_duration
 from watcher.demo import run_demo
 from watcher.diff import diff_trials
-from watcher.errors import InputError, WatcherError
+from watcher.errors import InputError
 from watcher.ids import parse_nct_ids
 from watcher.poll import CycleReport, run_cycle
 from watcher.record import parse_trial
 from watcher.report import format_changes, summarize_line
-from watcher.runtime import open_store, registry_client
-from watcher.store import Store
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class App:
-    """Per-invocation state: settings are loaded only by commands that need them."""
-
-    def __init__(self, config_path: Path | None) -> None:
-        self.config_path = config_path
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-    def store(self) -> Store:
-        return open_store(self.settings)
-
-
-def now() -> datetime:
-    """The one place the command line reads the clock."""
-    return datetime.now(UTC)
-
-
-def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a `WatcherError` into `Error: …` on stderr and the error's exit code."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except WatcherError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-
-    return wrapper
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-pass_app = click.make_pass_decorator(App)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+from watcher.runtime import registry_client
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -402,3 +345,7 @@ def check_config(app: App, as_json: bool) -> None:
         source = settings.source or "built-in defaults"
         click.echo(f"# configuration OK — from {source}")
         click.echo(format_effective(settings))
+
+
+# -- commands kept beside the code they drive ------------------------------------------------
+# (one line each; the modules import their helpers from cli_support, never from here)

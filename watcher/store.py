@@ -405,6 +405,20 @@ class Store:
         sql += " ORDER BY to_version, seq"
         return [_stored_change(r) for r in self.db.query(sql, params)]
 
+    # -- small key/value state ----------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        """A remembered value, such as when the last cycle ran."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Remember several values at once."""
+        with self.atomic() as db:
+            db.table("meta").upsert_all(
+                [{"key": k, "value": v} for k, v in values.items()], pk="key"
+            )
+
 
 def _trial_row(row: dict[str, Any]) -> TrialRow:
     return TrialRow(**{**row, "watched": bool(row["watched"])})
