@@ -10,7 +10,7 @@ A fetch that fails records the error on the trial and stores nothing: a fault is
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -135,8 +135,13 @@ def run_cycle(
     *,
     full_check_every: timedelta,
     nct_ids: Sequence[str] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> CycleReport:
-    """Check the watched trials (or just `nct_ids`) once and store what changed."""
+    """Check the watched trials (or just `nct_ids`) once and store what changed.
+
+    `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
+    ends after the trial in hand; the rest keep their old state and are due next time.
+    """
     requests_before = registry.request_count
     trials = store.trials()
     if nct_ids is not None:
@@ -160,6 +165,8 @@ def run_cycle(
 
     by_id = {t.nct_id: t for t in trials}
     for fetched in registry.fetch_stamps(light):
+        if should_stop():
+            break
         if fetched.error is not None:
             ledger.failed(fetched.nct_id, fetched.error)
             continue
@@ -174,7 +181,8 @@ def run_cycle(
         else:
             full.append(fetched.nct_id)
 
-    _ingest_all(store, registry.fetch_studies(full), ledger, now)
+    if not should_stop():
+        _ingest_all(store, registry.fetch_studies(full), ledger, now, should_stop)
     ledger.flush()
     return CycleReport(
         started_at=now,
@@ -197,16 +205,24 @@ def _needs_light(
     return now - datetime.fromisoformat(trial.last_success_at) >= full_check_every
 
 
-def _ingest_all(store: Store, fetches: Iterable[Fetch], ledger: _Ledger, now: datetime) -> None:
+def _ingest_all(
+    store: Store,
+    fetches: Iterable[Fetch],
+    ledger: _Ledger,
+    now: datetime,
+    should_stop: Callable[[], bool],
+) -> None:
     for fetched in fetches:
+        if should_stop():
+            break
         if fetched.error is not None:
             ledger.failed(fetched.nct_id, fetched.error)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
-        ingest(store, fetched.nct_id, fetched.record, ledger, now)
+        _ingest(store, fetched.nct_id, fetched.record, ledger, now)
 
 
-def ingest(store: Store, nct_id: str, raw: dict[str, Any], ledger: _Ledger, now: datetime) -> None:
+def _ingest(store: Store, nct_id: str, raw: dict[str, Any], ledger: _Ledger, now: datetime) -> None:
     """Store `raw` as a new version when its content differs from the latest stored one."""
     digest = content_hash(raw)
     latest = store.version(nct_id)
