@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +123,50 @@ def trialwatch(tmp_path: Path, replay: ReplayServer) -> Trialwatch:
     """The CLI configured against the `replay` server, with its state under tmp_path."""
     config = write_config(tmp_path / "config.toml", replay.base_url)
     return Trialwatch(tmp_path / "state", config)
+
+
+class MailSink:
+    """An aiosmtpd handler that keeps what it accepts and answers as a test tells it to.
+
+    `answers` is a queue of SMTP replies for the next DATA commands ("421 …", "550 …"); when it
+    is empty every message is accepted with 250.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.answers: list[str] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.answers:
+            answer = self.answers.pop(0)
+            if not answer.startswith("2"):
+                return answer
+        parsed = BytesParser(policy=policy.default).parsebytes(envelope.content)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 OK"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (aiosmtpd 1.4 cannot bind port 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[MailSink, int]]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd); yields its sink and port."""
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()

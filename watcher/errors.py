@@ -91,7 +91,15 @@ class DeliveryError(WatcherError):
 
 
 class DeliveryDeferred(DeliveryError):
-    """A temporary failure: the outbox retries later with backoff."""
+    """A temporary failure: the outbox retries later with backoff.
+
+    `server_down` says the server could not be reached at all, so the other messages for it
+    wait for the next drain instead of each timing out in turn.
+    """
+
+    def __init__(self, message: str, *, server_down: bool = False) -> None:
+        self.server_down = server_down
+        super().__init__(message)
 
 
 class DeliveryRejected(DeliveryError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from watcher import codec
 from watcher.canonical import Stamp, brief_title, stamp_of
 from watcher.diff import Change
 from watcher.errors import StoreError
+from watcher.message import Outgoing
+from watcher.subscriptions import Subscriber, Subscription
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -98,6 +101,69 @@ def m001_trials_versions_changes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m002_notifications(db: sqlite_utils.Database) -> None:
+    """Who hears about which trial, how, and the outbox that makes sure they hear exactly once."""
+    db.execute("ALTER TABLE changes ADD COLUMN sentence TEXT")
+    db.execute(
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            unsubscribe_token TEXT NOT NULL UNIQUE,
+            feed_token TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            audience TEXT NOT NULL CHECK (audience IN ('patient', 'coordinator')),
+            delivery TEXT NOT NULL CHECK (delivery IN ('immediate', 'daily', 'weekly')),
+            kinds TEXT,
+            near TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (subscriber_id, nct_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX subscriptions_trial ON subscriptions (nct_id)")
+    db.execute(
+        """
+        CREATE TABLE digest_items (
+            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            change_id INTEGER NOT NULL REFERENCES changes(id),
+            PRIMARY KEY (subscription_id, change_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+
+
 @dataclass(frozen=True, slots=True)
 class TrialRow:
     """One watched (or formerly watched) trial and its health."""
@@ -132,6 +198,19 @@ class VersionRow:
     source: str
     last_update_posted: str | None
     content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """A queued message as the deliver step sees it."""
+
+    id: int
+    key: str
+    channel: str
+    recipient: str
+    subject: str
+    body: bytes
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +483,205 @@ class Store:
             params.append(to_version)
         sql += " ORDER BY to_version, seq"
         return [_stored_change(r) for r in self.db.query(sql, params)]
+
+    # -- subscribers and subscriptions ------------------------------------------------------------
+
+    def subscribe(
+        self,
+        email: str,
+        nct_ids: Sequence[str],
+        now: datetime,
+        *,
+        audience: str = "patient",
+        delivery: str = "immediate",
+        kinds: frozenset[str] | None = None,
+        near: str | None = None,
+    ) -> Subscriber:
+        """Create or update `email`'s subscriptions to these (watched) trials."""
+        with self.atomic() as db:
+            not_watched = [n for n in nct_ids if not (t := self._trial_dict(n)) or not t["watched"]]
+            if not_watched:
+                raise StoreError(
+                    f"not watched: {', '.join(not_watched)}; add them first with "
+                    f"`trialwatch watch add {' '.join(not_watched)}`"
+                )
+            subscriber = self.subscriber(email=email)
+            if subscriber is None:
+                db.table("subscribers").insert(
+                    {
+                        "email": email,
+                        "unsubscribe_token": secrets.token_urlsafe(32),
+                        "feed_token": secrets.token_urlsafe(32),
+                        "created_at": _iso(now),
+                    }
+                )
+                subscriber = self.subscriber(email=email)
+                assert subscriber is not None  # inserted just above, in this transaction
+            for nct_id in nct_ids:
+                db.table("subscriptions").upsert(
+                    {
+                        "subscriber_id": subscriber.id,
+                        "nct_id": nct_id,
+                        "audience": audience,
+                        "delivery": delivery,
+                        "kinds": ",".join(sorted(kinds)) if kinds is not None else None,
+                        "near": near,
+                        "created_at": _iso(now),
+                    },
+                    pk=("subscriber_id", "nct_id"),
+                )
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber, nct_ids: Sequence[str] | None = None) -> int:
+        """End some (or all) of a subscriber's subscriptions; returns how many ended.
+
+        When none is left, the subscriber is forgotten: the row goes, and their address is
+        scrubbed from the outbox (queued messages to them are cancelled, not sent).
+        """
+        with self.atomic() as db:
+            if nct_ids is None:
+                ended = db.execute(
+                    "DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber.id]
+                ).rowcount
+            else:
+                ended = sum(
+                    db.execute(
+                        "DELETE FROM subscriptions WHERE subscriber_id = ? AND nct_id = ?",
+                        [subscriber.id, nct_id],
+                    ).rowcount
+                    for nct_id in nct_ids
+                )
+            left = db.execute(
+                "SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?", [subscriber.id]
+            ).fetchone()[0]
+            if not left:
+                db.execute(
+                    """UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'cancelled'
+                       ELSE status END, recipient = '(unsubscribed)', body = X'',
+                       subscriber_id = NULL WHERE subscriber_id = ?""",
+                    [subscriber.id],
+                )
+                db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
+        return int(ended)
+
+    def subscriber(
+        self, *, email: str | None = None, token: str | None = None
+    ) -> Subscriber | None:
+        """Find a subscriber by address or by unsubscribe token."""
+        row = self.db.execute(
+            """SELECT id, email, unsubscribe_token, feed_token FROM subscribers
+               WHERE email = ? OR unsubscribe_token = ?""",
+            [email, token],
+        ).fetchone()
+        return Subscriber(*row) if row else None
+
+    def subscriptions(
+        self, *, nct_id: str | None = None, subscriber_id: int | None = None
+    ) -> list[tuple[Subscriber, Subscription]]:
+        """Subscriptions with their subscriber, filtered by trial and/or subscriber."""
+        rows = self.db.execute(
+            """SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
+                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near
+               FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
+               WHERE (p.nct_id = ? OR ? IS NULL) AND (p.subscriber_id = ? OR ? IS NULL)
+               ORDER BY s.email, p.nct_id""",
+            [nct_id, nct_id, subscriber_id, subscriber_id],
+        ).fetchall()
+        return [
+            (
+                Subscriber(*r[:4]),
+                Subscription(
+                    id=r[4],
+                    subscriber_id=r[5],
+                    nct_id=r[6],
+                    audience=r[7],
+                    delivery=r[8],
+                    kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
+                    near=r[10],
+                ),
+            )
+            for r in rows
+        ]
+
+    # -- the outbox -------------------------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[Outgoing], now: datetime) -> None:
+        """Queue messages (alone; with a version, `save_version` queues them in its transaction)."""
+        with self.atomic():
+            self._enqueue(messages, now)
+
+    def _enqueue(self, messages: Sequence[Outgoing], now: datetime) -> None:
+        self.db.conn.executemany(
+            """INSERT INTO outbox (key, channel, subscriber_id, recipient, subject, body,
+                                   next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING""",
+            [
+                (
+                    m.key,
+                    m.channel,
+                    m.subscriber_id,
+                    m.recipient,
+                    m.subject,
+                    m.body,
+                    _iso(now),
+                    _iso(now),
+                )
+                for m in messages
+            ],
+        )
+
+    def due_messages(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
+        """Pending messages whose next attempt is due, oldest first."""
+        rows = self.db.execute(
+            """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
+               WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?""",
+            [_iso(now), limit],
+        ).fetchall()
+        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+
+    def mark_sent(self, outbox_id: int, now: datetime) -> None:
+        """The transport accepted the message."""
+        with self.atomic() as db:
+            db.execute(
+                """UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,
+                   last_error = NULL WHERE id = ?""",
+                [_iso(now), outbox_id],
+            )
+
+    def mark_retry(self, outbox_id: int, error: str, next_attempt: datetime) -> None:
+        """A temporary failure: try again at `next_attempt`."""
+        with self.atomic() as db:
+            db.execute(
+                """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+                   WHERE id = ?""",
+                [error, _iso(next_attempt), outbox_id],
+            )
+
+    def mark_failed(self, outbox_id: int, error: str) -> None:
+        """A permanent failure, kept with the server's answer for `status`."""
+        with self.atomic() as db:
+            db.execute(
+                """UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?
+                   WHERE id = ?""",
+                [error, outbox_id],
+            )
+
+    def outbox_summary(self) -> dict[str, Any]:
+        """Counts by status, the last delivery time, and the failed messages' errors."""
+        counts = dict(
+            self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+        )
+        last = self.db.execute("SELECT MAX(sent_at) FROM outbox").fetchone()[0]
+        failed = self.db.execute(
+            "SELECT key, subject, last_error FROM outbox WHERE status = 'failed' ORDER BY id"
+        ).fetchall()
+        return {
+            "pending": counts.get("pending", 0),
+            "sent": counts.get("sent", 0),
+            "failed": counts.get("failed", 0),
+            "last_delivery": last,
+            "failures": [{"key": k, "subject": s, "error": e} for k, s, e in failed],
+        }
 
     # -- small key/value state ----------------------------------------------------------------
 

@@ -1,0 +1,211 @@
+"""Delivery through the outbox: a real SMTP server, a real Maildir, a real webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from conftest import MailSink, free_port
+
+from watcher.config import Settings, load_settings
+from watcher.delivery import SIGNATURE_HEADER, signature
+from watcher.message import Outgoing, build_email, unsubscribe_url, wire_bytes
+from watcher.outbox import deliver_due, retry_at
+from watcher.store import Store
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+SENDER = "trialwatch <alerts@example.org>"
+
+
+def email(
+    key: str, to: str = "pat@example.org", subject: str = "NCT07310784 is now recruiting"
+) -> Outgoing:
+    msg = build_email(
+        sender=SENDER,
+        to=to,
+        subject=subject,
+        text="This study has started looking for participants.\n",
+        html="<p>This study has started looking for participants.</p>\n",
+        key=key,
+        date=T0,
+        unsubscribe=unsubscribe_url("tok-" + key, None, SENDER),
+    )
+    return Outgoing(key, "email", to, subject, wire_bytes(msg))
+
+
+def settings_for(tmp_path: Path, body: str) -> Settings:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[mail]\nfrom = "{SENDER}"\n{body}', encoding="utf-8")
+    return load_settings(config, env={"STATE_DIRECTORY": str(tmp_path / "state")})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "state" / "t.db") as opened:
+        yield opened
+
+
+def smtp(tmp_path: Path, port: int) -> Settings:
+    return settings_for(tmp_path, f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n')
+
+
+def test_a_queued_email_arrives_once_with_its_headers(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """SMTP delivery sends the stored message; a second drain sends nothing again."""
+    sink, port = smtp_server
+    store.enqueue([email("NCT07310784/v2/s1")], T0)
+    settings = smtp(tmp_path, port)
+    assert deliver_due(store, settings, T0, {}).sent == 1
+    assert deliver_due(store, settings, T0 + timedelta(hours=1), {}).sent == 0
+    (msg,) = sink.messages
+    assert msg["Subject"] == "NCT07310784 is now recruiting"
+    assert (
+        msg["List-Unsubscribe"]
+        .strip()
+        .startswith("<mailto:alerts@example.org?subject=unsubscribe%20tok-")
+    )
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["Message-ID"].endswith("@example.org>")
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert sink.envelopes == [("alerts@example.org", ["pat@example.org"])]
+    assert store.outbox_summary()["sent"] == 1
+
+
+def test_a_temporary_refusal_is_retried_and_arrives_once(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """421 then 250: deferred with backoff, then delivered exactly once."""
+    sink, port = smtp_server
+    sink.answers = ["421 4.3.2 try again later"]
+    store.enqueue([email("k1")], T0)
+    settings = smtp(tmp_path, port)
+    first = deliver_due(store, settings, T0, {})
+    assert (first.sent, first.deferred) == (0, 1)
+    assert deliver_due(store, settings, T0, {}).sent == 0  # not due yet: backoff
+    assert deliver_due(store, settings, retry_at(1, T0), {}).sent == 1
+    assert len(sink.messages) == 1
+
+
+def test_a_permanent_refusal_fails_that_message_only(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """550 marks the row failed with the server's answer; the other messages still go."""
+    sink, port = smtp_server
+    sink.answers = ["550 5.1.1 no such user"]
+    store.enqueue([email("bad", to="nobody@example.org"), email("good")], T0)
+    report = deliver_due(store, smtp(tmp_path, port), T0, {})
+    assert (report.sent, report.failed) == (1, 1)
+    summary = store.outbox_summary()
+    assert summary["failed"] == 1 and "550 5.1.1 no such user" in summary["failures"][0]["error"]
+    assert len(sink.messages) == 1
+
+
+def test_smtp_down_loses_nothing(store: Store, tmp_path: Path) -> None:
+    """With the server unreachable every message waits; when it is back each arrives once."""
+    port = free_port()
+    settings = smtp(tmp_path, port)
+    store.enqueue([email("a"), email("b")], T0)
+    down = deliver_due(store, settings, T0, {})
+    assert (down.sent, down.deferred) == (0, 2)
+    from aiosmtpd.controller import Controller
+
+    sink = MailSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        later = T0 + timedelta(hours=7)
+        assert deliver_due(store, settings, later, {}).sent == 2
+        assert deliver_due(store, settings, later, {}).sent == 0
+    finally:
+        controller.stop()
+    assert sorted(m["Message-ID"] for m in sink.messages) == sorted(
+        {m["Message-ID"] for m in sink.messages}
+    )
+
+
+def test_without_smtp_mail_lands_in_the_maildir_once(store: Store, tmp_path: Path) -> None:
+    """The default transport writes a private Maildir file, once, even if asked twice."""
+    settings = settings_for(tmp_path, "")
+    store.enqueue([email("only-once")], T0)
+    assert deliver_due(store, settings, T0, {}).sent == 1
+    delivered = list((settings.mail.maildir / "new").iterdir())
+    assert len(delivered) == 1
+    assert delivered[0].stat().st_mode & 0o077 == 0
+    parsed = BytesParser(policy=policy.default).parsebytes(delivered[0].read_bytes())
+    assert parsed["Subject"] == "NCT07310784 is now recruiting"
+    # A crash after the file was written but before the row was marked: the retry is a no-op.
+    store.db.execute("UPDATE outbox SET status = 'pending'")
+    store.db.conn.commit()
+    assert deliver_due(store, settings, T0, {}).sent == 1
+    assert len(list((settings.mail.maildir / "new").iterdir())) == 1
+
+
+class Hook(BaseHTTPRequestHandler):
+    """Records webhook POSTs; answers with the status the test queued."""
+
+    received: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    statuses: ClassVar[list[int]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        status = self.statuses.pop(0) if self.statuses else 204
+        if status < 300:
+            self.received.append((dict(self.headers), body))
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def hook() -> Iterator[str]:
+    Hook.received, Hook.statuses = [], []
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+def test_webhooks_are_signed_and_retried(store: Store, tmp_path: Path, hook: str) -> None:
+    """A 503 is retried; the delivered POST carries an HMAC-SHA256 of the exact body."""
+    settings = settings_for(tmp_path, f'[[webhooks]]\nurl = "{hook}"\nsecret = "s3cret"\n')
+    body = json.dumps({"nct_id": "NCT07310784", "changes": []}).encode()
+    store.enqueue([Outgoing("wh1", "webhook", hook, "NCT07310784 v2", body)], T0)
+    Hook.statuses = [503]
+    assert deliver_due(store, settings, T0, {}).deferred == 1
+    assert deliver_due(store, settings, retry_at(1, T0), {}).sent == 1
+    ((headers, got),) = Hook.received
+    assert got == body
+    assert headers[SIGNATURE_HEADER] == signature("s3cret", body)
+    assert headers["X-Trialwatch-Delivery"] == "wh1"
+
+
+def test_a_webhook_client_error_is_final(store: Store, tmp_path: Path, hook: str) -> None:
+    """A 400 will not get better by retrying: the row is failed with the answer."""
+    settings = settings_for(tmp_path, f'[[webhooks]]\nurl = "{hook}"\nsecret = "s3cret"\n')
+    store.enqueue([Outgoing("wh2", "webhook", hook, "x", b"{}")], T0)
+    Hook.statuses = [400]
+    assert deliver_due(store, settings, T0, {}).failed == 1
+    assert "400" in store.outbox_summary()["failures"][0]["error"]
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    """Retries wait 1, 2, 4 … minutes, never more than six hours."""
+    assert [retry_at(n, T0) - T0 for n in (1, 2, 3)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+    ]
+    assert retry_at(30, T0) - T0 == timedelta(hours=6)
