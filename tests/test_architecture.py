@@ -15,6 +15,10 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "watcher"
 PURE_MODULES = [
     "canonical",
+    "events",
+    "feeds",
+    "message",
+    "subscriptions",
     "codec",
     "criteria",
     "diff",
@@ -28,7 +32,8 @@ PURE_MODULES = [
 FORBIDDEN_IMPORTS = {
     "apscheduler",
     "asyncio",
-    "http",
+    "http.client",
+    "http.server",
     "httpx",
     "random",
     "secrets",
@@ -39,18 +44,24 @@ FORBIDDEN_IMPORTS = {
     "subprocess",
     "threading",
     "time",
-    "urllib",
+    "urllib.request",
 }
 FORBIDDEN_CALLS = {"open", "now", "utcnow", "today", "getenv", "read_text", "read_bytes"}
 
 
 def _imports(tree: ast.AST) -> set[str]:
+    """Every module imported, with each of its parents ("urllib.parse" → also "urllib")."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
+            modules = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            names |= {".".join(parts[: i + 1]) for i in range(len(parts))}
     return names
 
 

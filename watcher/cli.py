@@ -349,3 +349,12 @@ def check_config(app: App, as_json: bool) -> None:
 
 # -- commands kept beside the code they drive ------------------------------------------------
 # (one line each; the modules import their helpers from cli_support, never from here)
+from watcher import cli_notify  # noqa: E402  (commands register after `main` exists)
+
+for _command in (
+    cli_notify.subscribe,
+    cli_notify.unsubscribe,
+    cli_notify.subscribers,
+    cli_notify.deliver,
+):
+    main.add_command(_command)

@@ -33,6 +33,21 @@ class Outgoing:
     subscriber_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Notices:
+    """What one new version causes: messages to send now, changes to keep for digests.
+
+    `version` is the version number the messages were written for (their keys and links name
+    it); the store checks it is the version it appends, in the same transaction.
+    `digests` pairs a subscription with the positions (in the version's change list) of the
+    changes it will hear about in its next digest.
+    """
+
+    version: int
+    messages: tuple[Outgoing, ...] = ()
+    digests: tuple[tuple[int, tuple[int, ...]], ...] = ()
+
+
 def message_id(key: str, sender: str) -> str:
     """A Message-ID derived from the outbox key: the same message always has the same ID."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "trialwatch.invalid"

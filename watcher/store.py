@@ -31,7 +31,8 @@ from watcher import codec
 from watcher.canonical import Stamp, brief_title, stamp_of
 from watcher.diff import Change
 from watcher.errors import StoreError
-from watcher.message import Outgoing
+from watcher.events import ChangeEvent, StoredChange
+from watcher.message import Notices, Outgoing
 from watcher.subscriptions import Subscriber, Subscription
 
 BUSY_TIMEOUT_MS = 10_000
@@ -213,18 +214,6 @@ class OutboxRow:
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
-class StoredChange:
-    """A change as saved: the pure `Change` plus where and when it was found."""
-
-    id: int
-    nct_id: str
-    from_version: int
-    to_version: int
-    detected_at: str
-    change: Change
-
-
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -383,12 +372,16 @@ class Store:
         changes: Sequence[Change],
         release: str | None,
         now: datetime,
+        *,
         source: str = "poll",
+        sentences: Sequence[str] = (),
+        notices: Notices | None = None,
     ) -> int:
-        """Append a new version and the changes that lead to it, in one transaction.
+        """Append a new version, its changes and the messages they cause, in one transaction.
 
         `previous` is the latest stored record (the caller has it for the diff already); the new
         version is stored as a delta against it, or as a keyframe when the chain is long.
+        `sentences` are the changes' plain-English sentences, in the same order.
         """
         stamp = stamp_of(raw)
         with self.atomic() as db:
@@ -397,6 +390,11 @@ class Store:
                 raise StoreError(f"{nct_id} is not watched; add it with `trialwatch watch add`")
             prev_version = trial["current_version"]
             version = (prev_version or 0) + 1
+            if notices is not None and notices.version != version:
+                raise StoreError(
+                    f"{nct_id}: version {version} was stored meanwhile by another trialwatch "
+                    "process; this check is dropped and the next one picks the trial up"
+                )
             name, blob = codec.encode(raw, previous, self._chain_length(nct_id))
             db.table("versions").insert(
                 {
@@ -412,8 +410,24 @@ class Store:
             )
             if changes and prev_version is not None:
                 db.table("changes").insert_all(
-                    _change_row(nct_id, prev_version, version, seq, change, now)
+                    {
+                        **_change_row(nct_id, prev_version, version, seq, change, now),
+                        "sentence": sentences[seq] if seq < len(sentences) else None,
+                    }
                     for seq, change in enumerate(changes)
+                )
+            if notices is not None:
+                self._enqueue(notices.messages, now)
+                ids = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT id FROM changes WHERE nct_id = ? AND to_version = ? ORDER BY seq",
+                        [nct_id, version],
+                    )
+                ]
+                db.conn.executemany(
+                    "INSERT OR IGNORE INTO digest_items (subscription_id, change_id) VALUES (?, ?)",
+                    [(sub, ids[i]) for sub, positions in notices.digests for i in positions],
                 )
             db.table("trials").update(
                 nct_id,
@@ -483,6 +497,26 @@ class Store:
             params.append(to_version)
         sql += " ORDER BY to_version, seq"
         return [_stored_change(r) for r in self.db.query(sql, params)]
+
+    def change_events(
+        self, nct_ids: Sequence[str] | None = None, limit: int = 50
+    ) -> list[ChangeEvent]:
+        """Versions that brought changes (to some trials or all), newest first, at most `limit`."""
+        wanted = None if nct_ids is None else json.dumps(list(nct_ids))
+        heads = self.db.execute(
+            """SELECT c.nct_id, c.to_version, MIN(c.detected_at), v.content_hash, t.brief_title
+               FROM changes c
+               JOIN versions v ON v.nct_id = c.nct_id AND v.version = c.to_version
+               JOIN trials t ON t.nct_id = c.nct_id
+               WHERE ? IS NULL OR c.nct_id IN (SELECT value FROM json_each(?))
+               GROUP BY c.nct_id, c.to_version
+               ORDER BY MIN(c.id) DESC LIMIT ?""",
+            [wanted, wanted, limit],
+        ).fetchall()
+        return [
+            ChangeEvent(nct, version, at, digest, title, tuple(self.changes(nct, version)))
+            for nct, version, at, digest, title in heads
+        ]
 
     # -- subscribers and subscriptions ------------------------------------------------------------
 
@@ -602,6 +636,39 @@ class Store:
             )
             for r in rows
         ]
+
+    # -- digests ----------------------------------------------------------------------------------
+
+    def pending_digests(
+        self, delivery: str
+    ) -> list[tuple[Subscriber, list[tuple[Subscription, StoredChange]]]]:
+        """Changes waiting for each subscriber's daily or weekly digest, oldest first."""
+        waiting = self.db.execute(
+            """SELECT d.subscription_id, d.change_id FROM digest_items d
+               JOIN subscriptions p ON p.id = d.subscription_id
+               WHERE p.delivery = ? ORDER BY d.change_id""",
+            [delivery],
+        ).fetchall()
+        if not waiting:
+            return []
+        subscriptions = {sub.id: (person, sub) for person, sub in self.subscriptions()}
+        by_person: dict[int, tuple[Subscriber, list[tuple[Subscription, StoredChange]]]] = {}
+        for subscription_id, change_id in waiting:
+            person, sub = subscriptions[subscription_id]
+            (row,) = self.db.query("SELECT * FROM changes WHERE id = ?", [change_id])
+            by_person.setdefault(person.id, (person, []))[1].append((sub, _stored_change(row)))
+        return list(by_person.values())
+
+    def save_digest(
+        self, message: Outgoing, items: Sequence[tuple[Subscription, StoredChange]], now: datetime
+    ) -> None:
+        """Queue a digest and consume the changes it carries, in one transaction."""
+        with self.atomic() as db:
+            self._enqueue([message], now)
+            db.conn.executemany(
+                "DELETE FROM digest_items WHERE subscription_id = ? AND change_id = ?",
+                [(sub.id, change.id) for sub, change in items],
+            )
 
     # -- the outbox -------------------------------------------------------------------------------
 
@@ -744,4 +811,5 @@ def _stored_change(row: dict[str, Any]) -> StoredChange:
         to_version=row["to_version"],
         detected_at=row["detected_at"],
         change=Change.from_dict(data),
+        sentence=row.get("sentence"),
     )

@@ -1,0 +1,108 @@
+"""Feeds as a feed reader sees them: valid, one entry per change event, escaped, private."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+from conftest import demo_versions
+
+from watcher.canonical import content_hash
+from watcher.config import Settings, load_settings
+from watcher.diff import diff_trials
+from watcher.feed_files import private_feed_path, trial_feed_path, write_feeds
+from watcher.record import parse_trial
+from watcher.store import Store
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+NCT = "NCT06911827"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(None, env={"STATE_DIRECTORY": str(tmp_path / "state")})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    with Store(settings.storage.database) as opened:
+        yield opened
+
+
+def store_chain(store: Store, nct_id: str, versions: list[dict[str, Any]]) -> None:
+    """Store versions the way a poll does, with a sentence per change."""
+    store.add_watches([nct_id], T0)
+    previous = None
+    for n, raw in enumerate(versions):
+        changes = diff_trials(parse_trial(previous), parse_trial(raw)) if previous else []
+        sentences = [f"Sentence for {c.kind}: {c.new}" for c in changes]
+        at = T0 + timedelta(days=n)
+        store.save_version(
+            nct_id, raw, content_hash(raw), previous, changes, None, at, sentences=sentences
+        )
+        previous = raw
+
+
+def parsed(path: Path) -> Any:
+    feed = feedparser.parse(path.read_bytes())
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    return feed
+
+
+def test_each_change_event_is_one_valid_entry_with_stable_unique_ids(
+    store: Store, settings: Settings
+) -> None:
+    """Atom and RSS both parse cleanly; each version with changes is one entry, ids unique."""
+    first, second = demo_versions(NCT)
+    third = copy.deepcopy(first)  # the trial goes back: a revision must not reuse an entry id
+    store_chain(store, NCT, [first, second, third])
+    write_feeds(store, settings, T0 + timedelta(days=3))
+    for kind in ("atom", "rss"):
+        feed = parsed(trial_feed_path(settings, NCT, kind))
+        ids = [e.id for e in feed.entries]
+        assert len(ids) == 2 == len(set(ids))
+        assert ":v3:" in ids[0] and ":v2:" in ids[1]  # newest first
+        assert "Sentence for status: RECRUITING" in feed.entries[1].summary
+        assert "NOT_YET_RECRUITING → RECRUITING" in feed.entries[1].summary
+    again = trial_feed_path(settings, NCT).read_bytes()
+    write_feeds(store, settings, T0 + timedelta(days=9))
+    assert trial_feed_path(settings, NCT).read_bytes() == again  # nothing new, same feed
+
+
+def test_trial_text_is_escaped(store: Store, settings: Settings) -> None:
+    """A title with <script> and & arrives as text, never as markup."""
+    first, second = demo_versions(NCT)
+    second = copy.deepcopy(second)
+    ident = second["protocolSection"]["identificationModule"]
+    ident["briefTitle"] = "Drug A & B <script>alert(1)</script>"
+    store_chain(store, NCT, [first, second])
+    write_feeds(store, settings, T0)
+    raw = trial_feed_path(settings, NCT).read_text(encoding="utf-8")
+    assert "<script>" not in raw
+    feed = parsed(trial_feed_path(settings, NCT))
+    assert feed.feed.title == "NCT06911827: Drug A & B <script>alert(1)</script>"  # as text
+    html = feed.entries[0].content[0].value
+    assert "Drug A &amp; B &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>" not in html
+
+
+def test_private_feed_follows_subscriptions_and_holds_no_address(
+    store: Store, settings: Settings
+) -> None:
+    """A subscriber's feed sits at their random token, shows their trials only, no address."""
+    store_chain(store, NCT, demo_versions(NCT))
+    store_chain(store, "NCT05935098", demo_versions("NCT05935098"))
+    person = store.subscribe("pat@example.org", [NCT], T0, near="Guangzhou, China")
+    written = write_feeds(store, settings, T0)
+    path = private_feed_path(settings, person.feed_token)
+    assert path in written and len(person.feed_token) >= 40
+    feed = parsed(path)
+    assert [e.id.split(":")[2] for e in feed.entries] == [NCT]
+    everything = b"".join(p.read_bytes() for p in written)
+    assert b"pat@example.org" not in everything
+    assert all(p.stat().st_mode & 0o077 == 0 for p in written)
