@@ -37,24 +37,17 @@ from conftest import all_fixture_records  # noqa: E402  (needs the paths above)
 from watcher.fidelity import check  # noqa: E402
 from watcher.glossary import load_glossary  # noqa: E402
 from watcher.readability import flesch_kincaid_grade  # noqa: E402
-from watcher.rewrite import PlainItem, rewrite_criteria, rewrite_item  # noqa: E402
+from watcher.rewrite import (  # noqa: E402
+    PlainItem,
+    reading_text,
+    rewrite_criteria,
+    rewrite_item,
+)
 
 MAX_SHOWN_AS_WRITTEN = 0.15
 MAX_MEDIAN_GRADE = 8.0
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z0-9])[\w-]+")
-
-
-def reading_text(item: PlainItem) -> str:
-    """What a patient reads: the plain text without the original terms kept for reference."""
-    if item.shown_as_written:
-        return item.original
-    text = item.plain
-    for hit in item.terms:
-        wrapped = f" ({hit.term})"
-        if text.count(wrapped) > item.original.count(wrapped):
-            text = text.replace(wrapped, "", 1)
-    return text
 
 
 def audit(item: PlainItem) -> bool:

@@ -14,7 +14,7 @@ from conftest import load_fixture
 
 from watcher.fidelity import check
 from watcher.glossary import Glossary, glossary_from_json, load_glossary
-from watcher.readability import flesch_kincaid_grade, syllables
+from watcher.readability import flesch_kincaid_grade, flesch_kincaid_grade_of, syllables
 from watcher.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria, rewrite_item
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,9 +139,9 @@ def test_protected_tokens_reach_the_reader_unchanged(text: str) -> None:
 def test_a_glossary_term_is_explained_the_first_time_only() -> None:
     """'plain (TERM)' on first use in a notification; later uses stay as written."""
     items = rewrite_criteria(
-        "Exclusion Criteria:\n\n* Prior malignancy\n* Any other malignancy", GLOSSARY
+        "Exclusion Criteria:\n\n* Known malignancy\n* Any other malignancy", GLOSSARY
     )
-    assert [i.plain for i in items] == ["Prior cancer (malignancy)", "Any other malignancy"]
+    assert [i.plain for i in items] == ["Known cancer (malignancy)", "Any other malignancy"]
     assert [hit.term for hit in items[0].terms] == ["malignancy"]
     assert items[1].terms == ()
 
@@ -154,9 +154,43 @@ def test_the_longest_glossary_term_wins() -> None:
     )
 
 
+def test_everyday_words_are_swapped_in_every_item_they_appear_in() -> None:
+    """'prior' reads 'earlier (prior)' in each item, even inside a noun phrase; nothing listed."""
+    items = rewrite_criteria(
+        "Exclusion Criteria:\n\n* Prior therapy with PD-1 antibody\n* Prior malignancy", GLOSSARY
+    )
+    assert [i.plain for i in items] == [
+        "Earlier (Prior) treatment (therapy) with PD-1 antibody",
+        "Earlier (Prior) cancer (malignancy)",
+    ]
+    assert all(hit.everyday for hit in items[0].terms)
+    assert [hit.everyday for hit in items[1].terms] == [True, False]
+
+
+def test_a_capitalised_word_gets_a_capitalised_everyday_word() -> None:
+    """A sentence that starts mid-item still starts with a capital; plurals stay plural."""
+    result = rewrite_item("Done at Screening. Participants meet all criteria", GLOSSARY)
+    assert result.plain == "Done at Screening. People (Participants) meet all rules (criteria)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Has a prior malignancy of the skin",  # after "a": the article may no longer fit
+        "In the investigator's opinion",  # before a possessive
+        "Any therapies (prior) are allowed",  # inside parentheses
+    ],
+)
+def test_everyday_words_stay_where_a_swap_would_not_read_well(text: str) -> None:
+    """Where the everyday word cannot stand in place, the trial's word stays."""
+    result = rewrite_item(text, GLOSSARY)
+    swapped = {hit.term.casefold() for hit in result.terms if hit.everyday}
+    assert not swapped & {"prior", "investigator"}
+
+
 def test_unknown_abbreviations_are_left_alone() -> None:
     """An abbreviation the glossary does not know is never guessed at."""
-    assert plain("Prior XYZ-free interval and ES-SCLC") == "Prior XYZ-free interval and ES-SCLC"
+    assert plain("Known XYZ-free interval and ES-SCLC") == "Known XYZ-free interval and ES-SCLC"
 
 
 @pytest.mark.parametrize(
@@ -297,6 +331,15 @@ def test_flesch_kincaid_grade_follows_the_formula() -> None:
     jargon = "Histologically or cytologically confirmed metastatic adenocarcinoma"
     assert flesch_kincaid_grade(jargon) > 20
     assert flesch_kincaid_grade("—") == 0.0
+
+
+def test_list_items_are_graded_as_the_sentences_they_are_shown_as() -> None:
+    """Items without a full stop are one sentence each, not one long run-on sentence."""
+    items = ["The cat sat", "The dog ran", "The bird sang"]
+    # 9 words, 3 sentences, 9 syllables: 0.39 * 3 + 11.8 * 1 - 15.59
+    assert flesch_kincaid_grade_of(items) == pytest.approx(-2.62)
+    assert flesch_kincaid_grade(" ".join(items)) > flesch_kincaid_grade_of(items)
+    assert flesch_kincaid_grade_of(["", "—"]) == 0.0
 
 
 def test_decimal_points_and_lower_case_abbreviations_do_not_end_sentences() -> None:

@@ -12,7 +12,14 @@ package needs only the parts the rewriter and the fidelity checker read, in one 
 - `negation`: the NegEx cue lists from negspacy (`en` plus `en_clinical`). negspacy is MIT
   licensed, so its licence text is written beside the data as `LICENSE-negspacy.txt`;
 - `comparators`: the reverse map the fidelity checker uses to read plain wording back as a
-  comparator, from `comparators.json`, plus the phrases the rewriter uses for scales.
+  comparator, from `comparators.json`, plus the phrases the rewriter uses for scales;
+- `statuses` and `phases`: the display name and the patient wording of each overall status
+  (`ctgov_overall_status.json`) and phase (`trial_phases.json`), for the trial summary;
+- everyday words (`EVERYDAY` below): a project-drafted list of common words in criteria and
+  the everyday word a patient would use ("participants" → "people", "prior" → "earlier").
+  They are terms like the others (written "plain words (ORIGINAL)", checked the same way) but
+  marked `"render": "everyday"` and `"source_status": "drafted"`: they have no meaning to list,
+  and a clinician should review every pair before release.
 
 The ctparser CSVs (Apache-2.0) are not used, so neither they nor their NOTICE are shipped.
 The build refuses plain wording that would blind the fidelity checker: a plain phrase may not
@@ -59,6 +66,96 @@ NARROWER_ALIASES = {
         "1L",
     },
 }
+# Everyday words, drafted for this project (source_status "drafted"; a clinician should review
+# each pair). Each row: the words as trials write them, the everyday word, its plural when the
+# written words include a plural. A row is only added where the everyday word can stand in the
+# same place in the sentence for every form listed ("eligible for surgery" is why "eligible"
+# reads "suitable", not "able to join"). Words whose everyday form needs a negation ("not
+# controlled" for "uncontrolled") are left out: a negation a trial did not write is a new
+# claim, even where the meaning looks the same.
+EVERYDAY: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
+    (("participant", "participants"), "person", "people"),
+    (("individuals",), "people", None),
+    (("females",), "women", None),
+    (("males",), "men", None),
+    (("investigator", "investigators"), "study doctor", "study doctors"),
+    (("eligible",), "suitable", None),
+    (("documented",), "recorded", None),
+    (("prior to",), "before", None),
+    (("prior",), "earlier", None),
+    (("previous",), "earlier", None),
+    (("adequate",), "good enough", None),
+    (("sufficient",), "enough", None),
+    (("clinically significant", "significant"), "serious", None),
+    (("require",), "need", None),
+    (("requires",), "needs", None),
+    (("requiring",), "needing", None),
+    (("evidence",), "signs", None),
+    (("additional",), "extra", None),
+    (("receive",), "get", None),
+    (("receiving",), "getting", None),
+    (("received",), "had", None),
+    (("undergo",), "have", None),
+    (("undergoing",), "having", None),
+    (("underwent",), "had", None),
+    (("administered",), "given", None),
+    (("approximately",), "about", None),
+    (("subsequent",), "later", None),
+    (("initiation",), "start", None),
+    (("discontinue",), "stop", None),
+    (("discontinued",), "stopped", None),
+    (("discontinuation",), "stopping", None),
+    (("currently",), "now", None),
+    (("demonstrate",), "show", None),
+    (("permitted",), "allowed", None),
+    (("anticipated",), "expected", None),
+    (("utilize",), "use", None),
+    (("comply with",), "follow", None),
+    (("elevated",), "raised", None),
+    (("persistent",), "lasting", None),
+    (("duration",), "length", None),
+    (("assessment", "evaluation"), "check", None),
+    (("hypersensitivity",), "allergy", None),
+    (("cardiovascular",), "heart and blood vessel", None),
+    (("cerebrovascular",), "brain blood vessel", None),
+    (("pulmonary",), "lung", None),
+    (("hepatic",), "liver", None),
+    (("renal",), "kidney", None),
+    (("cardiac",), "heart", None),
+    (("gastrointestinal",), "stomach and bowel", None),
+    (("laboratory",), "lab", None),
+    (("transplantation",), "transplant", None),
+    (("lactating",), "breastfeeding", None),
+    (("toxicity", "toxicities"), "side effect", "side effects"),
+    (("radiotherapy", "radiation therapy"), "radiation treatment", None),
+    (("therapy", "therapies"), "treatment", "treatments"),
+    (("intervention", "interventions"), "treatment", "treatments"),
+    (("corticosteroid", "corticosteroids"), "steroid", "steroids"),
+    (("immunosuppressive",), "immune-weakening", None),
+    (("imaging examination", "imaging examinations", "imaging studies"), "scan", "scans"),
+    (("imaging",), "scans", None),
+    (("mutation", "mutations"), "gene change", "gene changes"),
+    (("enrollment", "enrolment"), "joining the study", None),
+    (("criterion",), "rule", None),
+    (("criteria",), "rules", None),  # a Latin plural: no "s" to tell it by
+    (("at baseline",), "at the start", None),
+    (("participate",), "take part", None),
+    (("participation",), "taking part", None),
+    (("interfere with",), "get in the way of", None),
+    (("regimen",), "treatment plan", None),
+    (("myocardial infarction",), "heart attack", None),
+    (("alopecia",), "hair loss", None),
+    (("psychiatric",), "mental health", None),
+    (("associated with",), "linked to", None),
+    (("obstruction",), "blockage", None),
+    (("bilateral",), "on both sides", None),
+    (("fibrosis",), "scarring", None),
+    (("amenable to",), "suitable for", None),
+    (("hemorrhage", "haemorrhage"), "bleeding", None),
+    (("dyspnea", "dyspnoea"), "shortness of breath", None),
+    (("edema", "oedema"), "swelling", None),
+    (("cirrhosis",), "liver scarring", None),
+)
 # FDA OCE terms left out: in criteria "subject" is mostly the verb or "subject to", where the
 # FDA meaning ("a person participating in a clinical trial") would be wrong.
 FDA_SKIPPED = {"Subject"}
@@ -123,7 +220,47 @@ def _terms(shared: Path) -> list[Json]:
                 "explain": entry["definition"],
             }
         )
+    known = {alias.casefold() for t in terms for alias in t["match"] + t["abbr"]}
+    return terms + _everyday(known)
+
+
+def _everyday(known: set[str]) -> list[Json]:
+    """The drafted everyday words, leaving out any the glossaries above already cover."""
+    terms: list[Json] = []
+    for written, plain, plural in EVERYDAY:
+        if any(phrase.casefold() in known for phrase in written):
+            raise SystemExit(f"everyday words {written} are already a glossary term")
+        term: Json = {
+            "id": "everyday_" + re.sub(r"[^a-z0-9]+", "_", written[0]).strip("_"),
+            "match": list(written),
+            "abbr": [],
+            "render": "everyday",
+            "plain": plain,
+            "explain": "",
+            "source_status": "drafted",
+        }
+        if plural:
+            term["plain_plural"] = plural
+        terms.append(term)
     return terms
+
+
+def _statuses(shared: Path) -> Json:
+    return {
+        status["api_value"]: {
+            "display": status["display"],
+            "plain": status["plain_patient"],
+            "open": status["open_to_new_patients"],
+        }
+        for status in _read(shared, "ctgov_overall_status.json")["statuses"]
+    }
+
+
+def _phases(shared: Path) -> Json:
+    return {
+        phase["api_value"]: {"display": phase["display"], "plain": phase["plain"]}
+        for phase in _read(shared, "trial_phases.json")["phases"]
+    }
 
 
 def _scales(shared: Path) -> Json:
@@ -179,6 +316,13 @@ def build(shared: Path) -> tuple[str, str]:
             "negation": "negation_triggers_en_negspacy.json (negspacy termsets en + en_clinical)",
             "comparators": "comparators.json fidelity_reverse (project-owned) plus the scale "
             "phrases in tools/build_glossary.py",
+            "everyday": "terms with render 'everyday': drafted for this project in "
+            "tools/build_glossary.py (EVERYDAY), source_status 'drafted', to be reviewed by a "
+            "clinician",
+            "statuses": "ctgov_overall_status.json (display names: ClinicalTrials.gov, public "
+            "domain; patient wording drafted for this project)",
+            "phases": "trial_phases.json (display names: ClinicalTrials.gov PRS via HL7 THO, "
+            "CC0; patient wording drafted for this project, sizes from FDA, public domain)",
         },
         "_licences": {
             "negation": "MIT, Copyright (c) 2019 Jeno Pizarro: see LICENSE-negspacy.txt beside "
@@ -190,6 +334,8 @@ def build(shared: Path) -> tuple[str, str]:
         "scales": _scales(shared),
         "negation": negation,
         "comparators": _comparators(shared),
+        "statuses": _statuses(shared),
+        "phases": _phases(shared),
     }
     _check(data)
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n", mit.rstrip("\n") + "\n"

@@ -22,7 +22,9 @@ class Term:
 
     `phrases` match whole words in any case; `abbreviations` match exactly (eGFR is not EGFR).
     A `replace` term is written "plain words (ORIGINAL)" the first time; a define-only term keeps
-    the original words and only adds its meaning to the "What these words mean" list.
+    the original words and only adds its meaning to the "What these words mean" list. An
+    `everyday` term is a common word with a simpler one ("prior" → "earlier"): it is replaced
+    the same way, in each item it appears in, and has no meaning to list.
     """
 
     id: str
@@ -32,6 +34,7 @@ class Term:
     plain: str
     plain_plural: str | None
     meaning: str
+    everyday: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,20 @@ class GlossaryHit:
     term: str
     meaning: str
     levels: tuple[tuple[str, str], ...] = ()
+    everyday: bool = False  # an everyday word swapped in: nothing to explain
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    """What a registry code means to a patient: its display name and a plain explanation.
+
+    For an overall status, `open_to_new` says whether new people can join ("yes", "not yet",
+    "only if invited", "no"…); phases leave it empty.
+    """
+
+    display: str
+    plain: str
+    open_to_new: str = ""
 
 
 # eq=False: a glossary is compared by identity, which also makes it hashable, so the modules
@@ -59,6 +76,8 @@ class Glossary:
     negation_cues: tuple[str, ...]
     pseudo_negations: tuple[str, ...]
     comparator_phrases: tuple[tuple[str, str], ...]  # plain phrase → comparator (">=")
+    statuses: tuple[tuple[str, Meaning], ...] = ()  # overallStatus value → meaning
+    phases: tuple[tuple[str, Meaning], ...] = ()  # phase value ("PHASE2") → meaning
 
     def term(self, term_id: str) -> Term:
         """The term with this id (KeyError when the data has none: a packaging bug)."""
@@ -71,6 +90,14 @@ class Glossary:
         """Plain meaning of each level of a scale, keyed by the level as written ("0", "60")."""
         return dict(dict(self.scales)[scale])
 
+    def status(self, value: str | None) -> Meaning | None:
+        """What an overall status means for joining; None for a value the data does not know."""
+        return dict(self.statuses).get(value or "")
+
+    def phase(self, value: str) -> Meaning | None:
+        """What a phase means; None for a value the data does not know."""
+        return dict(self.phases).get(value)
+
 
 def glossary_from_json(data: dict[str, Any]) -> Glossary:
     """A `Glossary` from the packaged JSON's structure (tests build small ones the same way)."""
@@ -79,20 +106,30 @@ def glossary_from_json(data: dict[str, Any]) -> Glossary:
             id=entry["id"],
             phrases=tuple(entry["match"]),
             abbreviations=tuple(entry["abbr"]),
-            replace=entry["render"] == "replace",
+            replace=entry["render"] in ("replace", "everyday"),
             plain=entry["plain"],
             plain_plural=entry.get("plain_plural"),
             meaning=entry["explain"],
+            everyday=entry["render"] == "everyday",
         )
         for entry in data["terms"]
     )
     scales = tuple((name, tuple(levels.items())) for name, levels in data["scales"].items())
+    statuses = tuple(
+        (value, Meaning(m["display"], m["plain"], m["open"]))
+        for value, m in data.get("statuses", {}).items()
+    )
+    phases = tuple(
+        (value, Meaning(m["display"], m["plain"])) for value, m in data.get("phases", {}).items()
+    )
     return Glossary(
         terms=terms,
         scales=scales,
         negation_cues=tuple(data["negation"]["cues"]),
         pseudo_negations=tuple(data["negation"]["pseudo"]),
         comparator_phrases=tuple(data["comparators"]["reverse"].items()),
+        statuses=statuses,
+        phases=phases,
     )
 
 

@@ -23,6 +23,7 @@ Counting rules, chosen for eligibility text:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _WORD = re.compile(r"[A-Za-z0-9']+(?:[-.][A-Za-z0-9']+)*")
 _SENTENCE_END = re.compile(r"[.!?]+(?=$|\s+[A-Z0-9])")
@@ -47,11 +48,33 @@ def _part_syllables(part: str) -> int:
     return max(count - (silent_e or silent_ed), 1)
 
 
-def flesch_kincaid_grade(text: str) -> float:
-    """The Flesch-Kincaid grade of `text` (0.0 for text with no words)."""
+def _counts(text: str) -> tuple[int, int, int]:
+    """(words, sentences, syllables) of one text, by the rules in the module docstring."""
     words = _WORD.findall(text)
+    sentences = sum(1 for part in _SENTENCE_END.split(text.strip()) if _WORD.search(part))
+    return len(words), sentences, sum(syllables(word) for word in words)
+
+
+def _grade(words: int, sentences: int, total_syllables: int) -> float:
     if not words:
         return 0.0
-    sentences = sum(1 for part in _SENTENCE_END.split(text.strip()) if _WORD.search(part))
-    total = sum(syllables(word) for word in words)
-    return 0.39 * len(words) / max(sentences, 1) + 11.8 * total / len(words) - 15.59
+    return 0.39 * words / max(sentences, 1) + 11.8 * total_syllables / words - 15.59
+
+
+def flesch_kincaid_grade(text: str) -> float:
+    """The Flesch-Kincaid grade of `text` (0.0 for text with no words)."""
+    return _grade(*_counts(text))
+
+
+def flesch_kincaid_grade_of(texts: Iterable[str]) -> float:
+    """One grade for several texts read together, each (a list item) at least one sentence.
+
+    Joining list items into one string would merge items that end without a full stop into one
+    long sentence; counting each on its own keeps the list read the way it is shown.
+    """
+    words = sentences = total = 0
+    for text in texts:
+        w, s, syl = _counts(text)
+        if w:
+            words, sentences, total = words + w, sentences + max(s, 1), total + syl
+    return _grade(words, sentences, total)

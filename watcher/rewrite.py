@@ -22,6 +22,9 @@ rewrites so a later rule cannot rewrite it again:
    parentheses, already followed by its abbreviation in parentheses, after "a"/"an", or in the
    middle of a longer noun phrase), the words stay as written and only the meaning is listed.
    Abbreviations the glossary does not know are left alone: a guessed expansion can be wrong.
+   Everyday words ("prior" → "earlier (prior)") are written the same way, but in every item
+   they appear in, not once per notification, because a changed item is often read alone;
+   they may sit inside a noun phrase ("earlier (prior) treatment"), and have nothing to list.
 
 Every rewrite then goes through `watcher.fidelity.check`; an item that fails is shown as written
 with the marker " (shown as written)", and its terms are not listed.
@@ -188,7 +191,8 @@ class _Draft:
     ) -> None:
         if term is not None and term.id not in self.seen:
             self.seen.add(term.id)
-            self.hits.append(GlossaryHit(term.id, written, term.meaning, tuple(levels)))
+            hit = GlossaryHit(term.id, written, term.meaning, tuple(levels), term.everyday)
+            self.hits.append(hit)
 
 
 @lru_cache(maxsize=8)
@@ -235,6 +239,26 @@ def _reads_as_noun(text: str, start: int, end: int, plain: str) -> bool:
         return False
     following = re.match(r"[A-Za-z][\w-]*", after)
     return following is None or following.group(0) in _PHRASE_ENDERS
+
+
+def _fits_in_place(text: str, start: int, end: int) -> bool:
+    """Whether an everyday word can be swapped in: inside a noun phrase is fine, but not inside
+    parentheses, after "a"/"an" (the article may no longer fit), before a possessive "'s", or
+    where the trial already glosses the word."""
+    after = text[end:].lstrip()
+    return not (
+        _inside_parentheses(text, start)
+        or _ARTICLE.search(text[:start])
+        or after.startswith(("(", "'", "\u2019"))
+    )
+
+
+def _cased(plain: str, written: str) -> str:
+    """A capitalised word ("Participants" starting a sentence) gets a capitalised plain word;
+    an abbreviation (all capitals) says nothing about the sentence, so it changes nothing."""
+    if written[:1].isupper() and not written[1:2].isupper():
+        return plain[:1].upper() + plain[1:]
+    return plain
 
 
 def _plain_for(term: Term, written: str) -> str:
@@ -394,7 +418,12 @@ def _terms(draft: _Draft, glossary: Glossary) -> None:
         term = _term_for(glossary, written)
         if term is None or term.id in draft.seen:
             continue
-        plain = _plain_for(term, written)
+        plain = _cased(_plain_for(term, written), written)
+        if term.everyday:
+            if _fits_in_place(text, start, end):
+                draft.claim(start, end, f"{plain} ({written})")
+                draft.explain(term, written)
+            continue
         if term.replace and _reads_as_noun(text, start, end, plain):
             draft.claim(start, end, f"{plain} ({written})")
         draft.explain(term, written)
@@ -449,7 +478,7 @@ def rewrite_criteria(text: str | None, glossary: Glossary) -> list[PlainItem]:
     items: list[PlainItem] = []
     for criterion in parse_criteria(text):
         result = _rewrite(criterion.text, glossary, seen)  # parsing has normalised it
-        seen |= {hit.id for hit in result.terms}
+        seen |= {hit.id for hit in result.terms if not hit.everyday}
         items.append(
             PlainItem(
                 section=criterion.section,
@@ -463,3 +492,20 @@ def rewrite_criteria(text: str | None, glossary: Glossary) -> list[PlainItem]:
             )
         )
     return items
+
+
+def reading_text(item: PlainItem) -> str:
+    """What a patient reads of an item: the original words kept in parentheses after the plain
+    ones are there for reference (and for the fidelity check), so they are left out.
+
+    This is the text the readability target is measured on (`bench/plain_english.py`); an
+    item shown as written is read as written.
+    """
+    if item.shown_as_written:
+        return item.original
+    text = item.plain
+    for hit in item.terms:
+        wrapped = f" ({hit.term})"
+        if text.count(wrapped) > item.original.count(wrapped):
+            text = text.replace(wrapped, "", 1)
+    return text

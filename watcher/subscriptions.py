@@ -3,19 +3,19 @@
 A subscription joins one subscriber to one trial with their preferences: the audience
 (patients get plain words, coordinators exact values), how often (immediately or in a daily or
 weekly digest), which kinds of change, and optionally a place so that site changes far away are
-left out. Status and eligibility changes always reach a patient, wherever they live: they
-decide whether anyone can join at all.
+left out (what "near" means is `watcher.places`' rule, the one the summaries use). Status and
+eligibility changes always reach a patient, wherever they live: they decide whether anyone can
+join at all.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from watcher.diff import KIND_ORDER, Change, SiteRef
+from watcher.diff import KIND_ORDER, Change
 from watcher.errors import InputError
+from watcher.places import parse_near as parse_near  # re-exported: `subscribe --near` checks it
 
 AUDIENCES = ("patient", "coordinator")
 DELIVERIES = ("immediate", "daily", "weekly")
@@ -42,9 +42,6 @@ PATIENT_KINDS = frozenset(
         "results_posted",
     }
 )
-# Whatever a patient is near, these always come.
-ALWAYS_FOR_PATIENTS = frozenset({"status", "why_stopped", "eligibility", "age_sex"})
-
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
@@ -91,47 +88,17 @@ def wanted_kinds(subscription: Subscription) -> frozenset[str]:
 
 def wants(subscription: Subscription, change: Change) -> bool:
     """Does this subscriber hear about this change?"""
-    if subscription.audience == "patient":
-        if change.severity == "info":
-            return False
-        if change.kind in ALWAYS_FOR_PATIENTS:
-            return True
+    if subscription.audience == "patient" and change.severity == "info":
+        return False
     if change.kind not in wanted_kinds(subscription):
         return False
+    # The place only filters site changes: status and eligibility come wherever one lives.
     if subscription.near and change.kind in SITE_KINDS and change.site is not None:
-        return is_near(change.site, subscription.near)
+        place = parse_near(subscription.near)
+        return place is None or place.includes(change.site)
     return True
 
 
 def select(subscription: Subscription, changes: Iterable[Change]) -> list[Change]:
     """The changes of one version this subscriber hears about, in their original order."""
     return [c for c in changes if wants(subscription, c)]
-
-
-def _fold(text: str | None) -> str:
-    """Case, accents and punctuation do not matter when comparing places."""
-    if not text:
-        return ""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", " ", plain.casefold()).strip()
-
-
-def parse_near(text: str) -> tuple[str, ...]:
-    """ "Beijing, China" → ("beijing", "china"); refuses an empty place."""
-    parts = tuple(p for p in (_fold(part) for part in text.split(",")) if p)
-    if not parts:
-        raise InputError(f"--near {text!r}: give a place such as 'Beijing, China' or 'China'")
-    return parts
-
-
-def is_near(site: SiteRef, near: str) -> bool:
-    """True when the site is in the place: "City, Country", "State, Country" or a country.
-
-    No geocoding happens offline, so "near" means "in": the first part must be the site's city
-    or state, the last part its country; a single part may be any of the three.
-    """
-    parts = parse_near(near)
-    city, state, country = _fold(site.city), _fold(site.state), _fold(site.country)
-    if len(parts) == 1:
-        return parts[0] in {city, state, country}
-    return parts[0] in {city, state} and parts[-1] == country
