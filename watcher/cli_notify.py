@@ -8,9 +8,11 @@ import click
 
 from watcher.addresses import validate_email
 from watcher.cli_support import App, emit_json, json_option, now, pass_app, reports_errors
+from watcher.config import Settings
+from watcher.digests import queue_digests
 from watcher.errors import InputError
 from watcher.ids import parse_nct_ids
-from watcher.outbox import deliver_due
+from watcher.outbox import DeliveryReport, deliver_due
 from watcher.subscriptions import AUDIENCES, DELIVERIES, parse_kinds, parse_near
 
 
@@ -141,15 +143,37 @@ def deliver(app: App, as_json: bool) -> None:
     with app.store() as store:
         report = deliver_due(store, app.settings, now(), os.environ)
     if as_json:
-        emit_json(
-            {
-                "sent": report.sent,
-                "deferred": report.deferred,
-                "failed": report.failed,
-                "errors": report.errors,
-            }
-        )
+        emit_json(report.to_json())
         return
-    click.echo(f"Sent {report.sent}, deferred {report.deferred}, failed {report.failed}.")
-    for error in report.errors:
-        click.echo(f"  {error}")
+    click.echo(format_delivery(report, app.settings))
+
+
+def format_delivery(report: DeliveryReport, settings: Settings) -> str:
+    """What a drain did, and where mail went when no SMTP server is set."""
+    where = f" (to the Maildir {settings.mail.maildir})" if not settings.smtp.host else ""
+    lines = [
+        f"Sent {report.sent}{where}, deferred {report.deferred}, failed {report.failed}.",
+        *(f"  {error}" for error in report.errors),
+    ]
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--now", "force", is_flag=True, help="Send every waiting digest, due or not.")
+@json_option
+@pass_app
+@reports_errors
+def digest(app: App, force: bool, as_json: bool) -> None:
+    """Queue the daily/weekly digests that are due (all with --now) and send them."""
+    with app.store() as store:
+        run = queue_digests(store, app.settings, now(), force=force)
+        report = deliver_due(store, app.settings, now(), os.environ)
+    if as_json:
+        emit_json({"queued": run.queued, "delivery": report.to_json()})
+        return
+    if not run.queued:
+        click.echo("No digest is due (use --now to send waiting changes anyway).")
+        return
+    for delivery, count in run.queued.items():
+        click.echo(f"{delivery.capitalize()} digests queued: {count}.")
+    click.echo(format_delivery(report, app.settings))

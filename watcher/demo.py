@@ -3,26 +3,36 @@
 It starts the replay registry on 127.0.0.1 with the first recorded version of each demo trial,
 points a fresh state directory's settings at it, and drives the same code a real deployment
 runs (registry client, store, diff), then has the "registry" publish the later recorded
-versions so the next check finds real changes. Nothing here is a mock of trialwatch itself.
+versions so the next check finds real changes. A made-up patient follows the featured trial;
+their email lands in the state directory's Maildir and the feeds beside it. Nothing here is a
+mock of trialwatch itself.
 """
 
 from __future__ import annotations
 
 import copy
+import mailbox
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
 from watcher.config import Settings, load_settings
+from watcher.feed_files import write_feeds
+from watcher.outbox import deliver_due
 from watcher.poll import CycleReport, run_cycle
 from watcher.replay import ReplayRegistry, ReplayServer, load_records
 from watcher.report import summarize_line
-from watcher.runtime import open_store, registry_client
+from watcher.runtime import notice_planner, open_store, registry_client
 
 DEMO_DATA = Path(__file__).parent / "demo_data"
 FEATURED = "NCT07310784"
+PATIENT = "patient@example.org"  # example.org: a domain reserved for examples (RFC 2606)
+PATIENT_NEAR = "Beijing, China"
 
 Echo = Callable[[str], None]
 Formatter = Callable[[CycleReport], str]
@@ -62,7 +72,8 @@ def demo_settings(state_dir: Path, base_url: str) -> Settings:
 
 
 def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None) -> Path:
-    """Walk through watch → first check → registry update → second check; return the state dir."""
+    """Walk through watch → first check → registry update → second check → the patient's email
+    and the feeds; return the state directory."""
     state_dir = state_dir or Path(tempfile.mkdtemp(prefix="trialwatch-demo-"))
     versions = demo_versions()
     registry = ReplayRegistry({nct: v[0] for nct, v in versions.items()})
@@ -74,23 +85,35 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
 
         clock = datetime.now(UTC)
         with open_store(settings) as store, registry_client(settings) as client:
+            planner = notice_planner(store, settings)
+
+            def cycle(at: datetime) -> CycleReport:
+                report = run_cycle(
+                    store, client, at, full_check_every=timedelta(days=1), planner=planner
+                )
+                if report.feeds_to_write:
+                    write_feeds(store, settings, at, report.feeds_to_write)
+                return report
+
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))}.")
+            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR)
+            echo(f"   {PATIENT} follows {FEATURED} as a patient near {PATIENT_NEAR}.")
 
-            first = run_cycle(store, client, clock, full_check_every=timedelta(days=1))
             echo("2. First check: the first version of each trial is stored.")
-            echo(f"{format_cycle(first)}\n")
+            echo(f"{format_cycle(cycle(clock))}\n")
 
             later = [v[-1] for v in versions.values() if len(v) > 1]
             registry.publish(*later)
             echo(f"3. The registry publishes a data release with {len(later)} updated records.")
             clock += timedelta(hours=1)
-            second = run_cycle(store, client, clock, full_check_every=timedelta(days=1))
+            second = cycle(clock)
             echo("4. Second check: what changed, old → new.")
             echo(f"{format_cycle(second)}\n")
+            delivery = deliver_due(store, settings, clock, {})
 
             clock += timedelta(hours=1)
-            third = run_cycle(store, client, clock, full_check_every=timedelta(days=1))
+            third = cycle(clock)
             echo(
                 f"5. Third check, no new data release: {third.requests} request to the "
                 f"registry, {third.count('unchanged')} trials unchanged.\n"
@@ -101,8 +124,38 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
                 found = [c.change for c in changes if c.to_version == row.version]
                 note = "first version" if row.version == 1 else summarize_line(found)
                 echo(f"  v{row.version}  registry update {row.last_update_posted}  {note}")
+
+    feeds = settings.feeds.dir
+    echo(
+        f"\n6. {delivery.sent} email went to the local Maildir {settings.mail.maildir}"
+        " (no SMTP server is configured).\n"
+        f"   Feeds: {feeds / 'trials' / (FEATURED + '.atom')} (and .rss), {feeds / 'all.atom'};\n"
+        f"   {PATIENT}'s private feed: {feeds / 'private'}/<their feed token>.atom\n"
+    )
+    for text in maildir_texts(settings.mail.maildir):
+        echo("-" * 76)
+        echo(text.rstrip())
+        echo("-" * 76)
+    config = state_dir / "config.toml"
     echo(
         f"\nEverything the demo stored is in {state_dir}; look around with\n"
-        f"  trialwatch --config {state_dir / 'config.toml'} history {FEATURED}"
+        f"  trialwatch --config {config} history {FEATURED}\n"
+        f"  trialwatch --config {config} summary {FEATURED}\n"
+        f"and unsubscribe {PATIENT} as the email's link would:\n"
+        f"  trialwatch --config {config} unsubscribe --token {person.unsubscribe_token}"
     )
     return state_dir
+
+
+def maildir_texts(path: Path) -> list[str]:
+    """Each email in the Maildir as its reader sees it: the headers that matter, then the text."""
+    texts = []
+    box = mailbox.Maildir(path, create=False)
+    for key in sorted(box.keys()):
+        message = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
+        assert isinstance(message, EmailMessage)
+        body = message.get_body(("plain",))
+        content = body.get_content() if body is not None else ""
+        heads = "\n".join(f"{h}: {message[h]}" for h in ("From", "To", "Subject") if message[h])
+        texts.append(f"{heads}\n\n{content}")
+    return texts

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from watcher.config import Settings, smtp_password
 from watcher.delivery import MaildirTransport, SmtpTransport, Transport, WebhookTransport
@@ -35,6 +36,20 @@ class DeliveryReport:
     deferred: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def attempted(self) -> int:
+        """Messages this drain tried to send."""
+        return self.sent + self.deferred + self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        """The `deliver --json` contract (also under "delivery" in `check --json`)."""
+        return {
+            "sent": self.sent,
+            "deferred": self.deferred,
+            "failed": self.failed,
+            "errors": self.errors,
+        }
 
 
 def retry_at(attempts: int, now: datetime) -> datetime:

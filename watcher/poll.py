@@ -18,10 +18,15 @@ from typing import Any, Literal, Protocol
 from watcher.canonical import Stamp, content_hash, stamp_of
 from watcher.diff import Change, diff_trials
 from watcher.errors import RegistryError
-from watcher.record import parse_trial
+from watcher.message import Notices
+from watcher.record import Trial, parse_trial
 from watcher.store import Store, TrialRow
+from watcher.summary import change_sentence
 
 Result = Literal["new_version", "unchanged", "failed"]
+# Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →
+# the messages and digest entries to store with it (`watcher.runtime.notice_planner`).
+Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
 
@@ -75,6 +80,16 @@ class CycleReport:
     def changes(self) -> list[tuple[str, Change]]:
         """Every change found, with its trial, in trial order."""
         return [(o.nct_id, c) for o in self.outcomes for c in o.changes]
+
+    @property
+    def feeds_to_write(self) -> list[str]:
+        """Trials whose feeds are out of date: a change found, or a first version (a new
+        watch gets its feed file, empty, as soon as trialwatch knows its title)."""
+        return [
+            o.nct_id
+            for o in self.outcomes
+            if o.result == "new_version" and (o.changes or o.version == 1)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The `check --json` contract."""
@@ -136,8 +151,12 @@ def run_cycle(
     full_check_every: timedelta,
     nct_ids: Sequence[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    planner: Planner | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
+
+    With a `planner`, each new version's notifications are queued in the version's own
+    transaction (nothing to notify is lost, or queued twice, whatever stops the process).
 
     `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
     ends after the trial in hand; the rest keep their old state and are due next time.
@@ -182,7 +201,7 @@ def run_cycle(
             full.append(fetched.nct_id)
 
     if not should_stop():
-        _ingest_all(store, registry.fetch_studies(full), ledger, now, should_stop)
+        _ingest_all(store, registry.fetch_studies(full), ledger, now, should_stop, planner)
     ledger.flush()
     return CycleReport(
         started_at=now,
@@ -211,6 +230,7 @@ def _ingest_all(
     ledger: _Ledger,
     now: datetime,
     should_stop: Callable[[], bool],
+    planner: Planner | None,
 ) -> None:
     for fetched in fetches:
         if should_stop():
@@ -219,17 +239,41 @@ def _ingest_all(
             ledger.failed(fetched.nct_id, fetched.error)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
-        _ingest(store, fetched.nct_id, fetched.record, ledger, now)
+        _ingest(store, fetched.nct_id, fetched.record, ledger, now, planner)
 
 
-def _ingest(store: Store, nct_id: str, raw: dict[str, Any], ledger: _Ledger, now: datetime) -> None:
+def _ingest(
+    store: Store,
+    nct_id: str,
+    raw: dict[str, Any],
+    ledger: _Ledger,
+    now: datetime,
+    planner: Planner | None,
+) -> None:
     """Store `raw` as a new version when its content differs from the latest stored one."""
     digest = content_hash(raw)
     latest = store.version(nct_id)
     if latest is not None and latest.content_hash == digest:
         ledger.unchanged(stamp_of(raw), nct_id)
         return
-    previous = store.record(nct_id, latest.version) if latest else None
-    changes = diff_trials(parse_trial(previous), parse_trial(raw)) if previous else []
-    version = store.save_version(nct_id, raw, digest, previous, changes, ledger.release, now)
+    if latest is None:  # the first version: nothing to compare with, nobody to tell
+        version = store.save_version(nct_id, raw, digest, None, [], ledger.release, now)
+        ledger.new_version(nct_id, version, [])
+        return
+    previous = store.record(nct_id, latest.version)
+    trial = parse_trial(raw)
+    changes = diff_trials(parse_trial(previous), trial)
+    number = latest.version + 1
+    notices = planner(nct_id, number, trial, changes, now) if planner and changes else None
+    version = store.save_version(
+        nct_id,
+        raw,
+        digest,
+        previous,
+        changes,
+        ledger.release,
+        now,
+        sentences=[change_sentence(c) for c in changes],
+        notices=notices,
+    )
     ledger.new_version(nct_id, version, changes)

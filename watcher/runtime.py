@@ -6,7 +6,16 @@ here keeps a setting from being honoured by one entry point and forgotten by ano
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from watcher.config import Settings
+from watcher.diff import Change
+from watcher.glossary import load_glossary
+from watcher.message import Notices
+from watcher.notify import Letterhead, plan_notices
+from watcher.poll import Planner
+from watcher.record import Trial
 from watcher.registry import RegistryClient
 from watcher.store import Store
 
@@ -28,3 +37,31 @@ def registry_client(settings: Settings) -> RegistryClient:
         ids_per_request=reg.ids_per_request,
         records_per_request=reg.records_per_request,
     )
+
+
+def letterhead(settings: Settings) -> Letterhead:
+    """Who messages come from and where their unsubscribe links point."""
+    return Letterhead(settings.mail.sender, settings.web.base_url)
+
+
+def notice_planner(store: Store, settings: Settings) -> Planner:
+    """The poll cycle's planner: this trial's subscriptions and the webhooks, from the store."""
+    glossary = load_glossary()
+    head = letterhead(settings)
+
+    def plan(
+        nct_id: str, version: int, trial: Trial, changes: Sequence[Change], now: datetime
+    ) -> Notices:
+        return plan_notices(
+            nct_id,
+            version,
+            trial,
+            changes,
+            store.subscriptions(nct_id=nct_id),
+            settings.webhooks,
+            glossary=glossary,
+            letterhead=head,
+            now=now,
+        )
+
+    return plan

@@ -660,11 +660,19 @@ class Store:
         return list(by_person.values())
 
     def save_digest(
-        self, message: Outgoing, items: Sequence[tuple[Subscription, StoredChange]], now: datetime
+        self,
+        message: Outgoing | None,
+        items: Sequence[tuple[Subscription, StoredChange]],
+        now: datetime,
     ) -> None:
-        """Queue a digest and consume the changes it carries, in one transaction."""
+        """Queue a digest and consume the changes it carries, in one transaction.
+
+        `message` is None when nothing in `items` matters to the reader: they are consumed all
+        the same, so they do not wait forever.
+        """
         with self.atomic() as db:
-            self._enqueue([message], now)
+            if message is not None:
+                self._enqueue([message], now)
             db.conn.executemany(
                 "DELETE FROM digest_items WHERE subscription_id = ? AND change_id = ?",
                 [(sub.id, change.id) for sub, change in items],

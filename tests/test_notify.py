@@ -1,0 +1,369 @@
+"""Notifications as subscribers receive them: the right people, the right words, exactly once.
+
+The planning is pure (`watcher.notify`); the end-to-end tests run the real CLI against the replay
+registry, deliver to a real Maildir or a real SMTP server (aiosmtpd), and read the mail back with
+the `email` package, as a mail client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MailSink, Trialwatch, demo_versions, free_port, write_config
+
+from watcher.diff import Change, diff_trials
+from watcher.digests import last_slot
+from watcher.glossary import load_glossary
+from watcher.notify import Letterhead, plan_notices
+from watcher.record import parse_trial
+from watcher.replay import ReplayServer
+from watcher.store import Store
+from watcher.subscriptions import Subscriber, Subscription
+
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+HEAD = Letterhead("trialwatch <alerts@trials.example.org>")
+PERSON = Subscriber(7, "pat@example.org", "unsub-token-123", "feed-token-456")
+STARTED = "NCT07227597"  # its two demo versions: not yet recruiting → recruiting, + 2 sites
+REPO = Path(__file__).parent.parent
+
+
+def parse(body: bytes) -> EmailMessage:
+    message = BytesParser(policy=policy.default).parsebytes(body)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    """(plain text, HTML) as a mail client shows them."""
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    return text.get_content(), html.get_content()
+
+
+def plan(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    *subscriptions: Subscription,
+    webhooks: tuple[Any, ...] = (),
+) -> tuple[list[Change], Any]:
+    changes = diff_trials(parse_trial(old), parse_trial(new))
+    nct_id = parse_trial(new).nct_id
+    notices = plan_notices(
+        nct_id,
+        2,
+        parse_trial(new),
+        changes,
+        [(PERSON, s) for s in subscriptions],
+        webhooks,
+        glossary=load_glossary(),
+        letterhead=HEAD,
+        now=NOW,
+    )
+    return changes, notices
+
+
+def status_and_ohio_site() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Beijing trial that opens (status change) and adds a recruiting site in Ohio."""
+    (record,) = demo_versions("NCT07310784")
+    old = copy.deepcopy(record)
+    old["protocolSection"]["statusModule"]["overallStatus"] = "NOT_YET_RECRUITING"
+    new = copy.deepcopy(record)
+    new["protocolSection"]["contactsLocationsModule"]["locations"].append(
+        {
+            "facility": "Cleveland Clinic",
+            "status": "RECRUITING",
+            "city": "Cleveland",
+            "state": "Ohio",
+            "zip": "44195",
+            "country": "United States",
+        }
+    )
+    return old, new
+
+
+# -- who hears what (pure) -----------------------------------------------------------------------
+
+
+def test_patient_email_says_what_changed_first_then_what_the_trial_is() -> None:
+    """A patient's email leads with the change in plain words, then the trial, then the way out."""
+    old, new = demo_versions(STARTED)
+    _, notices = plan(old, new, Subscription(1, PERSON.id, STARTED))
+    (outgoing,) = notices.messages
+    message = parse(outgoing.body)
+    assert message["Subject"].startswith(f"{STARTED} is now recruiting — A Clinical Study")
+    assert message["To"] == PERSON.email
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert PERSON.unsubscribe_token in message["List-Unsubscribe"]
+    assert message["Message-ID"].endswith("@trials.example.org>")
+    text, html = parts(message)
+    assert text.index("This study has started looking for participants.") < text.index(
+        "About this study"
+    )
+    assert "Only the study team can tell you if you qualify. Talk with your doctor." in text
+    assert f"https://clinicaltrials.gov/study/{STARTED}" in text
+    assert f"unsubscribe {PERSON.unsubscribe_token}" in " ".join(text.split())  # visible way out
+    assert "This study has started looking for participants." in html
+
+
+def test_near_beijing_patient_gets_the_status_change_but_not_the_ohio_site() -> None:
+    """`--near "Beijing, China"` leaves out a new site in Ohio but never the status change."""
+    old, new = status_and_ohio_site()
+    beijing = Subscription(1, PERSON.id, "NCT07310784", near="Beijing, China")
+    ohio = Subscription(2, PERSON.id, "NCT07310784", near="Ohio, United States")
+    _, notices = plan(old, new, beijing, ohio)
+    far, near = (parts(parse(m.body))[0].split("About this study")[0] for m in notices.messages)
+    assert "started looking for participants" in far and "Cleveland" not in far
+    assert "started looking for participants" in near and "Cleveland" in near
+
+
+def test_a_change_that_matters_to_nobody_sends_nothing() -> None:
+    """A patient is not emailed about a design detail (an outcome's time frame): no noise."""
+    old, _ = demo_versions(STARTED)
+    new = copy.deepcopy(old)
+    new["protocolSection"]["outcomesModule"]["primaryOutcomes"][0]["timeFrame"] = "2 years"
+    changes, notices = plan(old, new, Subscription(1, PERSON.id, STARTED))
+    assert [c.kind for c in changes] == ["outcomes"]
+    assert notices.messages == () and notices.digests == ()
+
+
+def test_a_patient_s_own_choice_of_kinds_is_honoured() -> None:
+    """`--kinds enrollment` means just that: no email for a status change or a new site."""
+    old, new = status_and_ohio_site()
+    chosen = Subscription(1, PERSON.id, "NCT07310784", kinds=frozenset({"enrollment"}))
+    _, notices = plan(old, new, chosen)
+    assert notices.messages == ()
+
+
+def test_digest_subscriptions_keep_their_changes_for_later() -> None:
+    """A daily subscriber gets no email now; the changes they want wait for the digest."""
+    old, new = status_and_ohio_site()
+    daily = Subscription(3, PERSON.id, "NCT07310784", audience="coordinator", delivery="daily")
+    changes, notices = plan(old, new, daily)
+    assert notices.messages == ()
+    assert notices.digests == ((3, tuple(range(len(changes)))),)
+
+
+def test_trial_text_with_markup_arrives_escaped_in_the_html_part() -> None:
+    """`<script>` and `&` in a record are shown as text in HTML mail, never run as markup."""
+    old, new = status_and_ohio_site()
+    site = new["protocolSection"]["contactsLocationsModule"]["locations"][-1]
+    site["facility"] = "<script>alert(1)</script> Smith & Sons Clinic"
+    _, notices = plan(old, new, Subscription(1, PERSON.id, "NCT07310784"))
+    text, html = parts(parse(notices.messages[0].body))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Smith &amp; Sons Clinic" in html
+    assert "<script>" not in html
+    assert "<script>alert(1)</script> Smith & Sons Clinic" in text
+
+
+def test_webhooks_get_one_json_post_per_version_with_their_kinds() -> None:
+    """A webhook limited to status changes gets one POST carrying just those, as JSON."""
+
+    class Hook:
+        url = "https://hooks.example.org/trials"
+        kinds = ("status",)
+
+    old, new = status_and_ohio_site()
+    _, notices = plan(old, new, webhooks=(Hook(),))
+    (hook,) = notices.messages
+    assert (hook.channel, hook.recipient) == ("webhook", Hook.url)
+    body = json.loads(hook.body)
+    assert body["nct_id"] == "NCT07310784" and body["version"] == 2
+    assert [c["kind"] for c in body["changes"]] == ["status"]
+    assert body["changes"][0]["new"] == "RECRUITING"
+
+
+@pytest.mark.parametrize(
+    ("now", "weekday", "slot"),
+    [
+        ("2026-11-24T09:30", None, "2026-11-24T08:00"),  # after today's hour: today's
+        ("2026-11-24T07:59", None, "2026-11-23T08:00"),  # before it: yesterday's
+        ("2026-11-24T09:30", "monday", "2026-11-23T08:00"),  # a Tuesday: Monday's
+        ("2026-11-23T08:00", "monday", "2026-11-23T08:00"),  # on the hour itself
+        ("2026-11-23T07:00", "monday", "2026-11-16T08:00"),  # Monday, before the hour
+    ],
+)
+def test_digests_fall_due_at_the_configured_hour(now: str, weekday: str | None, slot: str) -> None:
+    """Daily digests go at the digest hour, weekly ones at that hour on the chosen day."""
+    assert last_slot(datetime.fromisoformat(now), 8, weekday) == datetime.fromisoformat(slot)
+
+
+# -- end to end: the CLI, a Maildir, an SMTP server ----------------------------------------------
+
+
+def maildir_messages(state: Path) -> list[EmailMessage]:
+    if not (state / "maildir").exists():
+        return []
+    box = mailbox.Maildir(state / "maildir", create=False)
+    return [parse(box.get_bytes(key)) for key in sorted(box.keys())]
+
+
+def token_of(state: Path, email: str) -> str:
+    with Store(state / "trialwatch.db") as store:
+        person = store.subscriber(email=email)
+        assert person is not None
+        return person.unsubscribe_token
+
+
+def start_watching(trialwatch: Trialwatch, replay: ReplayServer, record: dict[str, Any]) -> str:
+    nct_id = parse_trial(record).nct_id
+    replay.registry.publish(record)
+    trialwatch("watch", "add", nct_id)
+    trialwatch("check")
+    return nct_id
+
+
+def test_check_queues_and_delivers_one_email_to_the_maildir(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """With no SMTP server set, `check` puts one readable email in the Maildir, and only once."""
+    old, new = demo_versions(STARTED)
+    start_watching(trialwatch, replay, old)
+    trialwatch("subscribe", "pat@example.org", STARTED)
+    replay.registry.publish(new)
+    result = trialwatch.json("check")
+    assert result["delivery"]["sent"] == 1
+    trialwatch("check")
+    trialwatch("deliver")
+    (message,) = maildir_messages(trialwatch.state_dir)
+    assert message["Subject"].startswith(f"{STARTED} is now recruiting")
+    text, _ = parts(message)
+    assert "This study has started looking for participants." in text
+    token = token_of(trialwatch.state_dir, "pat@example.org")
+    assert token in message["List-Unsubscribe"]
+    trialwatch("unsubscribe", "--token", token)
+    assert trialwatch.json("subscribers") == []
+
+
+def test_a_coordinator_on_daily_gets_one_digest_with_every_change_of_the_day(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """Two changed versions in a day become one digest with exact old → new values."""
+    old, new = demo_versions(STARTED)
+    start_watching(trialwatch, replay, old)
+    trialwatch("subscribe", "coord@example.org", STARTED, "--audience", "coordinator")
+    trialwatch("unsubscribe", "coord@example.org")
+    trialwatch(
+        "subscribe", "coord@example.org", STARTED, "--audience", "coordinator", "--digest", "daily"
+    )
+    replay.registry.publish(new)
+    trialwatch("check")
+    later = copy.deepcopy(new)
+    later["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 777
+    later["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"]["date"] = "2026-03-20"
+    replay.registry.publish(later)
+    trialwatch("check")
+    assert maildir_messages(trialwatch.state_dir) == []  # nothing before the digest
+    trialwatch("digest", "--now")
+    trialwatch("digest", "--now")  # nothing waits any more: no second message
+    (digest,) = maildir_messages(trialwatch.state_dir)
+    text, _ = parts(digest)
+    assert "Your daily trialwatch digest" in digest["Subject"]
+    assert "NOT_YET_RECRUITING → RECRUITING" in text
+    assert "777" in text
+
+
+@pytest.fixture
+def smtp_config(tmp_path: Path, replay: ReplayServer) -> Iterator[tuple[MailSink, Trialwatch]]:
+    """The CLI set to deliver through a real SMTP server on 127.0.0.1."""
+    from aiosmtpd.controller import Controller
+
+    sink = GatedSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp = f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+    config = write_config(tmp_path / "config.toml", replay.base_url, smtp)
+    try:
+        yield sink, Trialwatch(tmp_path / "state", config)
+    finally:
+        sink.gate.set()
+        controller.stop()
+
+
+class GatedSink(MailSink):
+    """A mail server that can be told to hold a client at MAIL FROM (before any message data)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.held = threading.Event()
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.held.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.02)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+
+def test_check_delivers_through_smtp(
+    smtp_config: tuple[GatedSink, Trialwatch], replay: ReplayServer
+) -> None:
+    """The email reaches a real SMTP server as multipart text + HTML with its list headers."""
+    sink, trialwatch = smtp_config
+    old, new = demo_versions(STARTED)
+    start_watching(trialwatch, replay, old)
+    trialwatch("subscribe", "pat@example.org", STARTED)
+    replay.registry.publish(new)
+    trialwatch("check")
+    (message,) = sink.messages
+    assert sink.envelopes[0][1] == ["pat@example.org"]
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["List-Unsubscribe"].startswith("<mailto:")
+    assert "This study has started looking for participants." in parts(message)[0]
+
+
+def test_killed_between_queued_and_sent_the_email_still_goes_exactly_once(
+    smtp_config: tuple[GatedSink, Trialwatch], replay: ReplayServer
+) -> None:
+    """SIGKILL while the email is queued but unsent: the next run sends it, once."""
+    sink, trialwatch = smtp_config
+    old, new = demo_versions(STARTED)
+    start_watching(trialwatch, replay, old)
+    trialwatch("subscribe", "pat@example.org", STARTED)
+    replay.registry.publish(new)
+    sink.gate.clear()
+    env = {
+        **os.environ,
+        "TRIALWATCH_CONFIG": str(trialwatch.config),
+        "STATE_DIRECTORY": str(trialwatch.state_dir),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "check"], env=env, cwd=REPO, stderr=subprocess.PIPE
+    )
+    try:
+        assert sink.held.wait(30), "the check never reached the mail server"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    assert sink.messages == []
+    sink.gate.set()
+    trialwatch("deliver")
+    trialwatch("deliver")
+    trialwatch("check")
+    (message,) = sink.messages
+    assert message["Subject"].startswith(f"{STARTED} is now recruiting")
+    with Store(trialwatch.state_dir / "trialwatch.db") as store:
+        summary = store.outbox_summary()
+    assert (summary["sent"], summary["pending"], summary["failed"]) == (1, 0, 0)
