@@ -8,6 +8,7 @@ rest), never with a traceback. Data goes to stdout, in text for people or `--jso
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,16 +16,19 @@ from typing import Any
 import click
 
 from watcher import __version__
+from watcher.cli_notify import format_delivery
 from watcher.cli_support import App, emit_json, json_option, now, pass_app, reports_errors
 from watcher.config import MIN_INTERVAL, effective_json, format_effective, parse_duration
 from watcher.demo import run_demo
 from watcher.diff import diff_trials
 from watcher.errors import InputError
+from watcher.feed_files import write_feeds
 from watcher.ids import parse_nct_ids
+from watcher.outbox import deliver_due
 from watcher.poll import CycleReport, run_cycle
 from watcher.record import parse_trial
 from watcher.report import format_changes, summarize_line
-from watcher.runtime import registry_client
+from watcher.runtime import notice_planner, registry_client
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -167,11 +171,17 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
                 now(),
                 full_check_every=settings.schedule.full_check_every,
                 nct_ids=ids,
+                planner=notice_planner(store, settings),
             )
+        if report.feeds_to_write:
+            write_feeds(store, settings, now(), report.feeds_to_write)
+        delivery = deliver_due(store, settings, now(), os.environ)
     if as_json:
-        emit_json(report.to_json())
+        emit_json({**report.to_json(), "delivery": delivery.to_json()})
     else:
         click.echo(format_cycle(report))
+        if delivery.attempted:
+            click.echo(format_delivery(delivery, settings))
 
 
 def format_cycle(report: CycleReport) -> str:
@@ -349,12 +359,16 @@ def check_config(app: App, as_json: bool) -> None:
 
 # -- commands kept beside the code they drive ------------------------------------------------
 # (one line each; the modules import their helpers from cli_support, never from here)
-from watcher import cli_notify  # noqa: E402  (commands register after `main` exists)
+from watcher import cli_daemon, cli_notify, cli_summary  # noqa: E402  (after `main`)
 
 for _command in (
     cli_notify.subscribe,
     cli_notify.unsubscribe,
     cli_notify.subscribers,
     cli_notify.deliver,
+    cli_notify.digest,
+    cli_daemon.run,
+    cli_daemon.status,
 ):
     main.add_command(_command)
+main.add_command(cli_summary.summary)
