@@ -43,6 +43,7 @@ PATIENT_KINDS = frozenset(
     }
 )
 
+
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     """A person who gets notifications. The tokens are random and unguessable."""
