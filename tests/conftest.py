@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -169,4 +171,41 @@ def smtp_server() -> Iterator[tuple[MailSink, int]]:
     try:
         yield sink, port
     finally:
+        controller.stop()
+
+
+class GatedSink(MailSink):
+    """A mail server that can hold a client at MAIL FROM (before any message data), so a test
+    can kill the sender while a message is queued but not yet sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.held = threading.Event()
+
+    async def handle_MAIL(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.held.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.02)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+
+@pytest.fixture
+def gated_smtp_server() -> Iterator[tuple[GatedSink, int]]:
+    """Like `smtp_server`, with a gate the test can close to hold senders at MAIL FROM."""
+    from aiosmtpd.controller import Controller
+
+    sink = GatedSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        sink.gate.set()
         controller.stop()

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
-from conftest import MailSink, Trialwatch, demo_versions, write_config
+from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_config
 
 from watcher.daemon import due_trials, earliest_check, status_line
 from watcher.replay import ReplayRegistry, ReplayServer
@@ -475,6 +475,83 @@ def test_a_removed_trial_alerts_the_admin_once(
     assert "health: NCT05935098 is no longer in the registry" in daemon.stderr
     daemon.send(signal.SIGTERM)
     assert daemon.wait() == 0
+
+
+def test_a_registry_outage_is_one_alert_and_its_end_one_more(
+    harness: Harness,
+    trialwatch: Trialwatch,
+    replay: ReplayServer,
+    smtp_server: tuple[MailSink, int],
+) -> None:
+    """Registry down for several cycles, then back: the admin gets two emails, not one per check."""
+    sink, port = smtp_server
+    _smtp_config(
+        trialwatch.config,
+        replay.base_url,
+        port,
+        'admin = "admin@example.org"\n[schedule]\nfailing_after = 2\n',
+    )
+    replay.registry.publish(STARTED[0], STOPPED[0])
+    trialwatch("watch", "add", "NCT06911827", "NCT05935098")
+    replay.registry.fail("503", times=None)
+    daemon = harness.start()
+    harness.notify.ready()
+    harness.notify.cycle()
+    for _ in range(3):  # three more failing cycles
+        daemon.send(signal.SIGHUP)
+        harness.notify.cycle()
+    wait_until(lambda: trialwatch.json("status")["outbox"]["pending"] == 0, "the alert sent")
+    assert [m["Subject"] for m in sink.messages] == [
+        "trialwatch: the registry is failing for every watched trial (2)"
+    ]
+
+    replay.registry.clear_faults()
+    daemon.send(signal.SIGHUP)
+    harness.notify.cycle()
+    wait_until(lambda: len(sink.messages) == 2, "the all-clear")
+    daemon.send(signal.SIGHUP)
+    harness.notify.cycle()
+    wait_until(lambda: trialwatch.json("status")["outbox"]["pending"] == 0, "the outbox drained")
+    assert [m["Subject"] for m in sink.messages][1:] == ["trialwatch: the registry answers again"]
+    daemon.send(signal.SIGTERM)
+    assert daemon.wait() == 0
+
+
+def test_sigkill_during_delivery_then_restart_sends_the_email_once(
+    harness: Harness,
+    trialwatch: Trialwatch,
+    replay: ReplayServer,
+    gated_smtp_server: tuple[GatedSink, int],
+) -> None:
+    """Killed while talking to the mail server, the restarted daemon sends the email, once."""
+    sink, port = gated_smtp_server
+    _smtp_config(trialwatch.config, replay.base_url, port)
+    replay.registry.publish(STOPPED[0])
+    trialwatch("watch", "add", "NCT05935098")
+    trialwatch("subscribe", "reader@example.org", "NCT05935098")
+    daemon = harness.start()
+    harness.notify.ready()
+    harness.notify.cycle()
+
+    replay.registry.publish(STOPPED[1])
+    sink.gate.clear()
+    daemon.send(signal.SIGHUP)
+    assert sink.held.wait(WAIT_S), daemon.stderr  # the daemon is mid-delivery
+    daemon.proc.kill()
+    daemon.wait()
+    sink.gate.set()
+    assert sink.messages == []
+
+    again = harness.start()
+    harness.notify.ready()
+    wait_until(lambda: bool(sink.messages), "the email after the restart")
+    wait_until(lambda: trialwatch.json("status")["outbox"]["pending"] == 0, "the outbox drained")
+    again.send(signal.SIGHUP)  # one more cycle and delivery: still one email
+    harness.notify.cycle()
+    assert len(sink.messages) == 1
+    assert sink.messages[0]["Subject"].startswith("NCT05935098")
+    again.send(signal.SIGTERM)
+    assert again.wait() == 0
 
 
 # -- when trials are due (pure) --------------------------------------------------------------

@@ -7,7 +7,6 @@ the `email` package, as a mail client would.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import mailbox
@@ -15,8 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -25,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MailSink, Trialwatch, demo_versions, free_port, write_config
+from conftest import GatedSink, Trialwatch, demo_versions, write_config
 
 from watcher.diff import Change, diff_trials
 from watcher.digests import last_slot
@@ -280,41 +277,14 @@ def test_a_coordinator_on_daily_gets_one_digest_with_every_change_of_the_day(
 
 
 @pytest.fixture
-def smtp_config(tmp_path: Path, replay: ReplayServer) -> Iterator[tuple[MailSink, Trialwatch]]:
+def smtp_config(
+    tmp_path: Path, replay: ReplayServer, gated_smtp_server: tuple[GatedSink, int]
+) -> tuple[GatedSink, Trialwatch]:
     """The CLI set to deliver through a real SMTP server on 127.0.0.1."""
-    from aiosmtpd.controller import Controller
-
-    sink = GatedSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
+    sink, port = gated_smtp_server
     smtp = f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
     config = write_config(tmp_path / "config.toml", replay.base_url, smtp)
-    try:
-        yield sink, Trialwatch(tmp_path / "state", config)
-    finally:
-        sink.gate.set()
-        controller.stop()
-
-
-class GatedSink(MailSink):
-    """A mail server that can be told to hold a client at MAIL FROM (before any message data)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = threading.Event()
-        self.gate.set()
-        self.held = threading.Event()
-
-    async def handle_MAIL(  # noqa: N802
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
-        self.held.set()
-        while not self.gate.is_set():
-            await asyncio.sleep(0.02)
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return "250 OK"
+    return sink, Trialwatch(tmp_path / "state", config)
 
 
 def test_check_delivers_through_smtp(

@@ -46,7 +46,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
-from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_SCHEDULER_STARTED,
+    JobExecutionEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -705,6 +710,7 @@ class Daemon:
                 **options,
             )
         self.scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
+        self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         for signum in (*STOP_SIGNALS, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         try:
@@ -715,6 +721,13 @@ class Daemon:
             self._shutdown_scheduler()
             return 1
         return 0
+
+    def _job_done(self, event: JobExecutionEvent) -> None:
+        """A SIGHUP that came while the poll job was finishing found it still running (so its
+        "run now" was skipped as an overlap) and left its request pending: honour it now that
+        the job is done. APScheduler counts the run as finished before it calls this."""
+        if event.job_id == "poll" and self._check_all.is_set() and not self.should_stop():
+            self.run_soon("poll")
 
     def _all_jobs(self) -> tuple[JobSpec, ...]:
         if self._watchdog is None:
