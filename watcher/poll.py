@@ -115,10 +115,17 @@ class _Ledger:
         self.store, self.release, self.now = store, release, now
         self.outcomes: list[Outcome] = []
         self._unchanged: list[Stamp] = []
+        self._skipped: list[str] = []
         self._failed: list[tuple[str, str]] = []
 
     def unchanged(self, stamp: Stamp, nct_id: str) -> None:
         self._unchanged.append(Stamp(nct_id, stamp.last_update_posted, stamp.overall_status))
+        self.outcomes.append(Outcome(nct_id, "unchanged"))
+        self._maybe_flush()
+
+    def skipped(self, nct_id: str) -> None:
+        """Not asked about: the data release it was last checked against is still current."""
+        self._skipped.append(nct_id)
         self.outcomes.append(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
@@ -131,13 +138,16 @@ class _Ledger:
         self.outcomes.append(Outcome(nct_id, "new_version", version, tuple(changes)))
 
     def _maybe_flush(self) -> None:
-        if len(self._unchanged) + len(self._failed) >= FLUSH_EVERY:
+        if len(self._unchanged) + len(self._skipped) + len(self._failed) >= FLUSH_EVERY:
             self.flush()
 
     def flush(self) -> None:
         if self._unchanged:
             self.store.mark_unchanged(self._unchanged, self.release, self.now)
             self._unchanged = []
+        if self._skipped:
+            self.store.mark_skipped(self._skipped, self.now)
+            self._skipped = []
         if self._failed:
             self.store.record_failures(self._failed, self.now)
             self._failed = []
@@ -175,12 +185,12 @@ def run_cycle(
     full = [t.nct_id for t in trials if _needs_full(t)]
     light: list[str] = []
     for t in trials:
-        if t.nct_id in full:
+        if _needs_full(t):
             continue
         if _needs_light(t, release, now, full_check_every):
             light.append(t.nct_id)
         else:
-            ledger.unchanged(t.stamp, t.nct_id)  # same data release: nothing can have changed
+            ledger.skipped(t.nct_id)  # same data release: nothing can have changed
 
     by_id = {t.nct_id: t for t in trials}
     for fetched in registry.fetch_stamps(light):

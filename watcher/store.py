@@ -772,6 +772,19 @@ class Store:
                 [{"key": k, "value": v} for k, v in values.items()], pk="key"
             )
 
+    def mark_skipped(self, nct_ids: Sequence[str], now: datetime) -> None:
+        """Trials a cycle did not ask about, because the registry's data has not moved since.
+
+        They count as checked (the daemon's schedule reads `last_checked_at`) but keep their
+        `last_success_at`, the last time the registry answered for them: the safety-net full
+        check is due `full_check_every` after that, however often cycles skip them.
+        """
+        with self.atomic() as db:
+            db.conn.executemany(
+                "UPDATE trials SET last_checked_at = ? WHERE nct_id = ?",
+                [(_iso(now), nct_id) for nct_id in nct_ids],
+            )
+
 
 def _trial_row(row: dict[str, Any]) -> TrialRow:
     return TrialRow(**{**row, "watched": bool(row["watched"])})
