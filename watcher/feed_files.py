@@ -77,7 +77,8 @@ def write_feeds(
 ) -> list[Path]:
     """Rewrite the feeds that `nct_ids` appear in (all feeds when None); returns the files."""
     limit = settings.feeds.entries
-    trials = [t for t in store.trials() if nct_ids is None or t.nct_id in set(nct_ids)]
+    wanted = None if nct_ids is None else set(nct_ids)
+    trials = [t for t in store.trials() if wanted is None or t.nct_id in wanted]
     written: list[Path] = []
     for trial in trials:
         info = FeedInfo(
@@ -102,7 +103,7 @@ def write_feeds(
     for person, sub in store.subscriptions():
         people.setdefault(person.id, (person.feed_token, {}))[1][sub.nct_id] = sub
     for token, subs in people.values():
-        if nct_ids is not None and not set(subs) & set(nct_ids):
+        if wanted is not None and not wanted.intersection(subs):
             continue
         info = FeedInfo(
             id=f"urn:trialwatch:feed:private:{hashlib.sha256(token.encode()).hexdigest()[:16]}",

@@ -21,6 +21,7 @@ import json
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -491,6 +492,7 @@ class _Server(ThreadingHTTPServer):
         self.registry = registry
         self.record = record
         self.stopping = threading.Event()
+        self.round_trip_s = 0.0
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet when a client hangs up (timeouts do that on purpose); shout otherwise."""
@@ -508,6 +510,8 @@ class _Handler(BaseHTTPRequestHandler):
         server = cast(_Server, self.server)
         url = urlsplit(self.path)
         reply = server.registry.reply(url.path, url.query)
+        if server.round_trip_s:
+            time.sleep(server.round_trip_s)
         if reply.delay_s and server.stopping.wait(reply.delay_s):
             self.close_connection = True
             return
@@ -565,6 +569,13 @@ class ReplayServer:
         """Every request served since the start or the last `reset_log`, oldest first."""
         with self._log_lock:
             return list(self._log)
+
+    def set_round_trip(self, seconds: float) -> None:
+        """Answer every request `seconds` late, as a registry across a network does (on
+        127.0.0.1 a request costs well under a millisecond, which flatters chatty clients)."""
+        if self._server is None:
+            raise RuntimeError("the replay server is not started")
+        self._server.round_trip_s = seconds
 
     def reset_log(self) -> None:
         """Forget the requests seen so far."""
