@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -159,19 +160,26 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[MailSink, int]]:
-    """A real SMTP server on 127.0.0.1 (aiosmtpd); yields its sink and port."""
+@contextmanager
+def serving(sink: MailSink) -> Iterator[int]:
+    """Run a real SMTP server (aiosmtpd) on 127.0.0.1 for `sink`; yields its port."""
     from aiosmtpd.controller import Controller
 
-    sink = MailSink()
     port = free_port()
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield sink, port
+        yield port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[MailSink, int]]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd); yields its sink and port."""
+    sink = MailSink()
+    with serving(sink) as port:
+        yield sink, port
 
 
 class GatedSink(MailSink):
@@ -198,14 +206,9 @@ class GatedSink(MailSink):
 @pytest.fixture
 def gated_smtp_server() -> Iterator[tuple[GatedSink, int]]:
     """Like `smtp_server`, with a gate the test can close to hold senders at MAIL FROM."""
-    from aiosmtpd.controller import Controller
-
     sink = GatedSink()
-    port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield sink, port
-    finally:
-        sink.gate.set()
-        controller.stop()
+    with serving(sink) as port:
+        try:
+            yield sink, port
+        finally:
+            sink.gate.set()  # let a held session go, or stopping the server waits for it

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import sha256
-from typing import Protocol
+from typing import Any, Protocol
 
 from watcher.diff import Change
 from watcher.events import StoredChange
@@ -95,22 +95,35 @@ def trial_email(
     if summary.empty:
         return None
     subject = headline(changes, trial)
-    links = footer(person, letterhead)
     context = {
         "headline": subject,
         "changes": summary,
         "trial": trial_summary(trial, subscription.audience, glossary, subscription.near),
-        **links,
+        **footer(person, letterhead),
     }
+    return _email(person, subject, "email", context, key=key, letterhead=letterhead, now=now)
+
+
+def _email(
+    person: Subscriber,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    *,
+    key: str,
+    letterhead: Letterhead,
+    now: datetime,
+) -> Outgoing:
+    """A subscriber's message from the `template` pair (text and HTML) and its outbox row."""
     message = build_email(
         sender=letterhead.sender,
         to=person.email,
         subject=subject,
-        text=render("email.txt.j2", **context),
-        html=render("email.html.j2", **context),
+        text=render(f"{template}.txt.j2", **context),
+        html=render(f"{template}.html.j2", **context),
         key=key,
         date=now,
-        unsubscribe=links["unsubscribe"],
+        unsubscribe=context["unsubscribe"],
     )
     return Outgoing(key, "email", person.email, subject, wire_bytes(message), person.id)
 
@@ -229,16 +242,10 @@ def digest_email(
     count = len(sections)
     what = sections[0].nct_id if count == 1 else f"{count} trials"
     subject = f"Your {delivery} trialwatch digest: {what} changed"
-    links = footer(person, letterhead)
-    context = {"headline": subject, "delivery": delivery, "sections": sections, **links}
-    message = build_email(
-        sender=letterhead.sender,
-        to=person.email,
-        subject=subject,
-        text=render("digest.txt.j2", **context),
-        html=render("digest.html.j2", **context),
-        key=key,
-        date=now,
-        unsubscribe=links["unsubscribe"],
-    )
-    return Outgoing(key, "email", person.email, subject, wire_bytes(message), person.id)
+    context = {
+        "headline": subject,
+        "delivery": delivery,
+        "sections": sections,
+        **footer(person, letterhead),
+    }
+    return _email(person, subject, "digest", context, key=key, letterhead=letterhead, now=now)
