@@ -28,8 +28,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import consecutive_versions  # noqa: E402  (needs the paths above)
 
-from watcher.diff import diff_trials  # noqa: E402
-from watcher.record import parse_trial  # noqa: E402
+from watcher.core.diff import diff_trials  # noqa: E402
+from watcher.core.record import parse_trial  # noqa: E402
 
 Raw = dict[str, Any]
 

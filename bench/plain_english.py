@@ -13,7 +13,7 @@ Reported, with the issue's targets:
   as written;
 - fidelity failures caught, by kind of problem;
 - fidelity violations in what is sent: every sent item is checked again with
-  `watcher.fidelity.check`, and audited independently here (same numbers, every capitalised
+  `watcher.core.fidelity.check`, and audited independently here (same numbers, every capitalised
   name and gene token still present) - target: 0;
 - median Flesch-Kincaid grade of each item's plain text, with the original terms that follow
   plain words in parentheses masked (they are there for reference, not reading), against the
@@ -34,15 +34,15 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import all_fixture_records  # noqa: E402  (needs the paths above)
 
-from watcher.fidelity import check  # noqa: E402
-from watcher.glossary import load_glossary  # noqa: E402
-from watcher.readability import flesch_kincaid_grade  # noqa: E402
-from watcher.rewrite import (  # noqa: E402
+from watcher.core.fidelity import check  # noqa: E402
+from watcher.core.readability import flesch_kincaid_grade  # noqa: E402
+from watcher.core.rewrite import (  # noqa: E402
     PlainItem,
     reading_text,
     rewrite_criteria,
     rewrite_item,
 )
+from watcher.data import load_glossary  # noqa: E402
 
 MAX_SHOWN_AS_WRITTEN = 0.15
 MAX_MEDIAN_GRADE = 8.0

@@ -1,4 +1,4 @@
-"""How many bytes a stored version costs, and how long reading one takes, with `watcher.codec`.
+"""How many bytes a stored version costs, and how long reading one takes, with `watcher.core.codec`.
 
 Run from the checkout: `python bench/storage.py [--repeat N] [--versions N]`. Two sets of version
 chains are stored the way the store does it (each new version encoded against the one before,
@@ -40,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import version_chains  # noqa: E402  (needs the paths above)
 
-from watcher.codec import KEYFRAME_EVERY, decode_chain, encode, is_keyframe  # noqa: E402
+from watcher.core.codec import KEYFRAME_EVERY, decode_chain, encode, is_keyframe  # noqa: E402
 
 Raw = dict[str, Any]
 SIZE_TARGET = 1024

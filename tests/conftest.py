@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from watcher.replay import ReplayRegistry, ReplayServer
+from watcher.registry.replay import ReplayRegistry, ReplayServer
 
 TESTS = Path(__file__).parent
 FIXTURE_DIRS = (
@@ -92,7 +92,9 @@ class Trialwatch:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, expect: int = 0) -> Result:
-        from watcher.cli import main  # imported late: collecting pure-module tests needs no CLI
+        from watcher.cli.main import (
+            main,  # imported late: collecting pure-module tests needs no CLI
+        )
 
         result = self.runner.invoke(
             main,

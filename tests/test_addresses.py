@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.addresses import validate_email, validate_mailbox
+from watcher.core.addresses import validate_email, validate_mailbox
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import random
 import pytest
 from conftest import load_fixture
 
-from watcher.canonical import content_hash, stamp_of
+from watcher.core.canonical import content_hash, stamp_of
 
 SAME = [  # real consecutive snapshots whose differences are registry housekeeping only
     ("NCT05574335__partrita-tigit__2026-02-03__91d8d988.json",

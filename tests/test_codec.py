@@ -13,8 +13,8 @@ from conftest import load_fixture, version_chains
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher import codec
-from watcher.codec import KEYFRAME_EVERY, decode_chain, encode, is_keyframe
+from watcher.core import codec
+from watcher.core.codec import KEYFRAME_EVERY, decode_chain, encode, is_keyframe
 from watcher.errors import StoreError
 
 Raw = dict[str, Any]

@@ -9,7 +9,7 @@ from conftest import all_fixture_records, load_fixture
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.criteria import SECTIONS, Criterion, normalise, parse_criteria
+from watcher.core.criteria import SECTIONS, Criterion, normalise, parse_criteria
 
 DEMO = "NCT07310784__reconstructed-from-public-page.json"
 # Words a reader never sees as criteria: list markers and the words of a bare section heading.

@@ -24,9 +24,9 @@ from urllib.parse import parse_qs
 import pytest
 from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_config
 
-from watcher.daemon import due_trials, earliest_check, status_line
-from watcher.replay import ReplayRegistry, ReplayServer
-from watcher.store import TrialRow
+from watcher.registry.replay import ReplayRegistry, ReplayServer
+from watcher.service.daemon import due_trials, earliest_check, status_line
+from watcher.store.database import TrialRow
 
 ROOT = Path(__file__).parent.parent
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
@@ -594,7 +594,7 @@ def test_after_a_restart_only_the_trials_due_are_checked() -> None:
 
 def test_status_line_reads_like_the_issue_asks() -> None:
     """`systemctl status` shows the trials watched, the last cycle and any failing trials."""
-    from watcher.daemon import CycleSummary
+    from watcher.service.daemon import CycleSummary
 
     last = CycleSummary(NOW.isoformat(), 42, 3, 3, 0, 2)
     at = NOW.astimezone().strftime("%H:%M")

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from conftest import consecutive_versions, load_fixture
 
-from watcher.canonical import canonical_json
-from watcher.diff import KIND_ORDER, Change, SiteRef, diff_trials
-from watcher.record import parse_trial
-from watcher.report import format_changes, summarize_line
+from watcher.core.canonical import canonical_json
+from watcher.core.diff import KIND_ORDER, Change, SiteRef, diff_trials
+from watcher.core.record import parse_trial
+from watcher.core.wording.exact import format_changes, summarize_line
 
 Row = tuple[str, str, Any, Any]
 

@@ -17,9 +17,9 @@ from conftest import load_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.canonical import canonical_json
-from watcher.diff import Change, diff_trials
-from watcher.record import parse_trial
+from watcher.core.canonical import canonical_json
+from watcher.core.diff import Change, diff_trials
+from watcher.core.record import parse_trial
 
 BASES = [
     load_fixture(name)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from watcher.cli import main
-from watcher.config import SETTINGS
+from watcher.cli.main import main
+from watcher.config.schema import SETTINGS
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

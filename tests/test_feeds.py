@@ -12,12 +12,12 @@ import feedparser
 import pytest
 from conftest import demo_versions
 
-from watcher.canonical import content_hash
-from watcher.config import Settings, load_settings
-from watcher.diff import diff_trials
-from watcher.feed_files import private_feed_path, trial_feed_path, write_feeds
-from watcher.record import parse_trial
-from watcher.store import Store
+from watcher.config.schema import Settings, load_settings
+from watcher.core.canonical import content_hash
+from watcher.core.diff import diff_trials
+from watcher.core.record import parse_trial
+from watcher.delivery.feed_files import private_feed_path, trial_feed_path, write_feeds
+from watcher.store.database import Store
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 NCT = "NCT06911827"

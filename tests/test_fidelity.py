@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.fidelity import canonical, check, negation_cues, restore
-from watcher.glossary import load_glossary
+from watcher.core.fidelity import canonical, check, negation_cues, restore
+from watcher.data import load_glossary
 
 GLOSSARY = load_glossary()
 

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from conftest import consecutive_versions, fixture_path
 
-from watcher.diff import diff_trials
-from watcher.glossary import Glossary, load_glossary
-from watcher.record import parse_trial
-from watcher.render import Format, render_change_summary, render_trial_summary
-from watcher.summary import coordinator_changes, patient_changes, trial_summary
+from watcher.core.diff import diff_trials
+from watcher.core.glossary import Glossary
+from watcher.core.record import parse_trial
+from watcher.core.wording.summary import coordinator_changes, patient_changes, trial_summary
+from watcher.data import load_glossary
+from watcher.delivery.templates import Format, render_change_summary, render_trial_summary
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -8,8 +8,8 @@ from email.parser import BytesParser
 
 import pytest
 
+from watcher.core.health import Alert, HealthState, TrialCheck, alert_email, assess
 from watcher.errors import TrialNotFound
-from watcher.health import Alert, HealthState, TrialCheck, alert_email, assess
 
 NOW = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 A, B, C = "NCT00000001", "NCT00000002", "NCT00000003"

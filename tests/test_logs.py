@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.logs import redact, setup_logging
+from watcher.service.logs import redact, setup_logging
 
 
 @pytest.fixture
@@ -58,20 +58,20 @@ def test_journal_lines_carry_a_priority_and_no_time(log_file: Path) -> None:
     log_file.touch()
     info = log_file.stat()
     _log_to(log_file, {"JOURNAL_STREAM": f"{info.st_dev}:{info.st_ino}"})
-    logging.getLogger("watcher.daemon").warning("cycle: 1 failed")
-    logging.getLogger("watcher.daemon").info("cycle: 2 checked")
+    logging.getLogger("watcher.service.daemon").warning("cycle: 1 failed")
+    logging.getLogger("watcher.service.daemon").info("cycle: 2 checked")
     assert log_file.read_text(encoding="utf-8").splitlines() == [
-        "<4>WARNING watcher.daemon: cycle: 1 failed",
-        "<6>INFO watcher.daemon: cycle: 2 checked",
+        "<4>WARNING watcher.service.daemon: cycle: 1 failed",
+        "<6>INFO watcher.service.daemon: cycle: 2 checked",
     ]
 
 
 def test_a_terminal_gets_timestamps(log_file: Path) -> None:
     """Outside journald (or with a JOURNAL_STREAM naming another file) lines start with a time."""
     _log_to(log_file, {"JOURNAL_STREAM": "1:2"})
-    logging.getLogger("watcher.daemon").info("hello")
+    logging.getLogger("watcher.service.daemon").info("hello")
     line = log_file.read_text(encoding="utf-8").strip()
-    assert line.endswith("INFO watcher.daemon: hello")
+    assert line.endswith("INFO watcher.service.daemon: hello")
     assert line[:4].isdigit() and not line.startswith("<")
 
 

@@ -1,6 +1,6 @@
 """Notifications as subscribers receive them: the right people, the right words, exactly once.
 
-The planning is pure (`watcher.notify`); the end-to-end tests run the real CLI against the replay
+The planning is pure (`notify`); the end-to-end tests run the real CLI against the replay
 registry, deliver to a real Maildir or a real SMTP server (aiosmtpd), and read the mail back with
 the `email` package, as a mail client would.
 """
@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 from conftest import GatedSink, Trialwatch, demo_versions, write_config
 
-from watcher.diff import Change, diff_trials
-from watcher.digests import last_slot
-from watcher.glossary import load_glossary
-from watcher.notify import Letterhead, plan_notices
-from watcher.record import parse_trial
-from watcher.replay import ReplayServer
-from watcher.store import Store
-from watcher.subscriptions import Subscriber, Subscription
+from watcher.core.diff import Change, diff_trials
+from watcher.core.notify import Letterhead, plan_notices
+from watcher.core.record import parse_trial
+from watcher.core.subscriptions import Subscriber, Subscription
+from watcher.data import load_glossary
+from watcher.registry.replay import ReplayServer
+from watcher.service.digests import last_slot
+from watcher.store.database import Store
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 HEAD = Letterhead("trialwatch <alerts@trials.example.org>")

@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.diff import Change, SiteRef
-from watcher.errors import InputError
-from watcher.places import (
+from watcher.core.diff import Change, SiteRef
+from watcher.core.places import (
     ELSEWHERE,
     SAME_CITY,
     SAME_COUNTRY,
@@ -16,7 +15,8 @@ from watcher.places import (
     parse_near,
     place_words,
 )
-from watcher.subscriptions import Subscription, wants
+from watcher.core.subscriptions import Subscription, wants
+from watcher.errors import InputError
 
 
 def site(city: str | None, state: str | None, country: str | None) -> SiteRef:

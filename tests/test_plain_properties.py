@@ -16,9 +16,9 @@ from conftest import all_fixture_records
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from watcher.fidelity import check
-from watcher.glossary import load_glossary
-from watcher.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria
+from watcher.core.fidelity import check
+from watcher.core.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria
+from watcher.data import load_glossary
 
 GLOSSARY = load_glossary()
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from conftest import demo_versions
 
-from watcher.poll import CycleReport, run_cycle
-from watcher.registry import LIGHT_FIELDS, RegistryClient
-from watcher.replay import ReplayServer, RequestLog
-from watcher.store import Store
+from watcher.registry.client import LIGHT_FIELDS, RegistryClient
+from watcher.registry.replay import ReplayServer, RequestLog
+from watcher.service.poll import CycleReport, run_cycle
+from watcher.store.database import Store
 
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
 STOPPED = demo_versions("NCT05935098")  # ACTIVE_NOT_RECRUITING -> TERMINATED

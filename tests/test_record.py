@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import all_fixture_records, load_fixture
 
-from watcher.record import (
+from watcher.core.record import (
     Contact,
     DatePoint,
     Enrollment,

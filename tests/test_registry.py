@@ -1,6 +1,6 @@
 """The registry client against a real local HTTP server: batches, faults, retries, politeness.
 
-Every test runs the real `RegistryClient` over a socket against `watcher.replay`, with the
+Every test runs the real `RegistryClient` over a socket against `watcher.registry.replay`, with the
 waiting injected (a fake clock that only moves when the client sleeps), so backoff and rate
 limits are checked by the waits they ask for, not by waiting.
 """
@@ -17,16 +17,22 @@ from typing import Any
 import pytest
 from conftest import FIXTURE_DIRS
 
-from watcher.canonical import stamp_of
+from watcher.core.canonical import stamp_of
 from watcher.errors import (
     RegistryError,
     RegistryResponseInvalid,
     RegistryUnavailable,
     TrialNotFound,
 )
-from watcher.ratelimit import TokenBucket
-from watcher.registry import Fetched, RegistryClient
-from watcher.replay import ReplayRegistry, ReplayServer, RequestLog, load_records, with_nct_id
+from watcher.registry.client import Fetched, RegistryClient
+from watcher.registry.ratelimit import TokenBucket
+from watcher.registry.replay import (
+    ReplayRegistry,
+    ReplayServer,
+    RequestLog,
+    load_records,
+    with_nct_id,
+)
 
 RECORDS = {nct: versions[-1] for nct, versions in load_records(FIXTURE_DIRS[0]).items()}
 # Trials whose records carry all the light fields (two AACT fixtures have no status module).

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from conftest import load_fixture
 
-from watcher.fidelity import check
-from watcher.glossary import Glossary, glossary_from_json, load_glossary
-from watcher.readability import flesch_kincaid_grade, flesch_kincaid_grade_of, syllables
-from watcher.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria, rewrite_item
+from watcher.core.fidelity import check
+from watcher.core.glossary import Glossary, glossary_from_json
+from watcher.core.readability import flesch_kincaid_grade, flesch_kincaid_grade_of, syllables
+from watcher.core.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria, rewrite_item
+from watcher.data import load_glossary
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_GLOSSARY = ROOT.parent / "shared" / "glossary"

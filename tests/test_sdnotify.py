@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.sdnotify import Notifier, watchdog_period
+from watcher.service.sdnotify import Notifier, watchdog_period
 
 
 @pytest.fixture

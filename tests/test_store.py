@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import demo_versions
 
-from watcher.canonical import content_hash
-from watcher.codec import KEYFRAME_EVERY
-from watcher.diff import diff_trials
+from watcher.core.canonical import content_hash
+from watcher.core.codec import KEYFRAME_EVERY
+from watcher.core.diff import diff_trials
+from watcher.core.record import parse_trial
 from watcher.errors import StoreError
-from watcher.record import parse_trial
-from watcher.store import Store
+from watcher.store.database import Store
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 VERSIONS = demo_versions("NCT07227597")

@@ -1,4 +1,4 @@
-"""What a trial is and what changed, as patients and coordinators read it (watcher.summary)."""
+"""What a trial is and what changed, as patients and coordinators read it (core.wording.summary)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from conftest import consecutive_versions, demo_versions, load_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.diff import Change, SiteRef, diff_trials
-from watcher.glossary import Glossary, load_glossary
-from watcher.record import Trial, parse_trial
-from watcher.render import render_change_summary, render_trial_summary
-from watcher.summary import (
+from watcher.core.diff import Change, SiteRef, diff_trials
+from watcher.core.glossary import Glossary
+from watcher.core.record import Trial, parse_trial
+from watcher.core.wording.summary import (
     CLOSING,
     change_sentence,
     coordinator_changes,
@@ -24,6 +23,8 @@ from watcher.summary import (
     patient_changes,
     trial_summary,
 )
+from watcher.data import load_glossary
+from watcher.delivery.templates import render_change_summary, render_trial_summary
 
 DEMO = "NCT07310784__reconstructed-from-public-page.json"
 STATUS = "protocolSection.statusModule.overallStatus"

@@ -1,0 +1,97 @@
+"""`trialwatch summary`: what a trial is, for a patient or a coordinator, from the store or a file.
+
+A stored NCT ID reads the latest stored version (nothing is fetched: `trialwatch check` does
+that); a path reads a study JSON as the registry serves it, so a record can be summarised
+before it is watched.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from watcher.cli.support import App, emit_json, pass_app, reports_errors
+from watcher.core.ids import is_nct_id, parse_nct_id
+from watcher.core.record import parse_trial
+from watcher.core.wording.summary import AUDIENCES, TrialSummary, trial_summary
+from watcher.data import load_glossary
+from watcher.delivery.templates import FORMATS, render_trial_summary
+from watcher.errors import InputError
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: no such file (give an NCT ID or a study JSON file)") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable study JSON file ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("protocolSection"), dict):
+        raise InputError(f"{path}: not a ClinicalTrials.gov study (no protocolSection)")
+    return data
+
+
+def _stored(app: App, nct_id: str) -> dict[str, Any]:
+    with app.store() as store:
+        latest = store.version(nct_id)
+        if latest is None:
+            raise InputError(
+                f"{nct_id}: no stored version; run `trialwatch watch add {nct_id}` "
+                "and then `trialwatch check`"
+            )
+        return store.record(nct_id, latest.version)
+
+
+def summary_json(summary: TrialSummary) -> dict[str, Any]:
+    """The JSON shape scripts read: the text as a reader sees it, and each criterion."""
+    return {
+        "nct_id": summary.nct_id,
+        "text": render_trial_summary(summary, "text"),
+        "criteria": [
+            {
+                "section": item.section,
+                "original": item.original,
+                "plain": item.plain,
+                "shown_as_written": item.shown_as_written,
+            }
+            for item in summary.items
+        ],
+        "grade_level": summary.grade_level,
+    }
+
+
+@click.command()
+@click.argument("source", metavar="NCT|FILE.json")
+@click.option(
+    "--audience",
+    type=click.Choice(AUDIENCES),
+    default="patient",
+    show_default=True,
+    help="patient: plain words and what they mean; coordinator: the official values.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([*FORMATS, "json"]),
+    default="text",
+    show_default=True,
+    help="text, HTML (escaped), or JSON for scripts.",
+)
+@click.option("--near", help='List sites near this place first, e.g. "Beijing, China".')
+@pass_app
+@reports_errors
+def summary(app: App, source: str, audience: str, fmt: str, near: str | None) -> None:
+    """Summarise a trial: a watched NCT ID's latest stored version, or a study JSON file."""
+    path = Path(source)
+    if is_nct_id(source.strip()) or not (path.suffix == ".json" or path.exists()):
+        raw = _stored(app, parse_nct_id(source))
+    else:
+        raw = _read_file(path)
+    result = trial_summary(parse_trial(raw), audience, load_glossary(), near)
+    if fmt == "json":
+        emit_json(summary_json(result))
+    else:
+        click.echo(render_trial_summary(result, "html" if fmt == "html" else "text"), nl=False)

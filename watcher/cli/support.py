@@ -1,0 +1,72 @@
+"""What every `trialwatch` command shares: settings loaded on demand, errors, output.
+
+Command modules (`cli.py` and the `cli_*.py` beside it) import these so each command stays
+"parse, call one function, print", and a `WatcherError` always becomes one `Error: …` line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from watcher.config.schema import Settings, load_settings
+from watcher.errors import WatcherError
+from watcher.service.wiring import open_store
+from watcher.store.database import Store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class App:
+    """Per-invocation state: settings are loaded only by commands that need them."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The validated settings (a `ConfigError` here is the command's error)."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def store(self) -> Store:
+        """The database named by the settings."""
+        return open_store(self.settings)
+
+
+def now() -> datetime:
+    """The one place the command line reads the clock."""
+    return datetime.now(UTC)
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a `WatcherError` into `Error: …` on stderr and the error's exit code."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except WatcherError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    """JSON for scripts: indented, UTF-8 kept readable."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+pass_app = click.make_pass_decorator(App)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

@@ -1,0 +1,157 @@
+"""Atom and RSS 2.0 feeds of stored change events (pure).
+
+Each new version that brought changes is one entry: its id names the trial, the version and
+the version's content hash, so it never changes once published and a later revision of the
+trial can never reuse it. The entry text is what was stored when the change was found (the
+plain-English sentence of each change, and the exact old → new values), never recomputed, so
+a feed reader sees the same words the email said. The XML is built with ElementTree, which
+escapes every text node: trial text may hold `<script>` or `&`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import format_datetime
+from xml.etree import ElementTree as ET
+
+from watcher.core.change import ChangeEvent
+from watcher.core.diff import Change
+from watcher.core.wording.exact import format_changes
+
+ATOM = "http://www.w3.org/2005/Atom"
+TRIAL_PAGE = "https://clinicaltrials.gov/study/{nct_id}"
+TITLE_WIDTH = 120
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    """What a feed is about: its stable id, its title, where it is published (if anywhere)."""
+
+    id: str
+    title: str
+    subtitle: str
+    link: str  # a web page about the feed's subject
+    self_url: str | None = None  # the feed's own public URL, when [web] base_url is set
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One change event as a feed entry."""
+
+    id: str
+    title: str
+    updated: datetime
+    link: str
+    text: str  # plain text: sentences, then the exact values
+    html: str  # the same as HTML
+
+
+def entry_id(event: ChangeEvent) -> str:
+    """Stable and unique: trial, version and content hash."""
+    return f"urn:trialwatch:{event.nct_id}:v{event.to_version}:{event.content_hash[:16]}"
+
+
+def entries(
+    events: Sequence[ChangeEvent], keep: Callable[[str, Change], bool] | None = None
+) -> list[Entry]:
+    """Entries for the events (newest first), with only the changes `keep` accepts."""
+    made: list[Entry] = []
+    for event in events:
+        kept = [c for c in event.changes if keep is None or keep(event.nct_id, c.change)]
+        if not kept:
+            continue
+        sentences = [c.sentence or "" for c in kept if c.sentence]
+        exact = format_changes([c.change for c in kept])
+        lead = sentences[0] if sentences else f"{len(kept)} change(s)"
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        title = f"{event.nct_id}: {lead}{more}"
+        if len(title) > TITLE_WIDTH:
+            title = title[: TITLE_WIDTH - 1] + "…"
+        text = "\n".join(sentences) + ("\n\n" if sentences else "") + exact
+        made.append(
+            Entry(
+                id=entry_id(event),
+                title=title,
+                updated=datetime.fromisoformat(event.detected_at),
+                link=TRIAL_PAGE.format(nct_id=event.nct_id),
+                text=text,
+                html=_html(event, sentences, exact),
+            )
+        )
+    return made
+
+
+def _html(event: ChangeEvent, sentences: Sequence[str], exact: str) -> str:
+    """An XHTML-free fragment: escaped here once, as the feed's text content escapes it again."""
+    body = ET.Element("div")
+    if event.brief_title:
+        ET.SubElement(body, "p").text = event.brief_title
+    listing = ET.SubElement(body, "ul")
+    for sentence in sentences:
+        ET.SubElement(listing, "li").text = sentence
+    ET.SubElement(body, "pre").text = exact
+    link = ET.SubElement(ET.SubElement(body, "p"), "a", href=TRIAL_PAGE.format(nct_id=event.nct_id))
+    link.text = f"{event.nct_id} on ClinicalTrials.gov"
+    return ET.tostring(body, encoding="unicode", method="html")
+
+
+def atom(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
+    """An Atom 1.0 document."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _text(feed, "id", info.id)
+    _text(feed, "title", info.title)
+    _text(feed, "subtitle", info.subtitle)
+    _text(feed, "updated", _newest(items, updated).isoformat())
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=info.link)
+    if info.self_url:
+        ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=info.self_url)
+    author = ET.SubElement(feed, f"{{{ATOM}}}author")
+    _text(author, "name", "trialwatch")
+    ET.SubElement(feed, f"{{{ATOM}}}generator").text = "trialwatch"
+    for item in items:
+        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
+        _text(entry, "id", item.id)
+        _text(entry, "title", item.title)
+        _text(entry, "updated", item.updated.isoformat())
+        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=item.link)
+        _text(entry, "summary", item.text)
+        content = ET.SubElement(entry, f"{{{ATOM}}}content", type="html")
+        content.text = item.html
+    return _document(feed)
+
+
+def rss(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
+    """An RSS 2.0 document."""
+    root = ET.Element("rss", version="2.0")
+    channel = ET.SubElement(root, "channel")
+    ET.SubElement(channel, "title").text = info.title
+    ET.SubElement(channel, "link").text = info.link
+    ET.SubElement(channel, "description").text = info.subtitle
+    ET.SubElement(channel, "lastBuildDate").text = format_datetime(_newest(items, updated))
+    ET.SubElement(channel, "generator").text = "trialwatch"
+    for item in items:
+        node = ET.SubElement(channel, "item")
+        ET.SubElement(node, "title").text = item.title
+        ET.SubElement(node, "link").text = item.link
+        ET.SubElement(node, "guid", isPermaLink="false").text = item.id
+        ET.SubElement(node, "pubDate").text = format_datetime(item.updated)
+        ET.SubElement(node, "description").text = item.html
+    return _document(root)
+
+
+def _newest(items: Sequence[Entry], fallback: datetime) -> datetime:
+    """A feed is as new as its newest entry, so rewriting it unchanged changes nothing."""
+    return max((i.updated for i in items), default=fallback)
+
+
+def _text(parent: ET.Element, tag: str, value: str) -> None:
+    ET.SubElement(parent, f"{{{ATOM}}}{tag}").text = value
+
+
+def _document(root: ET.Element) -> bytes:
+    ET.indent(root)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body

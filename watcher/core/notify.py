@@ -1,0 +1,251 @@
+"""Who is told what about a new version, as messages ready for the outbox (pure).
+
+A new version's changes fan out to its subscriptions: each picks the changes it wants
+(`subscriptions.select`: audience, kinds, place); an immediate subscription gets one email
+now, a daily or weekly one keeps the changes for its digest (`Notices.digests`), and each
+`[[webhooks]]` entry gets one signed JSON POST for the batch. Nothing here sends or stores:
+`Store.save_version` writes the version, its changes and these messages in one transaction,
+which is what makes a crash unable to lose or double a notification.
+
+Every message carries an idempotency key that names what it is about (`NCT…/v3/s12`), so a
+cycle that runs again after a crash queues nothing twice (the outbox ignores a key it has).
+A subscription whose chosen changes say nothing to its audience gets no message at all: an
+empty notification is noise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from hashlib import sha256
+from typing import Any, Protocol
+
+from watcher.core.change import StoredChange
+from watcher.core.diff import Change
+from watcher.core.glossary import Glossary
+from watcher.core.message import Notices, Outgoing, build_email, unsubscribe_url, wire_bytes
+from watcher.core.record import Trial
+from watcher.core.subscriptions import Subscriber, Subscription, select
+from watcher.core.wording.summary import (
+    REGISTRY_URL,
+    ChangeSummary,
+    coordinator_changes,
+    headline,
+    patient_changes,
+    trial_summary,
+)
+from watcher.delivery.templates import render
+
+
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """What every message needs from the settings: who it is from, where unsubscribing goes."""
+
+    sender: str
+    web_base_url: str | None = None
+
+
+class HookTarget(Protocol):
+    """A `[[webhooks]]` entry: where to POST, and which kinds (empty: all)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+
+
+def change_summary(
+    subscription: Subscription, changes: Sequence[Change], glossary: Glossary
+) -> ChangeSummary:
+    """The changes as this subscription's audience reads them."""
+    if subscription.audience == "patient":
+        return patient_changes(changes, subscription.near, glossary=glossary)
+    return coordinator_changes(changes)
+
+
+def footer(person: Subscriber, letterhead: Letterhead) -> dict[str, str]:
+    """The unsubscribe target and the visible line that says how to use it."""
+    target = unsubscribe_url(person.unsubscribe_token, letterhead.web_base_url, letterhead.sender)
+    if target.startswith("https:"):
+        line = f"To stop these emails, open {target}"
+    else:
+        address = target.removeprefix("mailto:").split("?", 1)[0]
+        line = (
+            f"To stop these emails, use your mail program's Unsubscribe button, or send an "
+            f"email to {address} with the subject “unsubscribe {person.unsubscribe_token}”."
+        )
+    return {"unsubscribe": target, "unsubscribe_line": line}
+
+
+def trial_email(
+    person: Subscriber,
+    subscription: Subscription,
+    trial: Trial,
+    changes: Sequence[Change],
+    *,
+    key: str,
+    glossary: Glossary,
+    letterhead: Letterhead,
+    now: datetime,
+) -> Outgoing | None:
+    """One immediate email: what changed first, then what the trial is; None when it is empty."""
+    summary = change_summary(subscription, changes, glossary)
+    if summary.empty:
+        return None
+    subject = headline(changes, trial)
+    context = {
+        "headline": subject,
+        "changes": summary,
+        "trial": trial_summary(trial, subscription.audience, glossary, subscription.near),
+        **footer(person, letterhead),
+    }
+    return _email(person, subject, "email", context, key=key, letterhead=letterhead, now=now)
+
+
+def _email(
+    person: Subscriber,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    *,
+    key: str,
+    letterhead: Letterhead,
+    now: datetime,
+) -> Outgoing:
+    """A subscriber's message from the `template` pair (text and HTML) and its outbox row."""
+    message = build_email(
+        sender=letterhead.sender,
+        to=person.email,
+        subject=subject,
+        text=render(f"{template}.txt.j2", **context),
+        html=render(f"{template}.html.j2", **context),
+        key=key,
+        date=now,
+        unsubscribe=context["unsubscribe"],
+    )
+    return Outgoing(key, "email", person.email, subject, wire_bytes(message), person.id)
+
+
+def webhook_body(
+    nct_id: str, version: int, trial: Trial, changes: Sequence[Change], now: datetime
+) -> bytes:
+    """The JSON a webhook receives: the trial, the version and its changes with sentences."""
+    return json.dumps(
+        {
+            "nct_id": nct_id,
+            "version": version,
+            "detected_at": now.isoformat(),
+            "title": trial.brief_title,
+            "url": REGISTRY_URL.format(nct_id=nct_id),
+            "changes": [c.to_dict() for c in changes],
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode("utf-8")
+
+
+def hook_key(nct_id: str, version: int, url: str) -> str:
+    """A webhook message's key; the URL is hashed so keys stay short and free of secrets."""
+    return f"{nct_id}/v{version}/hook-{sha256(url.encode('utf-8')).hexdigest()[:16]}"
+
+
+def plan_notices(
+    nct_id: str,
+    version: int,
+    trial: Trial,
+    changes: Sequence[Change],
+    subscriptions: Iterable[tuple[Subscriber, Subscription]],
+    webhooks: Sequence[HookTarget],
+    *,
+    glossary: Glossary,
+    letterhead: Letterhead,
+    now: datetime,
+) -> Notices:
+    """The emails, digest entries and webhook POSTs that version `version` of a trial causes."""
+    messages: list[Outgoing] = []
+    digests: list[tuple[int, tuple[int, ...]]] = []
+    for person, subscription in subscriptions:
+        chosen = select(subscription, changes)
+        if not chosen:
+            continue
+        if subscription.delivery != "immediate":
+            wanted = {id(c) for c in chosen}
+            digests.append(
+                (subscription.id, tuple(i for i, c in enumerate(changes) if id(c) in wanted))
+            )
+            continue
+        key = f"{nct_id}/v{version}/s{subscription.id}"
+        email = trial_email(
+            person,
+            subscription,
+            trial,
+            chosen,
+            key=key,
+            glossary=glossary,
+            letterhead=letterhead,
+            now=now,
+        )
+        if email is not None:
+            messages.append(email)
+    for hook in webhooks:
+        batch = [c for c in changes if not hook.kinds or c.kind in hook.kinds]
+        if batch:
+            body = webhook_body(nct_id, version, trial, batch, now)
+            subject = headline(batch, trial)
+            messages.append(
+                Outgoing(hook_key(nct_id, version, hook.url), "webhook", hook.url, subject, body)
+            )
+    return Notices(version, tuple(messages), tuple(digests))
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSection:
+    """One trial in a digest: what it is called and what changed in it."""
+
+    nct_id: str
+    title: str
+    url: str
+    changes: ChangeSummary
+
+
+def digest_email(
+    person: Subscriber,
+    items: Sequence[tuple[Subscription, StoredChange]],
+    *,
+    delivery: str,
+    titles: dict[str, str | None],
+    glossary: Glossary,
+    letterhead: Letterhead,
+    now: datetime,
+) -> Outgoing | None:
+    """One daily or weekly message with every change waiting for `person`; None when empty.
+
+    The key names the newest change it carries: a digest queued again after a crash (before its
+    items were consumed) is the same message, and the outbox keeps one.
+    """
+    by_trial: dict[str, tuple[Subscription, list[Change]]] = {}
+    for subscription, stored in items:
+        by_trial.setdefault(stored.nct_id, (subscription, []))[1].append(stored.change)
+    sections = []
+    for nct_id, (subscription, changes) in sorted(by_trial.items()):
+        summary = change_summary(subscription, changes, glossary)
+        if not summary.empty:
+            title = titles.get(nct_id) or nct_id
+            url = REGISTRY_URL.format(nct_id=nct_id)
+            sections.append(DigestSection(nct_id, title, url, summary))
+    if not sections:
+        return None
+    newest = max(stored.id for _, stored in items)
+    key = f"digest/{delivery}/p{person.id}/c{newest}"
+    count = len(sections)
+    what = sections[0].nct_id if count == 1 else f"{count} trials"
+    subject = f"Your {delivery} trialwatch digest: {what} changed"
+    context = {
+        "headline": subject,
+        "delivery": delivery,
+        "sections": sections,
+        **footer(person, letterhead),
+    }
+    return _email(person, subject, "digest", context, key=key, letterhead=letterhead, now=now)

@@ -1,0 +1,107 @@
+"""Who wants to hear about which change (pure).
+
+A subscription joins one subscriber to one trial with their preferences: the audience
+(patients get plain words, coordinators exact values), how often (immediately or in a daily or
+weekly digest), which kinds of change, and optionally a place so that site changes far away are
+left out (what "near" means is `watcher.core.places`' rule, the one the summaries use). Status and
+eligibility changes always reach a patient, wherever they live: they decide whether anyone can
+join at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from watcher.core.diff import KIND_ORDER, Change
+from watcher.core.places import (
+    parse_near as parse_near,  # re-exported: `subscribe --near` checks it
+)
+from watcher.errors import InputError
+
+AUDIENCES = ("patient", "coordinator")
+DELIVERIES = ("immediate", "daily", "weekly")
+SITE_KINDS = frozenset({"site_added", "site_removed", "site_status", "site_contact"})
+# What a patient hears about unless they choose otherwise: what changes whether, where and how
+# they could join, and who to call. Design details (arms, outcome measures) and `info` changes
+# are for coordinators.
+PATIENT_KINDS = frozenset(
+    {
+        "status",
+        "why_stopped",
+        "eligibility",
+        "age_sex",
+        "site_added",
+        "site_removed",
+        "site_status",
+        "site_contact",
+        "contacts",
+        "enrollment",
+        "dates",
+        "phase",
+        "title",
+        "interventions",
+        "results_posted",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """A person who gets notifications. The tokens are random and unguessable."""
+
+    id: int
+    email: str
+    unsubscribe_token: str
+    feed_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """One subscriber's interest in one trial."""
+
+    id: int
+    subscriber_id: int
+    nct_id: str
+    audience: str = "patient"
+    delivery: str = "immediate"
+    kinds: frozenset[str] | None = None  # None: the audience's default
+    near: str | None = None
+
+
+def parse_kinds(text: str | None) -> frozenset[str] | None:
+    """`--kinds status,eligibility` → the set, naming any unknown kind."""
+    if text is None or not text.strip():
+        return None
+    kinds = {k.strip().lower() for k in text.split(",") if k.strip()}
+    unknown = sorted(kinds - set(KIND_ORDER))
+    if unknown:
+        raise InputError(
+            f"unknown change kind(s): {', '.join(unknown)}; choose from {', '.join(KIND_ORDER)}"
+        )
+    return frozenset(kinds)
+
+
+def wanted_kinds(subscription: Subscription) -> frozenset[str]:
+    """The kinds this subscription receives, defaults applied."""
+    if subscription.kinds is not None:
+        return subscription.kinds
+    return PATIENT_KINDS if subscription.audience == "patient" else frozenset(KIND_ORDER)
+
+
+def wants(subscription: Subscription, change: Change) -> bool:
+    """Does this subscriber hear about this change?"""
+    if subscription.audience == "patient" and change.severity == "info":
+        return False
+    if change.kind not in wanted_kinds(subscription):
+        return False
+    # The place only filters site changes: status and eligibility come wherever one lives.
+    if subscription.near and change.kind in SITE_KINDS and change.site is not None:
+        place = parse_near(subscription.near)
+        return place is None or place.includes(change.site)
+    return True
+
+
+def select(subscription: Subscription, changes: Iterable[Change]) -> list[Change]:
+    """The changes of one version this subscriber hears about, in their original order."""
+    return [c for c in changes if wants(subscription, c)]

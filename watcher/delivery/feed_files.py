@@ -1,0 +1,117 @@
+"""Writing the feed files: one per watched trial, one for all trials, one private per subscriber.
+
+Files are replaced atomically (written beside, then renamed), so a feed reader or web server
+never sees half a feed. A subscriber's private feed lives at a path made of their random feed
+token, and holds only the changes their subscriptions ask for; no feed ever holds an address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from watcher.config.schema import Settings
+from watcher.core.diff import Change
+from watcher.core.feeds import TRIAL_PAGE, Entry, FeedInfo, atom, entries, rss
+from watcher.core.subscriptions import Subscription, wants
+from watcher.store.database import Store
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step, the new file private to its owner."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def trial_feed_path(settings: Settings, nct_id: str, kind: str = "atom") -> Path:
+    """Where a trial's feed is written."""
+    return settings.feeds.dir / "trials" / f"{nct_id}.{kind}"
+
+
+def private_feed_path(settings: Settings, feed_token: str, kind: str = "atom") -> Path:
+    """Where a subscriber's private feed is written (the token is the unguessable part)."""
+    return settings.feeds.dir / "private" / f"{feed_token}.{kind}"
+
+
+def _public_url(settings: Settings, path: Path) -> str | None:
+    """The feed's URL under [web] base_url, when the feeds directory is published there."""
+    if not settings.web.base_url:
+        return None
+    return f"{settings.web.base_url}/feeds/{path.relative_to(settings.feeds.dir).as_posix()}"
+
+
+def _write_pair(
+    settings: Settings, stem: Path, info: FeedInfo, items: list[Entry], now: datetime
+) -> list[Path]:
+    """Write the Atom and the RSS file of one feed."""
+    written = []
+    for kind, render in (("atom", atom), ("rss", rss)):
+        path = stem.with_suffix(f".{kind}")
+        self_url = _public_url(settings, path)
+        info_here = FeedInfo(info.id, info.title, info.subtitle, info.link, self_url)
+        write_atomically(path, render(info_here, items, now))
+        written.append(path)
+    return written
+
+
+def _chosen_by(subs: dict[str, Subscription]) -> Callable[[str, Change], bool]:
+    """The filter of a private feed: what each of the subscriber's subscriptions asks for."""
+    return lambda nct_id, change: wants(subs[nct_id], change)
+
+
+def write_feeds(
+    store: Store, settings: Settings, now: datetime, nct_ids: Sequence[str] | None = None
+) -> list[Path]:
+    """Rewrite the feeds that `nct_ids` appear in (all feeds when None); returns the files."""
+    limit = settings.feeds.entries
+    wanted = None if nct_ids is None else set(nct_ids)
+    trials = [t for t in store.trials() if wanted is None or t.nct_id in wanted]
+    written: list[Path] = []
+    for trial in trials:
+        info = FeedInfo(
+            id=f"urn:trialwatch:feed:{trial.nct_id}",
+            title=f"{trial.nct_id}: {trial.brief_title or 'a watched trial'}",
+            subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
+            link=TRIAL_PAGE.format(nct_id=trial.nct_id),
+        )
+        items = entries(store.change_events([trial.nct_id], limit))
+        written += _write_pair(settings, trial_feed_path(settings, trial.nct_id), info, items, now)
+
+    everything = FeedInfo(
+        id="urn:trialwatch:feed:all",
+        title="trialwatch: all watched trials",
+        subtitle="Changes to every watched trial on ClinicalTrials.gov.",
+        link="https://clinicaltrials.gov/",
+    )
+    items = entries(store.change_events(None, limit))
+    written += _write_pair(settings, settings.feeds.dir / "all.atom", everything, items, now)
+
+    people: dict[int, tuple[str, dict[str, Subscription]]] = {}
+    for person, sub in store.subscriptions():
+        people.setdefault(person.id, (person.feed_token, {}))[1][sub.nct_id] = sub
+    for token, subs in people.values():
+        if wanted is not None and not wanted.intersection(subs):
+            continue
+        info = FeedInfo(
+            id=f"urn:trialwatch:feed:private:{hashlib.sha256(token.encode()).hexdigest()[:16]}",
+            title="trialwatch: the trials you follow",
+            subtitle="Changes to the trials you follow, as your subscriptions choose.",
+            link="https://clinicaltrials.gov/",
+        )
+        events = store.change_events(sorted(subs), limit * 4)
+        items = entries(events, keep=_chosen_by(subs))[:limit]
+        written += _write_pair(settings, private_feed_path(settings, token), info, items, now)
+    return written

@@ -1,0 +1,89 @@
+"""Summaries, emails and digests as text and HTML, from the jinja2 templates.
+
+What is said is decided in `wording.summary` (plain data); this module only lays it out, so the
+text part, the HTML part, the feed entry and the CLI all say the same thing. HTML templates
+(`*.html.j2`) are autoescaped: a trial record is third-party text and may contain `<script>`
+or `&`. Undefined variables are errors, not blanks, so a template typo fails a test instead of
+mailing a hole to a patient.
+
+Templates live at the top of the repository (`templates/`); the wheel installs them as
+`watcher/templates` (DESIGN §6), so the installed location is tried first, then the checkout's.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from watcher.core.wording.summary import ChangeSummary, TrialSummary
+
+Format = Literal["text", "html"]
+FORMATS: tuple[Format, ...] = ("text", "html")
+_SUFFIX = {"text": "txt", "html": "html"}
+WIDTH = 76  # plain-text mail: readable in any client, and under RFC 5322's 78
+
+
+def template_dirs() -> list[Path]:
+    """Where templates are looked for: beside the installed package, then in the checkout."""
+    package = Path(__file__).resolve().parents[1]
+    return [d for d in (package / "templates", package.parent / "templates") if d.is_dir()]
+
+
+def wrap(text: str, indent: str = "", hang: str | None = None) -> str:
+    """Fill `text` to `WIDTH` columns: `indent` on the first line, `hang` on the rest."""
+    return textwrap.fill(
+        " ".join(text.split()),
+        WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent if hang is None else hang,
+        break_long_words=False,  # URLs and gene names stay whole
+        break_on_hyphens=False,
+    )
+
+
+def bullet(text: str, depth: int = 0) -> str:
+    """A list item in plain text, nested `depth` levels, continuation lines aligned."""
+    pad = "  " * depth
+    return wrap(text, pad + "- ", pad + "  ")
+
+
+@cache
+def environment() -> Environment:
+    """The one jinja2 environment (templates are read once per process)."""
+    env = Environment(
+        loader=FileSystemLoader([str(d) for d in template_dirs()]),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = wrap
+    env.filters["bullet"] = bullet
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """Render the template `name` (e.g. "email.txt.j2") with `context`."""
+    return environment().get_template(name).render(**context)
+
+
+def template_name(stem: str, fmt: Format) -> str:
+    """`("trial_summary", "html")` → "trial_summary.html.j2"."""
+    if fmt not in _SUFFIX:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    return f"{stem}.{_SUFFIX[fmt]}.j2"
+
+
+def render_trial_summary(summary: TrialSummary, fmt: Format) -> str:
+    """What the trial is, for the summary's audience."""
+    return render(template_name("trial_summary", fmt), trial=summary)
+
+
+def render_change_summary(summary: ChangeSummary, fmt: Format) -> str:
+    """What changed, for the summary's audience."""
+    return render(template_name("change_summary", fmt), changes=summary)

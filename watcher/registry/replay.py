@@ -1,0 +1,620 @@
+"""A local stand-in for ClinicalTrials.gov API v2, served over real HTTP on 127.0.0.1.
+
+`trialwatch demo`, the tests and the benchmark run the real registry client against it, so
+it has to behave like the registry where the client can tell: the same paths, parameters,
+page shapes (`{"studies": [...], "nextPageToken": ...}`), `fields=` projections, 301 for an
+alias ID, text/plain 404/400 bodies. It refuses parameters it does not implement, so a client
+that starts sending one finds out here instead of being silently humoured.
+
+Faults are named and armed on purpose (`ReplayRegistry.fail`), like httpx's test server's
+failure routes, so every retry path of the client can be exercised for real.
+
+Records are kept as serialised JSON bytes, each `fields=` projection cached the first time it
+is asked for, so 10,000 synthetic trials cost one `json.dumps` each rather than one per request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, cast
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from watcher.core.canonical import stamp_of
+
+API_PREFIX = "/api/v2"
+API_VERSION = "2.0.5"
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 1000
+FAULTS = ("429", "500", "503", "slow", "truncated", "invalid_json", "drop")
+ENDPOINTS = ("/version", "/studies", "/studies/{nctId}")
+
+# Piece names the replay understands, and where each sits in a study. Date pieces are the
+# `date` inside their `…Struct`, as the real API answers (see the biomcp `fields=` captures).
+PIECES: dict[str, tuple[str, ...]] = {
+    "NCTId": ("protocolSection", "identificationModule", "nctId"),
+    "BriefTitle": ("protocolSection", "identificationModule", "briefTitle"),
+    "OfficialTitle": ("protocolSection", "identificationModule", "officialTitle"),
+    "OverallStatus": ("protocolSection", "statusModule", "overallStatus"),
+    "LastKnownStatus": ("protocolSection", "statusModule", "lastKnownStatus"),
+    "WhyStopped": ("protocolSection", "statusModule", "whyStopped"),
+    "StatusVerifiedDate": ("protocolSection", "statusModule", "statusVerifiedDate"),
+    "LastUpdateSubmitDate": ("protocolSection", "statusModule", "lastUpdateSubmitDate"),
+    "LastUpdatePostDate": ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date"),
+    "StartDate": ("protocolSection", "statusModule", "startDateStruct", "date"),
+    "CompletionDate": ("protocolSection", "statusModule", "completionDateStruct", "date"),
+    "HasResults": ("hasResults",),
+    "ProtocolSection": ("protocolSection",),
+    "IdentificationModule": ("protocolSection", "identificationModule"),
+    "StatusModule": ("protocolSection", "statusModule"),
+    "EligibilityModule": ("protocolSection", "eligibilityModule"),
+    "ContactsLocationsModule": ("protocolSection", "contactsLocationsModule"),
+    "DerivedSection": ("derivedSection",),
+}
+# The light fields a poll asks for (sorted, as `_pieces` keys its cache).
+LIGHT_PIECES: tuple[str, ...] = ("LastUpdatePostDate", "NCTId", "OverallStatus")
+_NCT_PATH = re.compile(r"[Nn][Cc][Tt]0*([1-9]\d{0,7})")  # the pattern the OpenAPI spec gives
+_LIST_SPLIT = re.compile(r"[,|]")
+_PAGE_PARAMS = ("pageSize", "pageToken", "countTotal")  # may differ between pages of one query
+_MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Maintenance</title></head>"
+    b"<body><h1>ClinicalTrials.gov is temporarily unavailable</h1></body></html>"
+)
+
+Transport = Literal["answer", "truncated", "drop"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLog:
+    """One request the server saw; `status` is None when the connection was dropped unanswered.
+
+    `bytes_sent` counts body bytes actually written (not headers).
+    """
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    status: int | None
+    bytes_sent: int
+    user_agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """What to send back, and how the transport should misbehave while sending it."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0
+    transport: Transport = "answer"
+
+
+@dataclass(slots=True)
+class _Fault:
+    """An armed fault; `remaining` counts down, and at 0 it is disarmed (None: until cleared)."""
+
+    kind: str
+    remaining: int | None
+    nct_id: str | None
+    path: str | None
+    retry_after: str
+    delay: float
+
+    def hits(self, endpoint: str, nct_ids: tuple[str, ...]) -> bool:
+        if self.path is not None and self.path != endpoint:
+            return False
+        return self.nct_id is None or self.nct_id in nct_ids
+
+
+class _Study:
+    """One live record: its JSON bytes, and the projections served so far."""
+
+    __slots__ = ("aliases", "body", "nct_id", "projections")
+
+    def __init__(self, nct_id: str, record: dict[str, Any]) -> None:
+        self.nct_id = nct_id
+        self.body = _dumps(record)
+        ident = record["protocolSection"]["identificationModule"]
+        aliases = ident.get("nctIdAliases", [])
+        self.aliases = tuple(a for a in aliases if isinstance(a, str))
+        # Every poll asks for the light fields: project them now, from the dict at hand, rather
+        # than parsing the bytes back on the first poll.
+        self.projections = {LIGHT_PIECES: _projection(record, LIGHT_PIECES)}
+
+    def projected(self, pieces: tuple[str, ...] | None) -> bytes:
+        if pieces is None:
+            return self.body
+        cached = self.projections.get(pieces)
+        if cached is None:
+            cached = _projection(json.loads(self.body), pieces)
+            self.projections[pieces] = cached
+        return cached
+
+
+class _BadRequestError(Exception):
+    """A request the registry would refuse with 400; the message is the text/plain body."""
+
+
+class ReplayRegistry:
+    """The registry's state: live records, the data release stamp, and armed faults.
+
+    Thread-safe: the server's handler threads and the test (or demo) driving it share it.
+    """
+
+    def __init__(
+        self,
+        records: Mapping[str, dict[str, Any]] | None = None,
+        data_timestamp: str = "2026-03-15T09:00:00",
+        *,
+        max_page_size: int = MAX_PAGE_SIZE,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._studies: dict[str, _Study] = {}
+        self._aliases: dict[str, str] = {}
+        self._faults: list[_Fault] = []
+        self._timestamp = data_timestamp
+        self.max_page_size = max_page_size  # the registry caps pageSize at 1000
+        for key, record in (records or {}).items():
+            if stamp_of(record).nct_id != key:
+                raise ValueError(f"record under {key} is {stamp_of(record).nct_id}")
+        self.publish(*(records or {}).values(), release=False)
+
+    @property
+    def data_timestamp(self) -> str:
+        """The current `dataTimestamp` served by `/version`."""
+        with self._lock:
+            return self._timestamp
+
+    def publish(self, *records: dict[str, Any], release: bool = True) -> None:
+        """Make these the live versions (keyed by nctId); `release` starts a new data release."""
+        studies = []
+        for record in records:
+            nct_id = stamp_of(record).nct_id
+            if nct_id is None:
+                raise ValueError("a published record needs protocolSection...nctId")
+            studies.append(_Study(nct_id, record))
+        with self._lock:
+            for study in studies:
+                self._drop(study.nct_id)
+                self._studies[study.nct_id] = study
+                self._aliases.update(dict.fromkeys(study.aliases, study.nct_id))
+            if release:
+                self._advance()
+
+    def remove(self, nct_id: str, *, release: bool = True) -> None:
+        """Withdraw a trial: later requests for it get 404 (and it leaves batch answers)."""
+        with self._lock:
+            if nct_id not in self._studies:
+                raise ValueError(f"{nct_id} is not published")
+            self._drop(nct_id)
+            if release:
+                self._advance()
+
+    def release(self) -> str:
+        """Start a new data release (one day later) and return its `dataTimestamp`."""
+        with self._lock:
+            return self._advance()
+
+    def fail(
+        self,
+        fault: str,
+        *,
+        times: int | None = 1,
+        nct_id: str | None = None,
+        path: str | None = None,
+        retry_after: str = "1",
+        delay: float = 2.0,
+    ) -> None:
+        """Arm a fault for the next `times` matching requests (None: until `clear_faults`).
+
+        `nct_id` limits it to requests concerning that trial (its single fetch, or a batch whose
+        filter.ids holds it); `path` to one endpoint of `ENDPOINTS`. `retry_after` is the
+        Retry-After header of "429"; `delay` the seconds "slow" waits before answering.
+        """
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(FAULTS)}")
+        if path is not None and path not in ENDPOINTS:
+            raise ValueError(f"unknown path {path!r}; choose from {', '.join(ENDPOINTS)}")
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1, or None for 'until cleared'")
+        with self._lock:
+            self._faults.append(_Fault(fault, times, nct_id, path, retry_after, delay))
+
+    def clear_faults(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def reply(self, path: str, query: str) -> _Reply:
+        """The answer to `GET path?query`, with any armed fault applied."""
+        params = parse_qs(query, keep_blank_values=True)
+        endpoint, nct_ids = _route(path, params)
+        with self._lock:
+            fault = next((f for f in self._faults if f.hits(endpoint, nct_ids)), None)
+            if fault is not None and fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+            try:
+                answer = self._answer(endpoint, path, query, params)
+            except _BadRequestError as bad:
+                answer = _Reply(400, str(bad).encode(), "text/plain; charset=utf-8")
+        return answer if fault is None else _faulty(fault, answer)
+
+    # --- answers (called with the lock held) ---------------------------------------------
+
+    def _answer(self, endpoint: str, path: str, query: str, params: dict[str, list[str]]) -> _Reply:
+        if endpoint == "/version":
+            _allow(params)
+            body = {"apiVersion": API_VERSION, "dataTimestamp": self._timestamp}
+            return _Reply(200, _dumps(body))
+        if endpoint == "/studies":
+            _allow(params, "filter.ids", "fields", "format", *_PAGE_PARAMS)
+            return self._page(params)
+        if endpoint == "/studies/{nctId}":
+            _allow(params, "fields", "format")
+            return self._study(path, query, params)
+        return _Reply(404, f"no such endpoint: {path}".encode(), "text/plain; charset=utf-8")
+
+    def _study(self, path: str, query: str, params: dict[str, list[str]]) -> _Reply:
+        _one(params, "format", "json", allowed=("json",))
+        raw = unquote(path.rsplit("/", 1)[1])
+        nct_id = _canonical(raw)
+        if nct_id is None:
+            raise _BadRequestError(f"Invalid NCT number: {raw}")
+        pieces = _pieces(params)
+        study = self._studies.get(nct_id)
+        if study is not None:
+            return _Reply(200, study.projected(pieces))
+        if nct_id in self._aliases:
+            target = f"{API_PREFIX}/studies/{self._aliases[nct_id]}"
+            location = f"{target}?{query}" if query else target
+            return _Reply(301, b"", "text/plain", headers=(("Location", location),))
+        return _Reply(404, f"Study not found: {nct_id}".encode(), "text/plain; charset=utf-8")
+
+    def _page(self, params: dict[str, list[str]]) -> _Reply:
+        _one(params, "format", "json", allowed=("json",))
+        pieces = _pieces(params)
+        size = _page_size(_one(params, "pageSize", "0"), self.max_page_size)
+        count_total = _one(params, "countTotal", "false", allowed=("true", "false")) == "true"
+        query_key = _query_key(params)
+        token = params.get("pageToken", [None])[0]
+        offset = 0 if token is None else _token_offset(token, query_key)
+        matches = self._matching(params)
+        page = matches[offset : offset + size]
+        parts = [b'{"studies":[', b",".join(s.projected(pieces) for s in page), b"]"]
+        if count_total and token is None:
+            parts.append(b',"totalCount":%d' % len(matches))
+        if offset + size < len(matches):
+            parts.append(b',"nextPageToken":' + _dumps(_token(offset + size, query_key)))
+        parts.append(b"}")
+        return _Reply(200, b"".join(parts))
+
+    def _matching(self, params: dict[str, list[str]]) -> list[_Study]:
+        """Studies answering filter.ids, in the order asked (aliases count); unknown IDs absent."""
+        if "filter.ids" not in params:
+            return [self._studies[k] for k in sorted(self._studies)]
+        found: dict[str, _Study] = {}
+        for raw in _items(params, "filter.ids"):
+            nct_id = _canonical(raw)
+            if nct_id is None:
+                raise _BadRequestError(f"filter.ids: invalid NCT number: {raw}")
+            nct_id = self._aliases.get(nct_id, nct_id)
+            if nct_id in self._studies:
+                found.setdefault(nct_id, self._studies[nct_id])
+        return list(found.values())
+
+    def _drop(self, nct_id: str) -> None:
+        old = self._studies.pop(nct_id, None)
+        if old is not None:
+            for alias in old.aliases:
+                self._aliases.pop(alias, None)
+
+    def _advance(self) -> str:
+        moved = datetime.fromisoformat(self._timestamp) + timedelta(days=1)
+        self._timestamp = moved.isoformat(timespec="seconds")
+        return self._timestamp
+
+
+def _route(path: str, params: dict[str, list[str]]) -> tuple[str, tuple[str, ...]]:
+    """The endpoint a path names, and the trials the request concerns (for scoped faults)."""
+    if not path.startswith(API_PREFIX + "/"):
+        return path, ()
+    rest = path[len(API_PREFIX) :]
+    if rest == "/version":
+        return rest, ()
+    if rest == "/studies":
+        raw_ids = [i for v in params.get("filter.ids", []) for i in _LIST_SPLIT.split(v)]
+        return rest, tuple(_canonical(i) or i for i in raw_ids)
+    head, _, tail = rest.rpartition("/")
+    if head == "/studies" and tail:
+        raw = unquote(tail)
+        return "/studies/{nctId}", (_canonical(raw) or raw,)
+    return path, ()
+
+
+def _faulty(fault: _Fault, answer: _Reply) -> _Reply:
+    text = "text/plain; charset=utf-8"
+    if fault.kind == "429":
+        return _Reply(429, b"Too Many Requests", text, (("Retry-After", fault.retry_after),))
+    if fault.kind == "500":
+        return _Reply(500, b"Internal Server Error", text)
+    if fault.kind == "503":
+        return _Reply(503, b"Service Unavailable", text)
+    if fault.kind == "invalid_json":
+        return _Reply(200, _MAINTENANCE_PAGE, "text/html; charset=utf-8")
+    if fault.kind == "slow":
+        return _Reply(answer.status, answer.body, answer.content_type, answer.headers, fault.delay)
+    transport: Transport = "truncated" if fault.kind == "truncated" else "drop"
+    return _Reply(answer.status, answer.body, answer.content_type, answer.headers, 0, transport)
+
+
+def _canonical(text: str) -> str | None:
+    """The API accepts `nct123` for NCT00000123; None for anything that is not an NCT ID."""
+    match = _NCT_PATH.fullmatch(text.strip())
+    return f"NCT{int(match.group(1)):08d}" if match else None
+
+
+def _allow(params: dict[str, list[str]], *names: str) -> None:
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        known = ", ".join(names) or "none"
+        raise _BadRequestError(f"unknown parameter(s): {', '.join(unknown)} (accepted: {known})")
+
+
+def _one(
+    params: dict[str, list[str]], name: str, default: str, allowed: tuple[str, ...] = ()
+) -> str:
+    value = params.get(name, [default])[0]
+    if allowed and value.lower() not in allowed:
+        raise _BadRequestError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return value.lower() if allowed else value
+
+
+def _items(params: dict[str, list[str]], name: str) -> list[str]:
+    """A comma- or pipe-separated list parameter; an empty item is refused."""
+    items = [i.strip() for v in params.get(name, []) for i in _LIST_SPLIT.split(v)]
+    if any(not i for i in items):
+        raise _BadRequestError(f"{name}: empty item in the list")
+    return items
+
+
+def _pieces(params: dict[str, list[str]]) -> tuple[str, ...] | None:
+    if "fields" not in params:
+        return None
+    names = _items(params, "fields")
+    unknown = [n for n in names if n not in PIECES]
+    if unknown:
+        raise _BadRequestError(f"fields: unknown field or piece name(s): {', '.join(unknown)}")
+    return tuple(sorted(set(names)))  # order does not matter to the API; one cache entry
+
+
+def _page_size(text: str, cap: int) -> int:
+    try:
+        size = int(text)
+    except ValueError:
+        raise _BadRequestError(f"pageSize: {text!r} is not a whole number") from None
+    if size < 0:
+        raise _BadRequestError(f"pageSize: {size} is negative")
+    return min(size or DEFAULT_PAGE_SIZE, cap)
+
+
+def _query_key(params: dict[str, list[str]]) -> str:
+    """A digest of the parameters every page of one query must repeat."""
+    fixed = sorted((k, v) for k, v in params.items() if k not in _PAGE_PARAMS)
+    return hashlib.sha256(repr(fixed).encode()).hexdigest()[:16]
+
+
+def _token(offset: int, query_key: str) -> str:
+    return base64.urlsafe_b64encode(f"{offset}:{query_key}".encode()).decode().rstrip("=")
+
+
+def _token_offset(token: str, query_key: str) -> int:
+    try:
+        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        offset, key = decoded.split(":")
+        if key == query_key:
+            return int(offset)
+    except ValueError:
+        pass
+    raise _BadRequestError("pageToken is not valid for these parameters")
+
+
+def _projection(record: dict[str, Any], pieces: tuple[str, ...]) -> bytes:
+    return _dumps(_project(record, [PIECES[p] for p in pieces]) or {})
+
+
+def _project(value: Any, paths: list[tuple[str, ...]]) -> Any:
+    """Keep only the parts of `value` on `paths`, in the record's own key order."""
+    if any(not p for p in paths):
+        return value
+    if not isinstance(value, dict):
+        return None
+    kept = {}
+    for key, child in value.items():
+        below = [p[1:] for p in paths if p[0] == key]
+        if below:
+            projected = _project(child, below)
+            if projected is not None:
+                kept[key] = projected
+    return kept or None
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def with_nct_id(record: dict[str, Any], nct_id: str) -> dict[str, Any]:
+    """A copy of a real record filed under another NCT ID, for synthetic registries.
+
+    Only the dicts on the way to `nctId` are copied, so 10,000 clones share everything else.
+    """
+    protocol = record["protocolSection"]
+    ident = {**protocol["identificationModule"], "nctId": nct_id}
+    return {**record, "protocolSection": {**protocol, "identificationModule": ident}}
+
+
+def load_records(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every `NCT*.json` record in `folder`, grouped by NCT ID, versions in file-name order."""
+    versions: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("NCT*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        nct_id = stamp_of(record).nct_id
+        if nct_id is None:
+            raise ValueError(f"{path} is not a study record (no nctId)")
+        versions.setdefault(nct_id, []).append(record)
+    return versions
+
+
+# --- the HTTP server -----------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a "slow" answer in flight must not hold up stop()
+
+    def __init__(
+        self, port: int, registry: ReplayRegistry, record: Callable[[RequestLog], None]
+    ) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.registry = registry
+        self.record = record
+        self.stopping = threading.Event()
+        self.round_trip_s = 0.0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client hangs up (timeouts do that on purpose); shout otherwise."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so the client's one connection is reused
+    # Buffer the answer and send headers and body together: written apart, Nagle's algorithm
+    # and the client's delayed ACK add about 40 ms to every request on a kept-alive connection.
+    wbufsize = 64 * 1024
+
+    def do_GET(self) -> None:
+        server = cast(_Server, self.server)
+        url = urlsplit(self.path)
+        reply = server.registry.reply(url.path, url.query)
+        if server.round_trip_s:
+            time.sleep(server.round_trip_s)
+        if reply.delay_s and server.stopping.wait(reply.delay_s):
+            self.close_connection = True
+            return
+        body = reply.body[: len(reply.body) // 2] if reply.transport == "truncated" else reply.body
+        sent = 0 if reply.transport == "drop" else len(body)
+        status = None if reply.transport == "drop" else reply.status
+        # Logged before answering, so a test that has its answer also sees the log entry.
+        server.record(
+            RequestLog(
+                "GET",
+                url.path,
+                parse_qs(url.query, keep_blank_values=True),
+                status,
+                sent,
+                self.headers.get("User-Agent"),
+            )
+        )
+        if reply.transport != "answer":
+            self.close_connection = True
+        if reply.transport == "drop":
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the request log is kept in memory (`ReplayServer.requests`), not on stderr."""
+
+
+class ReplayServer:
+    """Serves a `ReplayRegistry` on 127.0.0.1 from a background thread."""
+
+    def __init__(self, registry: ReplayRegistry | None = None, *, port: int = 0) -> None:
+        self.registry = registry if registry is not None else ReplayRegistry()
+        self._port = port
+        self._log: list[RequestLog] = []
+        self._log_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The API root, e.g. "http://127.0.0.1:54321/api/v2"."""
+        if self._server is None:
+            raise RuntimeError("the replay server is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{API_PREFIX}"
+
+    @property
+    def requests(self) -> list[RequestLog]:
+        """Every request served since the start or the last `reset_log`, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def set_round_trip(self, seconds: float) -> None:
+        """Answer every request `seconds` late, as a registry across a network does (on
+        127.0.0.1 a request costs well under a millisecond, which flatters chatty clients)."""
+        if self._server is None:
+            raise RuntimeError("the replay server is not started")
+        self._server.round_trip_s = seconds
+
+    def reset_log(self) -> None:
+        """Forget the requests seen so far."""
+        with self._log_lock:
+            self._log.clear()
+
+    def start(self) -> ReplayServer:
+        """Bind a port and serve in a background thread."""
+        self._server = _Server(self._port, self.registry, self._record)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            args=(0.05,),  # poll interval: how long stop() may wait for the loop to notice
+            name="replay-registry",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> ReplayServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _record(self, entry: RequestLog) -> None:
+        with self._log_lock:
+            self._log.append(entry)

@@ -1,0 +1,90 @@
+"""Daily and weekly digests: when they are due, and queueing them from the waiting changes.
+
+A digest subscription's changes wait in `digest_items` (written with the version that caused
+them). At `[schedule].digest_hour` (daily), or that hour on `digest_weekday` (weekly), each
+subscriber's waiting changes become one message in the outbox, and the items are consumed in
+the same transaction. Due-ness is kept as the time of the last run in the store's meta table
+rather than as a timer, so a daemon that was down at the hour sends the digest when it comes
+back instead of skipping a day, and one run per slot is all that happens however often it is
+asked. A subscriber with nothing waiting gets nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watcher.config.schema import Settings
+from watcher.core.notify import digest_email
+from watcher.data import load_glossary
+from watcher.service.wiring import letterhead
+from watcher.store.database import Store
+
+DELIVERIES = ("daily", "weekly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def last_slot(now: datetime, hour: int, weekday: str | None = None) -> datetime:
+    """The latest scheduled send time at or before `now`, in `now`'s time zone.
+
+    Daily: today at `hour`, or yesterday's when that is still ahead. Weekly: the same, on the
+    latest `weekday`.
+    """
+    slot = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if slot > now:
+        slot -= timedelta(days=1)
+    if weekday is not None:
+        slot -= timedelta(days=(slot.weekday() - WEEKDAYS.index(weekday)) % 7)
+    return slot
+
+
+def _meta_key(delivery: str) -> str:
+    return f"digest.{delivery}.last_run"
+
+
+def is_due(store: Store, settings: Settings, delivery: str, now: datetime) -> bool:
+    """Has the slot for this kind of digest come since it last ran? (Never run: yes.)"""
+    weekday = settings.schedule.digest_weekday if delivery == "weekly" else None
+    slot = last_slot(now.astimezone(), settings.schedule.digest_hour, weekday)
+    last = store.get_meta(_meta_key(delivery))
+    return last is None or datetime.fromisoformat(last) < slot
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """What one run queued: messages per kind of digest (kinds not due are absent)."""
+
+    queued: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        """Messages queued in all."""
+        return sum(self.queued.values())
+
+
+def queue_digests(
+    store: Store, settings: Settings, now: datetime, *, force: bool = False
+) -> DigestRun:
+    """Queue every due digest (every digest with `force`), one message per subscriber."""
+    head = letterhead(settings)
+    glossary = load_glossary()
+    titles = {t.nct_id: t.brief_title for t in store.trials()}
+    queued: dict[str, int] = {}
+    for delivery in DELIVERIES:
+        if not force and not is_due(store, settings, delivery, now):
+            continue
+        queued[delivery] = 0
+        for person, items in store.pending_digests(delivery):
+            message = digest_email(
+                person,
+                items,
+                delivery=delivery,
+                titles=titles,
+                glossary=glossary,
+                letterhead=head,
+                now=now,
+            )
+            store.save_digest(message, items, now)
+            queued[delivery] += message is not None
+        store.set_meta({_meta_key(delivery): now.isoformat()})
+    return DigestRun(queued)

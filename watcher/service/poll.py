@@ -1,0 +1,289 @@
+"""One poll cycle: ask the registry as little as possible, store only what really changed.
+
+The registry publishes new data about once a day and says when (`/version`), so a cycle:
+1. asks `/version`; a trial already checked against that data release is not asked about again
+   (unless it is failing, new, or its last success is older than the safety-net interval);
+2. asks for the light fields (update date and overall status) of the rest, in batches;
+3. fetches full records only for trials whose light fields moved, that are new, or that failed.
+A fetch that fails records the error on the trial and stores nothing: a fault is never a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from watcher.core.canonical import Stamp, content_hash, stamp_of
+from watcher.core.diff import Change, diff_trials
+from watcher.core.message import Notices
+from watcher.core.record import Trial, parse_trial
+from watcher.core.wording.summary import change_sentence
+from watcher.errors import RegistryError
+from watcher.store.database import Store, TrialRow
+
+Result = Literal["new_version", "unchanged", "failed"]
+# Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →
+# the messages and digest entries to store with it (`watcher.service.wiring.notice_planner`).
+Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
+# How many trials' outcomes are written per transaction while a cycle streams through them.
+FLUSH_EVERY = 500
+
+
+class Fetch(Protocol):
+    """One trial's answer from the registry: a record or an error."""
+
+    @property
+    def nct_id(self) -> str: ...
+    @property
+    def record(self) -> dict[str, Any] | None: ...
+    @property
+    def error(self) -> RegistryError | None: ...
+
+
+class Registry(Protocol):
+    """What a cycle needs from the registry client."""
+
+    @property
+    def request_count(self) -> int: ...
+    def data_timestamp(self) -> str: ...
+    def fetch_stamps(self, nct_ids: Sequence[str]) -> Iterator[Fetch]: ...
+    def fetch_studies(self, nct_ids: Sequence[str]) -> Iterator[Fetch]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a cycle did for one trial."""
+
+    nct_id: str
+    result: Result
+    version: int | None = None
+    changes: tuple[Change, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """What a whole cycle did, for `check` output, logs and the daemon's status line."""
+
+    started_at: datetime
+    data_timestamp: str | None
+    requests: int
+    outcomes: tuple[Outcome, ...]
+
+    def count(self, result: Result) -> int:
+        """How many trials ended with this result."""
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def changes(self) -> list[tuple[str, Change]]:
+        """Every change found, with its trial, in trial order."""
+        return [(o.nct_id, c) for o in self.outcomes for c in o.changes]
+
+    @property
+    def feeds_to_write(self) -> list[str]:
+        """Trials whose feeds are out of date: a change found, or a first version (a new
+        watch gets its feed file, empty, as soon as trialwatch knows its title)."""
+        return [
+            o.nct_id
+            for o in self.outcomes
+            if o.result == "new_version" and (o.changes or o.version == 1)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """The `check --json` contract."""
+        return {
+            "checked": len(self.outcomes),
+            "new_versions": self.count("new_version"),
+            "unchanged": self.count("unchanged"),
+            "failed": [
+                {"nct_id": o.nct_id, "error": o.error}
+                for o in self.outcomes
+                if o.result == "failed"
+            ],
+            "changes": [{"nct_id": nct_id, **c.to_dict()} for nct_id, c in self.changes],
+            "requests": self.requests,
+            "data_timestamp": self.data_timestamp,
+        }
+
+
+class _Ledger:
+    """Collects outcomes and writes the cheap ones to the store in batches."""
+
+    def __init__(self, store: Store, release: str | None, now: datetime) -> None:
+        self.store, self.release, self.now = store, release, now
+        self.outcomes: list[Outcome] = []
+        self._unchanged: list[Stamp] = []
+        self._skipped: list[str] = []
+        self._failed: list[tuple[str, str]] = []
+
+    def unchanged(self, stamp: Stamp, nct_id: str) -> None:
+        self._unchanged.append(Stamp(nct_id, stamp.last_update_posted, stamp.overall_status))
+        self.outcomes.append(Outcome(nct_id, "unchanged"))
+        self._maybe_flush()
+
+    def skipped(self, nct_id: str) -> None:
+        """Not asked about: the data release it was last checked against is still current."""
+        self._skipped.append(nct_id)
+        self.outcomes.append(Outcome(nct_id, "unchanged"))
+        self._maybe_flush()
+
+    def failed(self, nct_id: str, error: RegistryError) -> None:
+        self._failed.append((nct_id, error.detail))
+        self.outcomes.append(Outcome(nct_id, "failed", error=error.detail))
+        self._maybe_flush()
+
+    def new_version(self, nct_id: str, version: int, changes: Sequence[Change]) -> None:
+        self.outcomes.append(Outcome(nct_id, "new_version", version, tuple(changes)))
+
+    def _maybe_flush(self) -> None:
+        if len(self._unchanged) + len(self._skipped) + len(self._failed) >= FLUSH_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._unchanged:
+            self.store.mark_unchanged(self._unchanged, self.release, self.now)
+            self._unchanged = []
+        if self._skipped:
+            self.store.mark_skipped(self._skipped, self.now)
+            self._skipped = []
+        if self._failed:
+            self.store.record_failures(self._failed, self.now)
+            self._failed = []
+
+
+def run_cycle(
+    store: Store,
+    registry: Registry,
+    now: datetime,
+    *,
+    full_check_every: timedelta,
+    nct_ids: Sequence[str] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    planner: Planner | None = None,
+) -> CycleReport:
+    """Check the watched trials (or just `nct_ids`) once and store what changed.
+
+    With a `planner`, each new version's notifications are queued in the version's own
+    transaction (nothing to notify is lost, or queued twice, whatever stops the process).
+
+    `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
+    ends after the trial in hand; the rest keep their old state and are due next time.
+    """
+    requests_before = registry.request_count
+    trials = store.trials()
+    if nct_ids is not None:
+        wanted = set(nct_ids)
+        trials = [t for t in trials if t.nct_id in wanted]
+    try:
+        release: str | None = registry.data_timestamp()
+    except RegistryError:
+        release = None  # unknown: every trial gets at least a light check
+    ledger = _Ledger(store, release, now)
+
+    full = [t.nct_id for t in trials if _needs_full(t)]
+    light: list[str] = []
+    for t in trials:
+        if _needs_full(t):
+            continue
+        if _needs_light(t, release, now, full_check_every):
+            light.append(t.nct_id)
+        else:
+            ledger.skipped(t.nct_id)  # same data release: nothing can have changed
+
+    by_id = {t.nct_id: t for t in trials}
+    for fetched in registry.fetch_stamps(light):
+        if should_stop():
+            break
+        if fetched.error is not None:
+            ledger.failed(fetched.nct_id, fetched.error)
+            continue
+        assert fetched.record is not None  # a Fetch holds a record or an error
+        seen = stamp_of(fetched.record)
+        known = by_id[fetched.nct_id].stamp
+        if (seen.last_update_posted, seen.overall_status) == (
+            known.last_update_posted,
+            known.overall_status,
+        ):
+            ledger.unchanged(seen, fetched.nct_id)
+        else:
+            full.append(fetched.nct_id)
+
+    if not should_stop():
+        _ingest_all(store, registry.fetch_studies(full), ledger, now, should_stop, planner)
+    ledger.flush()
+    return CycleReport(
+        started_at=now,
+        data_timestamp=release,
+        requests=registry.request_count - requests_before,
+        outcomes=tuple(sorted(ledger.outcomes, key=lambda o: o.nct_id)),
+    )
+
+
+def _needs_full(trial: TrialRow) -> bool:
+    """New watches and failing trials are fetched in full: there is nothing to compare against."""
+    return trial.current_version is None or trial.consecutive_failures > 0
+
+
+def _needs_light(
+    trial: TrialRow, release: str | None, now: datetime, full_check_every: timedelta
+) -> bool:
+    if release is None or trial.seen_release != release or trial.last_success_at is None:
+        return True
+    return now - datetime.fromisoformat(trial.last_success_at) >= full_check_every
+
+
+def _ingest_all(
+    store: Store,
+    fetches: Iterable[Fetch],
+    ledger: _Ledger,
+    now: datetime,
+    should_stop: Callable[[], bool],
+    planner: Planner | None,
+) -> None:
+    for fetched in fetches:
+        if should_stop():
+            break
+        if fetched.error is not None:
+            ledger.failed(fetched.nct_id, fetched.error)
+            continue
+        assert fetched.record is not None  # a Fetch holds a record or an error
+        _ingest(store, fetched.nct_id, fetched.record, ledger, now, planner)
+
+
+def _ingest(
+    store: Store,
+    nct_id: str,
+    raw: dict[str, Any],
+    ledger: _Ledger,
+    now: datetime,
+    planner: Planner | None,
+) -> None:
+    """Store `raw` as a new version when its content differs from the latest stored one."""
+    digest = content_hash(raw)
+    latest = store.version(nct_id)
+    if latest is not None and latest.content_hash == digest:
+        ledger.unchanged(stamp_of(raw), nct_id)
+        return
+    if latest is None:  # the first version: nothing to compare with, nobody to tell
+        version = store.save_version(nct_id, raw, digest, None, [], ledger.release, now)
+        ledger.new_version(nct_id, version, [])
+        return
+    previous = store.record(nct_id, latest.version)
+    trial = parse_trial(raw)
+    changes = diff_trials(parse_trial(previous), trial)
+    number = latest.version + 1
+    notices = planner(nct_id, number, trial, changes, now) if planner and changes else None
+    version = store.save_version(
+        nct_id,
+        raw,
+        digest,
+        previous,
+        changes,
+        ledger.release,
+        now,
+        sentences=[change_sentence(c) for c in changes],
+        notices=notices,
+    )
+    ledger.new_version(nct_id, version, changes)

@@ -1,0 +1,67 @@
+"""Wiring: the edges (store, registry client) built from settings, in one place.
+
+The CLI, the daemon and the demo all need the same objects made the same way; building them
+here keeps a setting from being honoured by one entry point and forgotten by another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from watcher.config.schema import Settings
+from watcher.core.diff import Change
+from watcher.core.message import Notices
+from watcher.core.notify import Letterhead, plan_notices
+from watcher.core.record import Trial
+from watcher.data import load_glossary
+from watcher.registry.client import RegistryClient
+from watcher.service.poll import Planner
+from watcher.store.database import Store
+
+
+def open_store(settings: Settings) -> Store:
+    """The database named by `[storage].database`, created and migrated as needed."""
+    return Store(settings.storage.database)
+
+
+def registry_client(settings: Settings) -> RegistryClient:
+    """A registry client honouring every `[registry]` setting."""
+    reg = settings.registry
+    return RegistryClient(
+        reg.base_url,
+        user_agent=reg.user_agent,
+        timeout_s=reg.timeout_s,
+        requests_per_minute=reg.requests_per_minute,
+        max_retries=reg.max_retries,
+        ids_per_request=reg.ids_per_request,
+        records_per_request=reg.records_per_request,
+    )
+
+
+def letterhead(settings: Settings) -> Letterhead:
+    """Who messages come from and where their unsubscribe links point."""
+    return Letterhead(settings.mail.sender, settings.web.base_url)
+
+
+def notice_planner(store: Store, settings: Settings) -> Planner:
+    """The poll cycle's planner: this trial's subscriptions and the webhooks, from the store."""
+    glossary = load_glossary()
+    head = letterhead(settings)
+
+    def plan(
+        nct_id: str, version: int, trial: Trial, changes: Sequence[Change], now: datetime
+    ) -> Notices:
+        return plan_notices(
+            nct_id,
+            version,
+            trial,
+            changes,
+            store.subscriptions(nct_id=nct_id),
+            settings.webhooks,
+            glossary=glossary,
+            letterhead=head,
+            now=now,
+        )
+
+    return plan
