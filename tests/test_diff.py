@@ -17,7 +17,8 @@ import pytest
 from conftest import consecutive_versions, load_fixture
 
 from watcher.core.canonical import canonical_json
-from watcher.core.diff import KIND_ORDER, Change, SiteRef, diff_trials
+from watcher.core.change import KIND_ORDER, Change, SiteRef
+from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
 from watcher.core.wording.exact import format_changes, summarize_line
 

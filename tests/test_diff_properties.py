@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from watcher.core.canonical import canonical_json
-from watcher.core.diff import Change, diff_trials
+from watcher.core.change import Change
+from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
 
 BASES = [

@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from conftest import GatedSink, Trialwatch, demo_versions, write_config
 
-from watcher.core.diff import Change, diff_trials
+from watcher.core.change import Change
+from watcher.core.diff import diff_trials
 from watcher.core.notify import Letterhead, plan_notices
 from watcher.core.record import parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.core.diff import Change, SiteRef
+from watcher.core.change import Change, SiteRef
 from watcher.core.places import (
     ELSEWHERE,
     SAME_CITY,

@@ -12,7 +12,8 @@ from conftest import consecutive_versions, demo_versions, load_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from watcher.core.diff import Change, SiteRef, diff_trials
+from watcher.core.change import Change, SiteRef
+from watcher.core.diff import diff_trials
 from watcher.core.glossary import Glossary
 from watcher.core.record import Trial, parse_trial
 from watcher.core.wording.summary import (

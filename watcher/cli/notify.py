@@ -9,8 +9,9 @@ import click
 from watcher.cli.support import App, emit_json, json_option, now, pass_app, reports_errors
 from watcher.config.schema import Settings
 from watcher.core.addresses import validate_email
+from watcher.core.change import AUDIENCES, DELIVERIES
 from watcher.core.ids import parse_nct_ids
-from watcher.core.subscriptions import AUDIENCES, DELIVERIES, parse_kinds, parse_near
+from watcher.core.subscriptions import parse_kinds, parse_near
 from watcher.delivery.outbox import DeliveryReport, deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests

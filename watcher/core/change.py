@@ -1,14 +1,172 @@
-"""Stored changes as plain data: what feeds, digests and history read back (pure).
+"""The change vocabulary: what a change is, its kinds, how much it matters, and to whom (pure).
 
-The store writes a change once, with its plain-English sentence, when it is found; everything
-that shows changes later reads these records instead of diffing again.
+Everything that speaks about changes (the diff that finds them, the wording that says them,
+the subscriptions that pick them, the store that keeps them, the feeds and emails that show
+them) takes its words from here, so a kind is named, ordered and ranked in one place.
+
+Severity policy (what a subscriber is told first):
+
+- **major**: changes whether or where a patient can join: `status`, `why_stopped`,
+  `eligibility`, `age_sex`, `site_added`, `site_removed`, `site_status`, `results_posted`;
+- **minor**: the other named kinds: `enrollment`, `dates`, `phase`, `title`, `interventions`,
+  `arms`, `outcomes`, `sponsor`, `contacts`, `site_contact`, `conditions`;
+- **info**: `other`: any other submitted field that changed (descriptions, references, design
+  details, IPD sharing, identifiers, annotations…), one change per key below a module.
+
+A `Change` is found by `watcher.core.diff`; once stored it comes back as a `StoredChange`
+(with where and when it was found and its plain-English sentence), and one new version's
+stored changes together are a `ChangeEvent`, which is what a feed entry is about.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from watcher.core.diff import Change
+from watcher.core.record import JSON, Site, place_label
+
+KIND_ORDER: tuple[str, ...] = (
+    "status",
+    "why_stopped",
+    "eligibility",
+    "age_sex",
+    "site_added",
+    "site_removed",
+    "site_status",
+    "site_contact",
+    "enrollment",
+    "dates",
+    "results_posted",
+    "phase",
+    "title",
+    "conditions",
+    "interventions",
+    "arms",
+    "outcomes",
+    "sponsor",
+    "contacts",
+    "other",
+)
+_MAJOR = frozenset(
+    {
+        "status",
+        "why_stopped",
+        "eligibility",
+        "age_sex",
+        "site_added",
+        "site_removed",
+        "site_status",
+        "results_posted",
+    }
+)
+SEVERITY: Mapping[str, str] = {
+    kind: "major" if kind in _MAJOR else "info" if kind == "other" else "minor"
+    for kind in KIND_ORDER
+}
+
+AUDIENCES = ("patient", "coordinator")
+DELIVERIES = ("immediate", "daily", "weekly")
+SITE_KINDS = frozenset({"site_added", "site_removed", "site_status", "site_contact"})
+# What a patient hears about unless they choose otherwise: what changes whether, where and how
+# they could join, and who to call. Design details (arms, outcome measures) and `info` changes
+# are for coordinators.
+PATIENT_KINDS = frozenset(
+    {
+        "status",
+        "why_stopped",
+        "eligibility",
+        "age_sex",
+        "site_added",
+        "site_removed",
+        "site_status",
+        "site_contact",
+        "contacts",
+        "enrollment",
+        "dates",
+        "phase",
+        "title",
+        "interventions",
+        "results_posted",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRef:
+    """Which site a change concerns, by the address parts its key is made of."""
+
+    facility: str | None
+    city: str | None
+    state: str | None
+    zip: str | None
+    country: str | None
+
+    @classmethod
+    def of(cls, site: Site) -> SiteRef:
+        """The address of a parsed site."""
+        return cls(site.facility, site.city, site.state, site.zip, site.country)
+
+    def label(self) -> str:
+        """The site as `Site.label` names it: "Facility, City, Country"."""
+        return place_label(self.facility, self.city, self.state, self.country)
+
+    def to_dict(self) -> dict[str, JSON]:
+        """Every part, null when the record has none, so consumers can rely on the keys."""
+        return {
+            "facility": self.facility,
+            "city": self.city,
+            "state": self.state,
+            "zip": self.zip,
+            "country": self.country,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One thing that changed. `old`/`new` are plain JSON values; None means absent.
+
+    Frozen, but `old`, `new` and `detail` hold JSON lists and objects as loaded, so a change
+    survives a round trip through the store unchanged (`from_dict(to_dict(c)) == c`).
+    """
+
+    kind: str
+    field: str
+    old: JSON
+    new: JSON
+    severity: str
+    site: SiteRef | None = None
+    detail: Mapping[str, JSON] | None = None
+
+    def to_dict(self) -> dict[str, JSON]:
+        """JSON-ready, with `site` as an object; `site` and `detail` only when present."""
+        data: dict[str, JSON] = {
+            "kind": self.kind,
+            "field": self.field,
+            "old": self.old,
+            "new": self.new,
+            "severity": self.severity,
+        }
+        if self.site is not None:
+            data["site"] = self.site.to_dict()
+        if self.detail is not None:
+            data["detail"] = dict(self.detail)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """Inverse of `to_dict`."""
+        site = data.get("site")
+        detail = data.get("detail")
+        return cls(
+            kind=data["kind"],
+            field=data["field"],
+            old=data.get("old"),
+            new=data.get("new"),
+            severity=data["severity"],
+            site=SiteRef(**site) if site is not None else None,
+            detail=dict(detail) if detail is not None else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,7 @@ re-escaped by the registry looks rewritten. So each watched field is compared th
 think about it (sites as a set keyed by address, criteria item by item, enrollment as count and
 type together), and only what no named field covers falls through to a generic comparison.
 
-Severity policy (what a subscriber is told first):
-
-- **major** — changes whether or where a patient can join: `status`, `why_stopped`,
-  `eligibility`, `age_sex`, `site_added`, `site_removed`, `site_status`, `results_posted`;
-- **minor** — the other named kinds: `enrollment`, `dates`, `phase`, `title`, `interventions`,
-  `arms`, `outcomes`, `sponsor`, `contacts`, `site_contact`, `conditions`;
-- **info** — `other`: any other submitted field that changed (descriptions, references, design
-  details, IPD sharing, identifiers, annotations…), one change per key below a module.
+Each change carries its kind's severity (the policy is `watcher.core.change`'s).
 
 Never a change: `versionHolder`, `lastUpdateSubmitDate`, `lastUpdatePostDateStruct`,
 `statusVerifiedDate`, anything under `derivedSection`, keys added by third-party tools (all
@@ -31,13 +24,13 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from deepdiff import DeepDiff
 
 from watcher.core.canonical import canonical_json
+from watcher.core.change import KIND_ORDER, SEVERITY, Change, SiteRef
 from watcher.core.criteria import Criterion, parse_criteria
 from watcher.core.record import (
     JSON,
@@ -48,47 +41,8 @@ from watcher.core.record import (
     Outcome,
     Site,
     Trial,
-    place_label,
 )
 
-KIND_ORDER: tuple[str, ...] = (
-    "status",
-    "why_stopped",
-    "eligibility",
-    "age_sex",
-    "site_added",
-    "site_removed",
-    "site_status",
-    "site_contact",
-    "enrollment",
-    "dates",
-    "results_posted",
-    "phase",
-    "title",
-    "conditions",
-    "interventions",
-    "arms",
-    "outcomes",
-    "sponsor",
-    "contacts",
-    "other",
-)
-_MAJOR = frozenset(
-    {
-        "status",
-        "why_stopped",
-        "eligibility",
-        "age_sex",
-        "site_added",
-        "site_removed",
-        "site_status",
-        "results_posted",
-    }
-)
-SEVERITY: Mapping[str, str] = {
-    kind: "major" if kind in _MAJOR else "info" if kind == "other" else "minor"
-    for kind in KIND_ORDER
-}
 _RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 
 # Two texts at least this similar (difflib ratio) are one item edited, not one removed and
@@ -104,83 +58,6 @@ _DESIGN = "protocolSection.designModule"
 _ELIGIBILITY = "protocolSection.eligibilityModule"
 _LOCATIONS = "protocolSection.contactsLocationsModule.locations"
 _SECTIONS = ("inclusion", "exclusion", "other")
-
-
-@dataclass(frozen=True, slots=True)
-class SiteRef:
-    """Which site a change concerns, by the address parts its key is made of."""
-
-    facility: str | None
-    city: str | None
-    state: str | None
-    zip: str | None
-    country: str | None
-
-    @classmethod
-    def of(cls, site: Site) -> SiteRef:
-        """The address of a parsed site."""
-        return cls(site.facility, site.city, site.state, site.zip, site.country)
-
-    def label(self) -> str:
-        """The site as `Site.label` names it: "Facility, City, Country"."""
-        return place_label(self.facility, self.city, self.state, self.country)
-
-    def to_dict(self) -> dict[str, JSON]:
-        """Every part, null when the record has none, so consumers can rely on the keys."""
-        return {
-            "facility": self.facility,
-            "city": self.city,
-            "state": self.state,
-            "zip": self.zip,
-            "country": self.country,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One thing that changed. `old`/`new` are plain JSON values; None means absent.
-
-    Frozen, but `old`, `new` and `detail` hold JSON lists and objects as loaded, so a change
-    survives a round trip through the store unchanged (`from_dict(to_dict(c)) == c`).
-    """
-
-    kind: str
-    field: str
-    old: JSON
-    new: JSON
-    severity: str
-    site: SiteRef | None = None
-    detail: Mapping[str, JSON] | None = None
-
-    def to_dict(self) -> dict[str, JSON]:
-        """JSON-ready, with `site` as an object; `site` and `detail` only when present."""
-        data: dict[str, JSON] = {
-            "kind": self.kind,
-            "field": self.field,
-            "old": self.old,
-            "new": self.new,
-            "severity": self.severity,
-        }
-        if self.site is not None:
-            data["site"] = self.site.to_dict()
-        if self.detail is not None:
-            data["detail"] = dict(self.detail)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Change:
-        """Inverse of `to_dict`."""
-        site = data.get("site")
-        detail = data.get("detail")
-        return cls(
-            kind=data["kind"],
-            field=data["field"],
-            old=data.get("old"),
-            new=data.get("new"),
-            severity=data["severity"],
-            site=SiteRef(**site) if site is not None else None,
-            detail=dict(detail) if detail is not None else None,
-        )
 
 
 def _change(

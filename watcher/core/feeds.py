@@ -16,8 +16,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from xml.etree import ElementTree as ET
 
-from watcher.core.change import ChangeEvent
-from watcher.core.diff import Change
+from watcher.core.change import Change, ChangeEvent
 from watcher.core.wording.exact import format_changes
 
 ATOM = "http://www.w3.org/2005/Atom"

@@ -22,8 +22,7 @@ from datetime import datetime
 from hashlib import sha256
 from typing import Any, Protocol
 
-from watcher.core.change import StoredChange
-from watcher.core.diff import Change
+from watcher.core.change import Change, StoredChange
 from watcher.core.glossary import Glossary
 from watcher.core.message import Notices, Outgoing, build_email, unsubscribe_url, wire_bytes
 from watcher.core.record import Trial

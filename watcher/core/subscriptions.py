@@ -13,37 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from watcher.core.diff import KIND_ORDER, Change
+from watcher.core.change import KIND_ORDER, PATIENT_KINDS, SITE_KINDS, Change
 from watcher.core.places import (
     parse_near as parse_near,  # re-exported: `subscribe --near` checks it
 )
 from watcher.errors import InputError
-
-AUDIENCES = ("patient", "coordinator")
-DELIVERIES = ("immediate", "daily", "weekly")
-SITE_KINDS = frozenset({"site_added", "site_removed", "site_status", "site_contact"})
-# What a patient hears about unless they choose otherwise: what changes whether, where and how
-# they could join, and who to call. Design details (arms, outcome measures) and `info` changes
-# are for coordinators.
-PATIENT_KINDS = frozenset(
-    {
-        "status",
-        "why_stopped",
-        "eligibility",
-        "age_sex",
-        "site_added",
-        "site_removed",
-        "site_status",
-        "site_contact",
-        "contacts",
-        "enrollment",
-        "dates",
-        "phase",
-        "title",
-        "interventions",
-        "results_posted",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from watcher.config.schema import Settings
-from watcher.core.diff import Change
+from watcher.core.change import Change
 from watcher.core.feeds import TRIAL_PAGE, Entry, FeedInfo, atom, entries, rss
 from watcher.core.subscriptions import Subscription, wants
 from watcher.store.database import Store

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from watcher.core.canonical import Stamp, content_hash, stamp_of
-from watcher.core.diff import Change, diff_trials
+from watcher.core.change import Change
+from watcher.core.diff import diff_trials
 from watcher.core.message import Notices
 from watcher.core.record import Trial, parse_trial
 from watcher.core.wording.summary import change_sentence

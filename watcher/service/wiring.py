@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from watcher.config.schema import Settings
-from watcher.core.diff import Change
+from watcher.core.change import Change
 from watcher.core.message import Notices
 from watcher.core.notify import Letterhead, plan_notices
 from watcher.core.record import Trial

@@ -29,8 +29,7 @@ from sqlite_utils.migrations import Migrations
 
 from watcher.core import codec
 from watcher.core.canonical import Stamp, brief_title, stamp_of
-from watcher.core.change import ChangeEvent, StoredChange
-from watcher.core.diff import Change
+from watcher.core.change import Change, ChangeEvent, StoredChange
 from watcher.core.message import Notices, Outgoing
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.errors import StoreError

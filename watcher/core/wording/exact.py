@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from watcher.core.canonical import canonical_json
-from watcher.core.diff import KIND_ORDER, Change
+from watcher.core.change import KIND_ORDER, Change
 from watcher.core.record import JSON
 
 HEADINGS: Mapping[str, str] = {

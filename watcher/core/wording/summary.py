@@ -24,8 +24,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from watcher.core.change import AUDIENCES, KIND_ORDER, SITE_KINDS, Change
 from watcher.core.criteria import parse_criteria
-from watcher.core.diff import KIND_ORDER, Change
 from watcher.core.glossary import Glossary, GlossaryHit
 from watcher.core.places import ELSEWHERE, NEARNESS_WORDS, Place, parse_near, place_words
 from watcher.core.readability import flesch_kincaid_grade_of
@@ -33,7 +33,6 @@ from watcher.core.record import JSON, Site, Trial
 from watcher.core.rewrite import PlainItem, reading_text, rewrite_criteria, rewrite_item
 from watcher.core.wording.exact import HEADINGS, format_changes
 
-AUDIENCES: tuple[str, ...] = ("patient", "coordinator")
 CLOSING = "Only the study team can tell you if you qualify. Talk with your doctor."
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct_id}"
 # Patient change summaries list up to this many sites of one kind (now recruiting, …) one by
@@ -533,7 +532,6 @@ _COUNTED_KINDS = {
     "outcomes": "what the study measures",
 }
 _COUNTED_FROM = 3
-_SITE_KINDS = frozenset({"site_added", "site_removed", "site_status", "site_contact"})
 _TOLD_FIRST = frozenset({"status", "why_stopped", "age_sex", "eligibility"})
 
 
@@ -568,13 +566,13 @@ def patient_changes(
     sites = [
         c
         for c in told
-        if c.kind in _SITE_KINDS and (place is None or c.site is None or place.includes(c.site))
+        if c.kind in SITE_KINDS and (place is None or c.site is None or place.includes(c.site))
     ]
     plain = _Plain(glossary)
     head = [ChangeLine(change_sentence(c)) for c in told if c.kind in ("status", "why_stopped")]
     rules = [ChangeLine(change_sentence(c)) for c in told if c.kind == "age_sex"]
     rules += [_item_line(c, plain) for c in told if c.kind == "eligibility"]
-    rest = [c for c in told if c.kind not in _SITE_KINDS | _TOLD_FIRST]
+    rest = [c for c in told if c.kind not in SITE_KINDS | _TOLD_FIRST]
     blocks = (
         ChangeBlock(None, tuple(head)),
         ChangeBlock(_ELIGIBILITY_HEADING, tuple(rules)),
@@ -621,7 +619,7 @@ def coordinator_changes(changes: Sequence[Change]) -> ChangeSummary:
     for kind in [k for k in KIND_ORDER if k in by_kind] + sorted(by_kind.keys() - set(KIND_ORDER)):
         members = by_kind[kind]
         heading = HEADINGS.get(kind, kind) + (f" ({len(members)})" if len(members) > 1 else "")
-        if kind in _SITE_KINDS and len(members) > SITES_LISTED_EXACT:
+        if kind in SITE_KINDS and len(members) > SITES_LISTED_EXACT:
             lines = _exact_site_counts(members)
         else:
             lines = [line for change in members for line in _exact_lines(change)]
@@ -653,7 +651,7 @@ def _headline_phrase(changes: Sequence[Change]) -> str:
         return _STATUS_HEADLINES.get(str(status.new), "has a new status")
     if kinds["eligibility"] or kinds["age_sex"]:
         return "has changed who can join"
-    opened = sum(1 for c in changes if c.kind in _SITE_KINDS and _site_group(c) == _OPENED)
+    opened = sum(1 for c in changes if c.kind in SITE_KINDS and _site_group(c) == _OPENED)
     if opened:
         return f"has {_count(opened, 'more site', 'more sites')} recruiting"
     if kinds["results_posted"]:
