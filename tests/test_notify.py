@@ -30,6 +30,7 @@ from watcher.core.notify import Letterhead, plan_notices
 from watcher.core.record import parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
+from watcher.delivery.templates import render
 from watcher.registry.replay import ReplayServer
 from watcher.service.digests import last_slot
 from watcher.store.database import Store
@@ -72,6 +73,7 @@ def plan(
         webhooks,
         glossary=load_glossary(),
         letterhead=HEAD,
+        render=render,
         now=NOW,
     )
     return changes, notices

@@ -35,7 +35,6 @@ from watcher.core.wording.summary import (
     patient_changes,
     trial_summary,
 )
-from watcher.delivery.templates import render
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +43,15 @@ class Letterhead:
 
     sender: str
     web_base_url: str | None = None
+
+
+class Renderer(Protocol):
+    """Lays out a template pair's context as text or HTML (`watcher.delivery.templates.render`).
+
+    Passed in rather than imported: reading templates from disk is the delivery edge's job, and
+    the planning here stays pure (a test can hand it any renderer)."""
+
+    def __call__(self, name: str, **context: Any) -> str: ...
 
 
 class HookTarget(Protocol):
@@ -87,6 +95,7 @@ def trial_email(
     key: str,
     glossary: Glossary,
     letterhead: Letterhead,
+    render: Renderer,
     now: datetime,
 ) -> Outgoing | None:
     """One immediate email: what changed first, then what the trial is; None when it is empty."""
@@ -100,7 +109,9 @@ def trial_email(
         "trial": trial_summary(trial, subscription.audience, glossary, subscription.near),
         **footer(person, letterhead),
     }
-    return _email(person, subject, "email", context, key=key, letterhead=letterhead, now=now)
+    return _email(
+        person, subject, "email", context, key=key, letterhead=letterhead, render=render, now=now
+    )
 
 
 def _email(
@@ -111,6 +122,7 @@ def _email(
     *,
     key: str,
     letterhead: Letterhead,
+    render: Renderer,
     now: datetime,
 ) -> Outgoing:
     """A subscriber's message from the `template` pair (text and HTML) and its outbox row."""
@@ -160,6 +172,7 @@ def plan_notices(
     *,
     glossary: Glossary,
     letterhead: Letterhead,
+    render: Renderer,
     now: datetime,
 ) -> Notices:
     """The emails, digest entries and webhook POSTs that version `version` of a trial causes."""
@@ -184,6 +197,7 @@ def plan_notices(
             key=key,
             glossary=glossary,
             letterhead=letterhead,
+            render=render,
             now=now,
         )
         if email is not None:
@@ -217,6 +231,7 @@ def digest_email(
     titles: dict[str, str | None],
     glossary: Glossary,
     letterhead: Letterhead,
+    render: Renderer,
     now: datetime,
 ) -> Outgoing | None:
     """One daily or weekly message with every change waiting for `person`; None when empty.
@@ -247,4 +262,6 @@ def digest_email(
         "sections": sections,
         **footer(person, letterhead),
     }
-    return _email(person, subject, "digest", context, key=key, letterhead=letterhead, now=now)
+    return _email(
+        person, subject, "digest", context, key=key, letterhead=letterhead, render=render, now=now
+    )

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from watcher.config.schema import Settings
 from watcher.core.notify import digest_email
 from watcher.data import load_glossary
+from watcher.delivery.templates import render
 from watcher.service.wiring import letterhead
 from watcher.store.database import Store
 
@@ -82,6 +83,7 @@ def queue_digests(
                 titles=titles,
                 glossary=glossary,
                 letterhead=head,
+                render=render,
                 now=now,
             )
             store.save_digest(message, items, now)

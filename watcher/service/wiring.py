@@ -15,6 +15,7 @@ from watcher.core.message import Notices
 from watcher.core.notify import Letterhead, plan_notices
 from watcher.core.record import Trial
 from watcher.data import load_glossary
+from watcher.delivery.templates import render
 from watcher.registry.client import RegistryClient
 from watcher.service.poll import Planner
 from watcher.store.database import Store
@@ -61,6 +62,7 @@ def notice_planner(store: Store, settings: Settings) -> Planner:
             settings.webhooks,
             glossary=glossary,
             letterhead=head,
+            render=render,
             now=now,
         )
 
