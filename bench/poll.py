@@ -57,7 +57,8 @@ import httpx  # noqa: E402  (after the paths above, like the imports below)
 from conftest import fixture_path, version_chains  # noqa: E402
 
 from watcher.core.canonical import stamp_of  # noqa: E402
-from watcher.registry.replay import ReplayRegistry, ReplayServer, with_nct_id  # noqa: E402
+from watcher.registry.replay import ReplayRegistry, with_nct_id  # noqa: E402
+from watcher.registry.replay_server import ReplayServer  # noqa: E402
 
 Raw = dict[str, Any]
 FIRST_ID = 90_000_000  # synthetic NCT IDs start here, far from the recorded ones

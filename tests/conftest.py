@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from watcher.registry.replay import ReplayRegistry, ReplayServer
+from watcher.registry.replay import ReplayRegistry
+from watcher.registry.replay_server import ReplayServer
 
 TESTS = Path(__file__).parent
 FIXTURE_DIRS = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Trialwatch, demo_versions, write_config
 
-from watcher.registry.replay import ReplayServer
+from watcher.registry.replay_server import ReplayServer
 
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
 STOPPED = demo_versions("NCT05935098")  # ACTIVE_NOT_RECRUITING -> TERMINATED

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from conftest import Trialwatch, demo_versions, fixture_path
 
-from watcher.registry.replay import ReplayServer
+from watcher.registry.replay_server import ReplayServer
 
 OLD = fixture_path("NCT06911827__partrita-tigit__2026-02-11__afb21bfb.json")
 NEW = fixture_path("NCT06911827__partrita-tigit__2026-02-26__0763c69c.json")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import Trialwatch, demo_versions, fixture_path, load_fixture
 
-from watcher.registry.replay import ReplayServer
+from watcher.registry.replay_server import ReplayServer
 
 DEMO = "NCT07310784__reconstructed-from-public-page.json"
 

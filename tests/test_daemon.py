@@ -24,7 +24,8 @@ from urllib.parse import parse_qs
 import pytest
 from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_config
 
-from watcher.registry.replay import ReplayRegistry, ReplayServer
+from watcher.registry.replay import ReplayRegistry
+from watcher.registry.replay_server import ReplayServer
 from watcher.service.daemon import due_trials, earliest_check, status_line
 from watcher.store.database import TrialRow
 

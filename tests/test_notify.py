@@ -31,7 +31,7 @@ from watcher.core.record import parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
-from watcher.registry.replay import ReplayServer
+from watcher.registry.replay_server import ReplayServer
 from watcher.service.digests import last_slot
 from watcher.store.database import Store
 

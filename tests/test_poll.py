@@ -15,7 +15,8 @@ import pytest
 from conftest import demo_versions
 
 from watcher.registry.client import LIGHT_FIELDS, RegistryClient
-from watcher.registry.replay import ReplayServer, RequestLog
+from watcher.registry.replay import RequestLog
+from watcher.registry.replay_server import ReplayServer
 from watcher.service.poll import CycleReport, run_cycle
 from watcher.store.database import Store
 

@@ -28,11 +28,11 @@ from watcher.registry.client import Fetched, RegistryClient
 from watcher.registry.ratelimit import TokenBucket
 from watcher.registry.replay import (
     ReplayRegistry,
-    ReplayServer,
     RequestLog,
     load_records,
     with_nct_id,
 )
+from watcher.registry.replay_server import ReplayServer
 
 RECORDS = {nct: versions[-1] for nct, versions in load_records(FIXTURE_DIRS[0]).items()}
 # Trials whose records carry all the light fields (two AACT fixtures have no status module).

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from conftest import FIXTURE_DIRS, load_fixture
 
-from watcher.registry.replay import ReplayRegistry, ReplayServer, load_records, with_nct_id
+from watcher.registry.replay import ReplayRegistry, load_records, with_nct_id
+from watcher.registry.replay_server import ReplayServer
 
 # Real records: the demo trials (several versions each) and a few captured singles.
 DEMO = load_records(FIXTURE_DIRS[1])

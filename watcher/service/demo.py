@@ -25,7 +25,8 @@ from watcher.config.schema import Settings, load_settings
 from watcher.core.wording.exact import summarize_line
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import deliver_due
-from watcher.registry.replay import ReplayRegistry, ReplayServer, load_records
+from watcher.registry.replay import ReplayRegistry, load_records
+from watcher.registry.replay_server import ReplayServer
 from watcher.service.poll import CycleReport, run_cycle
 from watcher.service.wiring import notice_planner, open_store, registry_client
 
