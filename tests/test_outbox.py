@@ -18,7 +18,7 @@ from conftest import MailSink, free_port
 from watcher.config.schema import Settings, load_settings
 from watcher.core.message import Outgoing, build_email, unsubscribe_url, wire_bytes
 from watcher.delivery.outbox import deliver_due, retry_at
-from watcher.delivery.transports import SIGNATURE_HEADER, signature
+from watcher.delivery.webhook import SIGNATURE_HEADER, signature
 from watcher.store.database import Store
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -16,16 +16,25 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from watcher.config.schema import Settings, smtp_password
-from watcher.delivery.transports import MaildirTransport, SmtpTransport, Transport, WebhookTransport
+from watcher.delivery.maildir import MaildirTransport
+from watcher.delivery.smtp import SmtpTransport
+from watcher.delivery.webhook import WebhookTransport
 from watcher.errors import DeliveryDeferred, DeliveryRejected
 from watcher.store.database import Store
 
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
 GIVE_UP_AFTER = 20  # attempts: about three days of retries at the longest wait
+
+
+class Transport(Protocol):
+    """Sends one stored message (`smtp`, `maildir`, `webhook`); raises `DeliveryDeferred` or
+    `DeliveryRejected`."""
+
+    def send(self, key: str, recipient: str, body: bytes) -> None: ...
 
 
 @dataclass
@@ -68,7 +77,9 @@ def deliver_due(
         return report
     with ExitStack() as stack:
         transports: dict[str, Transport] = {
-            "webhook": WebhookTransport({w.url: w.secret for w in settings.webhooks}),
+            "webhook": stack.enter_context(
+                WebhookTransport({w.url: w.secret for w in settings.webhooks})
+            ),
         }
         if settings.smtp.host:
             transports["email"] = stack.enter_context(

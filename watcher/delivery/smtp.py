@@ -1,0 +1,113 @@
+"""Mail through an SMTP server: one session per drain, every failure translated here.
+
+smtplib's many exceptions become `DeliveryDeferred` (try again later: 4xx, a refused or dropped
+connection, a timeout, a refused login) or `DeliveryRejected` (the server said no for good:
+5xx), carrying the server's own answer so the admin sees it in `trialwatch status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from email.utils import parseaddr
+from types import TracebackType
+
+from watcher.errors import DeliveryDeferred, DeliveryRejected
+
+SMTP_TIMEOUT_S = 30.0
+
+
+class SmtpTransport:
+    """One SMTP session, opened on first use and reused for every message of a drain."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        security: str,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        timeout_s: float = SMTP_TIMEOUT_S,
+    ) -> None:
+        self.host, self.port, self.security = host, port, security
+        self.envelope_from = parseaddr(sender)[1]
+        self.username, self.password = username, password
+        self.timeout_s = timeout_s
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        try:
+            smtp: smtplib.SMTP
+            if self.security == "tls":
+                smtp = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout_s, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+                if self.security == "starttls":
+                    smtp.starttls(context=context)
+            if self.username:
+                smtp.login(self.username, self.password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            # Every message would fail the same way until the admin fixes the login: keep them.
+            raise DeliveryDeferred(
+                f"SMTP login to {self.host} refused ({_answer(exc)}); check [smtp].username "
+                "and the password file",
+                server_down=True,
+            ) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryDeferred(
+                f"cannot reach SMTP server {self.host}:{self.port} ({exc})", server_down=True
+            ) from exc
+        return smtp
+
+    def send(self, key: str, recipient: str, body: bytes) -> None:
+        """Send one message in its own SMTP transaction."""
+        if self._smtp is None:
+            self._smtp = self._connect()
+        try:
+            refused = self._smtp.sendmail(self.envelope_from, [recipient], body)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, answer = next(iter(exc.recipients.values()))
+            raise _by_code(code, f"recipient refused: {code} {_text(answer)}") from exc
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._smtp = None  # the session is gone; the next message reconnects
+            raise DeliveryDeferred(
+                f"SMTP connection to {self.host} failed ({exc})", server_down=True
+            ) from exc
+        if refused:
+            code, answer = next(iter(refused.values()))
+            raise _by_code(code, f"recipient refused: {code} {_text(answer)}")
+
+    def close(self) -> None:
+        """Say goodbye to the server, ignoring a session that already died."""
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+            self._smtp = None
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+
+
+def _answer(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+
+
+def _by_code(code: int, message: str) -> DeliveryDeferred | DeliveryRejected:
+    return DeliveryRejected(message) if 500 <= code < 600 else DeliveryDeferred(message)

@@ -1,0 +1,66 @@
+"""Webhook POSTs over httpx, signed with HMAC-SHA256 so the receiver can trust them.
+
+httpx is the project's one HTTP client (the registry uses it too), so timeouts, TLS and proxy
+settings behave the same everywhere. Its failures are translated here: a 2xx is delivered, a
+4xx (but 408 and 429) is `DeliveryRejected`, anything else `DeliveryDeferred`, retried through
+the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from types import TracebackType
+
+import httpx
+
+from watcher.errors import DeliveryDeferred, DeliveryRejected
+
+WEBHOOK_TIMEOUT_S = 15.0
+SIGNATURE_HEADER = "X-Trialwatch-Signature"
+
+
+class WebhookTransport:
+    """POSTs a JSON body to a URL from `[[webhooks]]`, with one connection pool per drain."""
+
+    def __init__(self, secrets: dict[str, str], timeout_s: float = WEBHOOK_TIMEOUT_S) -> None:
+        self.secrets = secrets  # url -> secret, from the current settings
+        self._client = httpx.Client(timeout=timeout_s, headers={"User-Agent": "trialwatch"})
+
+    def send(self, key: str, recipient: str, body: bytes) -> None:
+        """One POST; 2xx is delivered, 4xx rejected, anything else retried later."""
+        secret = self.secrets.get(recipient)
+        if secret is None:
+            raise DeliveryRejected(f"webhook {recipient} is no longer in [[webhooks]]")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Trialwatch-Delivery": key,
+            SIGNATURE_HEADER: signature(secret, body),
+        }
+        try:
+            response = self._client.post(recipient, content=body, headers=headers)
+        except httpx.HTTPError as exc:  # connection refused, timeouts, bad answers
+            raise DeliveryDeferred(f"webhook {recipient} unreachable ({exc})") from exc
+        if response.is_success:
+            return
+        message = f"webhook {recipient} answered {response.status_code} {response.reason_phrase}"
+        if response.is_client_error and response.status_code not in (408, 429):
+            raise DeliveryRejected(message)
+        raise DeliveryDeferred(message)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> WebhookTransport:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The signature header's value: "sha256=" + hex HMAC of the exact body bytes."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
