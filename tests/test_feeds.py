@@ -16,6 +16,7 @@ from watcher.config.schema import Settings, load_settings
 from watcher.core.canonical import content_hash
 from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
+from watcher.core.version import NewVersion
 from watcher.delivery.feed_files import private_feed_path, trial_feed_path, write_feeds
 from watcher.store.database import Store
 
@@ -42,9 +43,8 @@ def store_chain(store: Store, nct_id: str, versions: list[dict[str, Any]]) -> No
         changes = diff_trials(parse_trial(previous), parse_trial(raw)) if previous else []
         sentences = [f"Sentence for {c.kind}: {c.new}" for c in changes]
         at = T0 + timedelta(days=n)
-        store.save_version(
-            nct_id, raw, content_hash(raw), previous, changes, None, at, sentences=sentences
-        )
+        new = NewVersion.of(nct_id, raw, content_hash(raw), changes, sentences)
+        store.save_version(new, previous, None, at)
         previous = raw
 
 

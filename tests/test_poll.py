@@ -17,7 +17,7 @@ from conftest import demo_versions
 from watcher.registry.client import LIGHT_FIELDS, RegistryClient
 from watcher.registry.replay import RequestLog
 from watcher.registry.replay_server import ReplayServer
-from watcher.service.poll import CycleReport, run_cycle
+from watcher.service.poll import CycleReport, RecentVersions, run_cycle
 from watcher.store.database import Store
 
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
@@ -250,3 +250,23 @@ def test_a_registry_fault_stores_nothing_and_changes_nothing(
     assert full_fetches(replay.requests) == ["NCT06911827"]
     assert {nct_id for nct_id, _ in healed.changes} == {"NCT06911827"}
     assert versions(store)["NCT06911827"] == 2
+
+
+def test_versions_kept_between_cycles_give_the_changes_a_fresh_read_gives(
+    tmp_path: Path, client: RegistryClient, replay: ReplayServer
+) -> None:
+    """A daemon that keeps the latest versions in memory finds exactly the changes that a
+    process reading them back from the database finds, across several new versions."""
+    chain = [STARTED[0], STARTED[1], STARTED[0], STARTED[1]]  # back and forth: 3 new versions
+    found: dict[str, list[list[dict[str, Any]]]] = {}
+    for name, recent in (("kept", RecentVersions()), ("read back", None)):
+        with Store(tmp_path / f"{name}.db") as store:
+            store.add_watches(["NCT06911827"], T0)
+            found[name] = []
+            for n, record in enumerate(chain):
+                replay.registry.publish(record)
+                at = T0 + n * DAY
+                report = run_cycle(store, client, at, full_check_every=DAY, recent=recent)
+                found[name].append([c.to_dict() for _, c in report.changes])
+    assert found["kept"] == found["read back"]
+    assert [len(changes) > 0 for changes in found["kept"]] == [False, True, True, True]

@@ -13,6 +13,7 @@ from watcher.core.canonical import content_hash
 from watcher.core.codec import KEYFRAME_EVERY
 from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
+from watcher.core.version import NewVersion
 from watcher.errors import StoreError
 from watcher.store.database import Store
 
@@ -28,7 +29,7 @@ def test_every_stored_version_reads_back_exactly_across_keyframes(tmp_path: Path
         previous = None
         for n in range(KEYFRAME_EVERY + 3):
             raw = VERSIONS[n % 2] | {"trialwatchTestCounter": n}  # a third-party key, per version
-            store.save_version("NCT07227597", raw, f"h{n}", previous, [], None, T0)
+            store.save_version(NewVersion.of("NCT07227597", raw, f"h{n}"), previous, None, T0)
             served.append(raw)
             previous = raw
         for n, raw in enumerate(served, start=1):
@@ -44,9 +45,10 @@ def test_changes_are_saved_with_their_version_and_reload_equal(tmp_path: Path) -
     changes = diff_trials(parse_trial(old), parse_trial(new))
     with Store(tmp_path / "t.db") as store:
         store.add_watches(["NCT07227597"], T0)
-        store.save_version("NCT07227597", old, content_hash(old), None, [], None, T0)
+        store.save_version(NewVersion.of("NCT07227597", old, content_hash(old)), None, None, T0)
         later = T0 + timedelta(days=1)
-        store.save_version("NCT07227597", new, content_hash(new), old, changes, None, later)
+        second = NewVersion.of("NCT07227597", new, content_hash(new), changes)
+        store.save_version(second, old, None, later)
         stored = store.changes("NCT07227597")
     assert [s.change for s in stored] == changes
     assert {(s.from_version, s.to_version) for s in stored} == {(1, 2)}
@@ -56,7 +58,7 @@ def test_a_failed_transaction_leaves_no_partial_version(tmp_path: Path) -> None:
     """Saving a version for a trial that is not watched stores nothing at all."""
     with Store(tmp_path / "t.db") as store:
         with pytest.raises(StoreError, match="not watched"):
-            store.save_version("NCT07227597", VERSIONS[0], "h", None, [], None, T0)
+            store.save_version(NewVersion.of("NCT07227597", VERSIONS[0], "h"), None, None, T0)
         assert store.db.execute("SELECT COUNT(*) FROM versions").fetchone()[0] == 0
 
 

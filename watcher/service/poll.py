@@ -10,6 +10,7 @@ A fetch that fails records the error on the trial and stores nothing: a fault is
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from watcher.core.change import Change
 from watcher.core.diff import diff_trials
 from watcher.core.message import Notices
 from watcher.core.record import Trial, parse_trial
+from watcher.core.version import NewVersion
 from watcher.core.wording.summary import change_sentence
 from watcher.errors import RegistryError
 from watcher.store.database import Store, TrialRow
@@ -163,11 +165,14 @@ def run_cycle(
     nct_ids: Sequence[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     planner: Planner | None = None,
+    recent: RecentVersions | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
 
     With a `planner`, each new version's notifications are queued in the version's own
     transaction (nothing to notify is lost, or queued twice, whatever stops the process).
+
+    `recent` keeps the latest versions between cycles (a daemon passes the same one each time).
 
     `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
     ends after the trial in hand; the rest keep their old state and are due next time.
@@ -212,7 +217,8 @@ def run_cycle(
             full.append(fetched.nct_id)
 
     if not should_stop():
-        _ingest_all(store, registry.fetch_studies(full), ledger, now, should_stop, planner)
+        fetches = registry.fetch_studies(full)
+        _ingest_all(store, fetches, ledger, now, should_stop, planner, recent or RecentVersions())
     ledger.flush()
     return CycleReport(
         started_at=now,
@@ -242,6 +248,7 @@ def _ingest_all(
     now: datetime,
     should_stop: Callable[[], bool],
     planner: Planner | None,
+    recent: RecentVersions,
 ) -> None:
     for fetched in fetches:
         if should_stop():
@@ -250,7 +257,44 @@ def _ingest_all(
             ledger.failed(fetched.nct_id, fetched.error)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
-        _ingest(store, fetched.nct_id, fetched.record, ledger, now, planner)
+        _ingest(store, fetched.nct_id, fetched.record, ledger, now, planner, recent)
+
+
+class RecentVersions:
+    """The latest stored version of recently changed trials, as record and parsed trial.
+
+    A new version is diffed against the one before it. Without this, each new version reads
+    the previous one back from SQLite, decodes its delta chain and parses it again, although
+    the process that stored it still had both in hand; a daemon keeps one of these across
+    cycles. Bounded (least recently stored first out) because a record can be large.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._latest: OrderedDict[str, tuple[int, dict[str, Any], Trial]] = OrderedDict()
+
+    def get(self, nct_id: str, version: int) -> tuple[dict[str, Any], Trial] | None:
+        """The record and trial of `version`, if that is the one kept for `nct_id`."""
+        kept = self._latest.get(nct_id)
+        return (kept[1], kept[2]) if kept is not None and kept[0] == version else None
+
+    def put(self, nct_id: str, version: int, raw: dict[str, Any], trial: Trial) -> None:
+        """Keep `version` as the latest of `nct_id`."""
+        self._latest.pop(nct_id, None)
+        self._latest[nct_id] = (version, raw, trial)
+        while len(self._latest) > self.size:
+            self._latest.popitem(last=False)
+
+
+def _previous(
+    store: Store, nct_id: str, version: int, recent: RecentVersions
+) -> tuple[dict[str, Any], Trial]:
+    """The stored version `version` as record and trial, from `recent` when it has it."""
+    kept = recent.get(nct_id, version)
+    if kept is not None:
+        return kept
+    raw = store.record(nct_id, version)
+    return raw, parse_trial(raw)
 
 
 def _ingest(
@@ -260,6 +304,7 @@ def _ingest(
     ledger: _Ledger,
     now: datetime,
     planner: Planner | None,
+    recent: RecentVersions,
 ) -> None:
     """Store `raw` as a new version when its content differs from the latest stored one."""
     digest = content_hash(raw)
@@ -267,24 +312,17 @@ def _ingest(
     if latest is not None and latest.content_hash == digest:
         ledger.unchanged(stamp_of(raw), nct_id)
         return
+    trial = parse_trial(raw)
     if latest is None:  # the first version: nothing to compare with, nobody to tell
-        version = store.save_version(nct_id, raw, digest, None, [], ledger.release, now)
+        version = store.save_version(NewVersion.of(nct_id, raw, digest), None, ledger.release, now)
+        recent.put(nct_id, version, raw, trial)
         ledger.new_version(nct_id, version, [])
         return
-    previous = store.record(nct_id, latest.version)
-    trial = parse_trial(raw)
-    changes = diff_trials(parse_trial(previous), trial)
+    previous, before = _previous(store, nct_id, latest.version, recent)
+    changes = diff_trials(before, trial)
     number = latest.version + 1
     notices = planner(nct_id, number, trial, changes, now) if planner and changes else None
-    version = store.save_version(
-        nct_id,
-        raw,
-        digest,
-        previous,
-        changes,
-        ledger.release,
-        now,
-        sentences=[change_sentence(c) for c in changes],
-        notices=notices,
-    )
+    new = NewVersion.of(nct_id, raw, digest, changes, [change_sentence(c) for c in changes])
+    version = store.save_version(new, previous, ledger.release, now, notices=notices)
+    recent.put(nct_id, version, raw, trial)
     ledger.new_version(nct_id, version, changes)

@@ -28,10 +28,11 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from watcher.core import codec
-from watcher.core.canonical import Stamp, brief_title, stamp_of
+from watcher.core.canonical import Stamp
 from watcher.core.change import Change, ChangeEvent, StoredChange
 from watcher.core.message import Notices, Outgoing
 from watcher.core.subscriptions import Subscriber, Subscription
+from watcher.core.version import NewVersion
 from watcher.errors import StoreError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -364,25 +365,20 @@ class Store:
 
     def save_version(
         self,
-        nct_id: str,
-        raw: dict[str, Any],
-        content_hash: str,
+        new: NewVersion,
         previous: dict[str, Any] | None,
-        changes: Sequence[Change],
         release: str | None,
         now: datetime,
         *,
         source: str = "poll",
-        sentences: Sequence[str] = (),
         notices: Notices | None = None,
     ) -> int:
         """Append a new version, its changes and the messages they cause, in one transaction.
 
         `previous` is the latest stored record (the caller has it for the diff already); the new
         version is stored as a delta against it, or as a keyframe when the chain is long.
-        `sentences` are the changes' plain-English sentences, in the same order.
         """
-        stamp = stamp_of(raw)
+        nct_id, stamp, changes, sentences = new.nct_id, new.stamp, new.changes, new.sentences
         with self.atomic() as db:
             trial = self._trial_dict(nct_id)
             if trial is None:
@@ -394,7 +390,7 @@ class Store:
                     f"{nct_id}: version {version} was stored meanwhile by another trialwatch "
                     "process; this check is dropped and the next one picks the trial up"
                 )
-            name, blob = codec.encode(raw, previous, self._chain_length(nct_id))
+            name, blob = codec.encode(new.raw, previous, self._chain_length(nct_id))
             db.table("versions").insert(
                 {
                     "nct_id": nct_id,
@@ -402,7 +398,7 @@ class Store:
                     "fetched_at": _iso(now),
                     "source": source,
                     "last_update_posted": stamp.last_update_posted,
-                    "content_hash": content_hash,
+                    "content_hash": new.content_hash,
                     "codec": name,
                     "raw": blob,
                 }
@@ -432,7 +428,7 @@ class Store:
                 nct_id,
                 {
                     "current_version": version,
-                    "brief_title": brief_title(raw),
+                    "brief_title": new.title,
                     "overall_status": stamp.overall_status,
                     "last_update_posted": stamp.last_update_posted,
                     "seen_release": release,
