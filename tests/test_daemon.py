@@ -27,7 +27,7 @@ from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_confi
 from watcher.registry.replay import ReplayRegistry
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.daemon import due_trials, earliest_check, status_line
-from watcher.store.database import TrialRow
+from watcher.store.rows import TrialRow
 
 ROOT = Path(__file__).parent.parent
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site

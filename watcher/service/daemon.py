@@ -69,7 +69,8 @@ from watcher.service.logs import set_level
 from watcher.service.poll import CycleReport, run_cycle
 from watcher.service.sdnotify import Notifier, watchdog_period
 from watcher.service.wiring import notice_planner, open_store, registry_client
-from watcher.store.database import Store, TrialRow
+from watcher.store.database import Store
+from watcher.store.rows import TrialRow
 
 log = logging.getLogger(__name__)
 

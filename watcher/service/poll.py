@@ -24,7 +24,8 @@ from watcher.core.record import Trial, parse_trial
 from watcher.core.version import NewVersion
 from watcher.core.wording.summary import change_sentence
 from watcher.errors import RegistryError
-from watcher.store.database import Store, TrialRow
+from watcher.store.database import Store
+from watcher.store.rows import TrialRow
 
 Result = Literal["new_version", "unchanged", "failed"]
 # Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →

@@ -1,4 +1,9 @@
-"""The only module that touches SQLite: watched trials, their versions and their changes.
+"""The `Store`: every read and write of the trialwatch database (with `migrations`, the only
+SQLite user in the package).
+
+It is one class of about 550 lines on purpose: every write shares one connection and its
+transactions, and a method that writes several tables (a version, its changes, their messages)
+must see them all. The schema is in `migrations`, the returned rows in `rows`.
 
 Why it looks like this:
 - Every state change is one `db.atomic()` transaction, so a crash or kill at any point leaves
@@ -6,8 +11,7 @@ Why it looks like this:
 - Versions are append-only; a row is never rewritten, so any stored version stays readable.
 - WAL mode and a busy timeout let the CLI read while the daemon writes, without "database is
   locked" reaching a user.
-- Schema changes are recorded, append-only migrations: a database made by an older trialwatch
-  is upgraded in place, and one made by a newer trialwatch is refused rather than damaged.
+- A database made by a newer trialwatch (a migration unknown here) is refused, not damaged.
 - The file is created private (0600) in a private directory: subscriber data lives here.
 """
 
@@ -19,211 +23,32 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
 
 from watcher.core import codec
 from watcher.core.canonical import Stamp
-from watcher.core.change import Change, ChangeEvent, StoredChange
+from watcher.core.change import ChangeEvent, StoredChange
 from watcher.core.message import Notices, Outgoing
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
+from watcher.store.migrations import migrations
+from watcher.store.rows import (
+    OutboxRow,
+    TrialRow,
+    VersionRow,
+    change_row,
+    iso,
+    stored_change,
+    trial_row,
+    version_row,
+)
 
 BUSY_TIMEOUT_MS = 10_000
-
-migrations = Migrations("trialwatch")
-
-
-@migrations()
-def m001_trials_versions_changes(db: sqlite_utils.Database) -> None:
-    """The spine: what is watched, every version seen, every change found."""
-    db.execute(
-        """
-        CREATE TABLE trials (
-            nct_id TEXT PRIMARY KEY,
-            watched INTEGER NOT NULL DEFAULT 1,
-            added_at TEXT NOT NULL,
-            every_s INTEGER,
-            current_version INTEGER,
-            brief_title TEXT,
-            overall_status TEXT,
-            last_update_posted TEXT,
-            last_checked_at TEXT,
-            last_success_at TEXT,
-            seen_release TEXT,
-            consecutive_failures INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE versions (
-            id INTEGER PRIMARY KEY,
-            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
-            version INTEGER NOT NULL,
-            fetched_at TEXT NOT NULL,
-            source TEXT NOT NULL CHECK (source IN ('poll', 'history')),
-            last_update_posted TEXT,
-            content_hash TEXT NOT NULL,
-            codec TEXT NOT NULL,
-            raw BLOB NOT NULL,
-            UNIQUE (nct_id, version)
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE changes (
-            id INTEGER PRIMARY KEY,
-            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
-            from_version INTEGER NOT NULL,
-            to_version INTEGER NOT NULL,
-            seq INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            field TEXT NOT NULL,
-            severity TEXT NOT NULL,
-            old TEXT,
-            new TEXT,
-            site TEXT,
-            detail TEXT,
-            detected_at TEXT NOT NULL,
-            UNIQUE (nct_id, to_version, seq)
-        )
-        """
-    )
-    db.execute("CREATE INDEX changes_detected ON changes (detected_at)")
-    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-
-
-@migrations()
-def m002_notifications(db: sqlite_utils.Database) -> None:
-    """Who hears about which trial, how, and the outbox that makes sure they hear exactly once."""
-    db.execute("ALTER TABLE changes ADD COLUMN sentence TEXT")
-    db.execute(
-        """
-        CREATE TABLE subscribers (
-            id INTEGER PRIMARY KEY,
-            email TEXT NOT NULL UNIQUE,
-            unsubscribe_token TEXT NOT NULL UNIQUE,
-            feed_token TEXT NOT NULL UNIQUE,
-            created_at TEXT NOT NULL
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE subscriptions (
-            id INTEGER PRIMARY KEY,
-            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
-            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
-            audience TEXT NOT NULL CHECK (audience IN ('patient', 'coordinator')),
-            delivery TEXT NOT NULL CHECK (delivery IN ('immediate', 'daily', 'weekly')),
-            kinds TEXT,
-            near TEXT,
-            created_at TEXT NOT NULL,
-            UNIQUE (subscriber_id, nct_id)
-        )
-        """
-    )
-    db.execute("CREATE INDEX subscriptions_trial ON subscriptions (nct_id)")
-    db.execute(
-        """
-        CREATE TABLE digest_items (
-            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
-            change_id INTEGER NOT NULL REFERENCES changes(id),
-            PRIMARY KEY (subscription_id, change_id)
-        )
-        """
-    )
-    db.execute(
-        """
-        CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
-            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
-            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
-            recipient TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            body BLOB NOT NULL,
-            status TEXT NOT NULL DEFAULT 'pending'
-                CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            last_error TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT
-        )
-        """
-    )
-    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
-
-
-@dataclass(frozen=True, slots=True)
-class TrialRow:
-    """One watched (or formerly watched) trial and its health."""
-
-    nct_id: str
-    watched: bool
-    added_at: str
-    every_s: int | None
-    current_version: int | None
-    brief_title: str | None
-    overall_status: str | None
-    last_update_posted: str | None
-    last_checked_at: str | None
-    last_success_at: str | None
-    seen_release: str | None
-    consecutive_failures: int
-    last_error: str | None
-
-    @property
-    def stamp(self) -> Stamp:
-        """The light fields last seen for this trial."""
-        return Stamp(self.nct_id, self.last_update_posted, self.overall_status)
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRow:
-    """A stored version's facts; `Store.record()` rebuilds its JSON (deltas need their chain)."""
-
-    nct_id: str
-    version: int
-    fetched_at: str
-    source: str
-    last_update_posted: str | None
-    content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """A queued message as the deliver step sees it."""
-
-    id: int
-    key: str
-    channel: str
-    recipient: str
-    subject: str
-    body: bytes
-    attempts: int
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
 
 
 class Store:
@@ -295,7 +120,7 @@ class Store:
                 row = self._trial_dict(nct_id)
                 if row is None:
                     db.table("trials").insert(
-                        {"nct_id": nct_id, "watched": 1, "added_at": _iso(now), "every_s": every_s}
+                        {"nct_id": nct_id, "watched": 1, "added_at": iso(now), "every_s": every_s}
                     )
                     added.append(nct_id)
                 elif not row["watched"] or (every is not None and row["every_s"] != every_s):
@@ -325,12 +150,12 @@ class Store:
     def trial(self, nct_id: str) -> TrialRow | None:
         """The trial's row, watched or not; None when it was never watched."""
         row = self._trial_dict(nct_id)
-        return _trial_row(row) if row else None
+        return trial_row(row) if row else None
 
     def trials(self, *, watched_only: bool = True) -> list[TrialRow]:
         """Trials in NCT ID order."""
         sql = "SELECT * FROM trials WHERE watched = 1 OR ? ORDER BY nct_id"
-        return [_trial_row(r) for r in self.db.query(sql, [not watched_only])]
+        return [trial_row(r) for r in self.db.query(sql, [not watched_only])]
 
     # -- outcomes of a check ------------------------------------------------------------------
 
@@ -346,8 +171,8 @@ class Store:
                         s.last_update_posted,
                         s.overall_status,
                         release,
-                        _iso(now),
-                        _iso(now),
+                        iso(now),
+                        iso(now),
                         s.nct_id,
                     )
                     for s in stamps
@@ -360,7 +185,7 @@ class Store:
             db.conn.executemany(
                 """UPDATE trials SET consecutive_failures = consecutive_failures + 1,
                    last_error = ?, last_checked_at = ? WHERE nct_id = ?""",
-                [(error, _iso(now), nct_id) for nct_id, error in failures],
+                [(error, iso(now), nct_id) for nct_id, error in failures],
             )
 
     def save_version(
@@ -395,7 +220,7 @@ class Store:
                 {
                     "nct_id": nct_id,
                     "version": version,
-                    "fetched_at": _iso(now),
+                    "fetched_at": iso(now),
                     "source": source,
                     "last_update_posted": stamp.last_update_posted,
                     "content_hash": new.content_hash,
@@ -406,7 +231,7 @@ class Store:
             if changes and prev_version is not None:
                 db.table("changes").insert_all(
                     {
-                        **_change_row(nct_id, prev_version, version, seq, change, now),
+                        **change_row(nct_id, prev_version, version, seq, change, now),
                         "sentence": sentences[seq] if seq < len(sentences) else None,
                     }
                     for seq, change in enumerate(changes)
@@ -432,8 +257,8 @@ class Store:
                     "overall_status": stamp.overall_status,
                     "last_update_posted": stamp.last_update_posted,
                     "seen_release": release,
-                    "last_checked_at": _iso(now),
-                    "last_success_at": _iso(now),
+                    "last_checked_at": iso(now),
+                    "last_success_at": iso(now),
                     "consecutive_failures": 0,
                     "last_error": None,
                 },
@@ -454,7 +279,7 @@ class Store:
     def versions(self, nct_id: str) -> list[VersionRow]:
         """All stored versions of a trial, oldest first."""
         return [
-            _version_row(r)
+            version_row(r)
             for r in self.db.query(
                 "SELECT * FROM versions WHERE nct_id = ? ORDER BY version", [nct_id]
             )
@@ -469,7 +294,7 @@ class Store:
                 [nct_id, version, version],
             )
         )
-        return _version_row(rows[0]) if rows else None
+        return version_row(rows[0]) if rows else None
 
     def record(self, nct_id: str, version: int) -> dict[str, Any]:
         """The study JSON of a stored version, as the registry served it."""
@@ -491,7 +316,7 @@ class Store:
             sql += " AND to_version = ?"
             params.append(to_version)
         sql += " ORDER BY to_version, seq"
-        return [_stored_change(r) for r in self.db.query(sql, params)]
+        return [stored_change(r) for r in self.db.query(sql, params)]
 
     def change_events(
         self, nct_ids: Sequence[str] | None = None, limit: int = 50
@@ -541,7 +366,7 @@ class Store:
                         "email": email,
                         "unsubscribe_token": secrets.token_urlsafe(32),
                         "feed_token": secrets.token_urlsafe(32),
-                        "created_at": _iso(now),
+                        "created_at": iso(now),
                     }
                 )
                 subscriber = self.subscriber(email=email)
@@ -555,7 +380,7 @@ class Store:
                         "delivery": delivery,
                         "kinds": ",".join(sorted(kinds)) if kinds is not None else None,
                         "near": near,
-                        "created_at": _iso(now),
+                        "created_at": iso(now),
                     },
                     pk=("subscriber_id", "nct_id"),
                 )
@@ -651,7 +476,7 @@ class Store:
         for subscription_id, change_id in waiting:
             person, sub = subscriptions[subscription_id]
             (row,) = self.db.query("SELECT * FROM changes WHERE id = ?", [change_id])
-            by_person.setdefault(person.id, (person, []))[1].append((sub, _stored_change(row)))
+            by_person.setdefault(person.id, (person, []))[1].append((sub, stored_change(row)))
         return list(by_person.values())
 
     def save_digest(
@@ -693,8 +518,8 @@ class Store:
                     m.recipient,
                     m.subject,
                     m.body,
-                    _iso(now),
-                    _iso(now),
+                    iso(now),
+                    iso(now),
                 )
                 for m in messages
             ],
@@ -705,7 +530,7 @@ class Store:
         rows = self.db.execute(
             """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
                WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?""",
-            [_iso(now), limit],
+            [iso(now), limit],
         ).fetchall()
         return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
 
@@ -715,7 +540,7 @@ class Store:
             db.execute(
                 """UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,
                    last_error = NULL WHERE id = ?""",
-                [_iso(now), outbox_id],
+                [iso(now), outbox_id],
             )
 
     def mark_retry(self, outbox_id: int, error: str, next_attempt: datetime) -> None:
@@ -724,7 +549,7 @@ class Store:
             db.execute(
                 """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
                    WHERE id = ?""",
-                [error, _iso(next_attempt), outbox_id],
+                [error, iso(next_attempt), outbox_id],
             )
 
     def mark_failed(self, outbox_id: int, error: str) -> None:
@@ -777,55 +602,5 @@ class Store:
         with self.atomic() as db:
             db.conn.executemany(
                 "UPDATE trials SET last_checked_at = ? WHERE nct_id = ?",
-                [(_iso(now), nct_id) for nct_id in nct_ids],
+                [(iso(now), nct_id) for nct_id in nct_ids],
             )
-
-
-def _trial_row(row: dict[str, Any]) -> TrialRow:
-    return TrialRow(**{**row, "watched": bool(row["watched"])})
-
-
-def _version_row(row: dict[str, Any]) -> VersionRow:
-    return VersionRow(**{k: row[k] for k in VersionRow.__slots__})
-
-
-def _change_row(
-    nct_id: str, from_version: int, to_version: int, seq: int, change: Change, now: datetime
-) -> dict[str, Any]:
-    data = change.to_dict()
-    return {
-        "nct_id": nct_id,
-        "from_version": from_version,
-        "to_version": to_version,
-        "seq": seq,
-        "kind": data["kind"],
-        "field": data["field"],
-        "severity": data["severity"],
-        "old": _dumps(data.get("old")),
-        "new": _dumps(data.get("new")),
-        "site": _dumps(data.get("site")),
-        "detail": _dumps(data.get("detail")),
-        "detected_at": _iso(now),
-    }
-
-
-def _stored_change(row: dict[str, Any]) -> StoredChange:
-    data: dict[str, Any] = {
-        "kind": row["kind"],
-        "field": row["field"],
-        "severity": row["severity"],
-        "old": _loads(row["old"]),
-        "new": _loads(row["new"]),
-    }
-    for optional in ("site", "detail"):
-        if row[optional] is not None:
-            data[optional] = _loads(row[optional])
-    return StoredChange(
-        id=row["id"],
-        nct_id=row["nct_id"],
-        from_version=row["from_version"],
-        to_version=row["to_version"],
-        detected_at=row["detected_at"],
-        change=Change.from_dict(data),
-        sentence=row.get("sentence"),
-    )

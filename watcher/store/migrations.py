@@ -1,0 +1,138 @@
+"""The database schema, as recorded, append-only migrations (sqlite-utils `Migrations`).
+
+A database made by an older trialwatch is upgraded in place by applying the migrations it has
+not seen; one made by a newer trialwatch (a migration name unknown here) is refused by
+`Store` rather than damaged. Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("trialwatch")
+
+
+@migrations()
+def m001_trials_versions_changes(db: sqlite_utils.Database) -> None:
+    """The spine: what is watched, every version seen, every change found."""
+    db.execute(
+        """
+        CREATE TABLE trials (
+            nct_id TEXT PRIMARY KEY,
+            watched INTEGER NOT NULL DEFAULT 1,
+            added_at TEXT NOT NULL,
+            every_s INTEGER,
+            current_version INTEGER,
+            brief_title TEXT,
+            overall_status TEXT,
+            last_update_posted TEXT,
+            last_checked_at TEXT,
+            last_success_at TEXT,
+            seen_release TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            version INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('poll', 'history')),
+            last_update_posted TEXT,
+            content_hash TEXT NOT NULL,
+            codec TEXT NOT NULL,
+            raw BLOB NOT NULL,
+            UNIQUE (nct_id, version)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE changes (
+            id INTEGER PRIMARY KEY,
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            from_version INTEGER NOT NULL,
+            to_version INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            field TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            site TEXT,
+            detail TEXT,
+            detected_at TEXT NOT NULL,
+            UNIQUE (nct_id, to_version, seq)
+        )
+        """
+    )
+    db.execute("CREATE INDEX changes_detected ON changes (detected_at)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migrations()
+def m002_notifications(db: sqlite_utils.Database) -> None:
+    """Who hears about which trial, how, and the outbox that makes sure they hear exactly once."""
+    db.execute("ALTER TABLE changes ADD COLUMN sentence TEXT")
+    db.execute(
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,
+            unsubscribe_token TEXT NOT NULL UNIQUE,
+            feed_token TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            nct_id TEXT NOT NULL REFERENCES trials(nct_id),
+            audience TEXT NOT NULL CHECK (audience IN ('patient', 'coordinator')),
+            delivery TEXT NOT NULL CHECK (delivery IN ('immediate', 'daily', 'weekly')),
+            kinds TEXT,
+            near TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (subscriber_id, nct_id)
+        )
+        """
+    )
+    db.execute("CREATE INDEX subscriptions_trial ON subscriptions (nct_id)")
+    db.execute(
+        """
+        CREATE TABLE digest_items (
+            subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+            change_id INTEGER NOT NULL REFERENCES changes(id),
+            PRIMARY KEY (subscription_id, change_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
