@@ -23,12 +23,11 @@ from watcher.core.diff import diff_trials
 from watcher.core.ids import parse_nct_ids
 from watcher.core.record import parse_trial
 from watcher.core.wording.exact import format_changes, summarize_line
-from watcher.delivery.feed_files import write_feeds
-from watcher.delivery.outbox import deliver_due
+from watcher.delivery.outbox import DeliveryReport
 from watcher.errors import InputError
+from watcher.service.check import check_now
 from watcher.service.demo import run_demo
-from watcher.service.poll import CycleReport, run_cycle
-from watcher.service.wiring import notice_planner, registry_client
+from watcher.service.poll import CycleReport
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -164,24 +163,18 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
                 )
         elif not store.trials():
             raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
-        with registry_client(settings) as registry:
-            report = run_cycle(
-                store,
-                registry,
-                now(),
-                full_check_every=settings.schedule.full_check_every,
-                nct_ids=ids,
-                planner=notice_planner(store, settings),
-            )
-        if report.feeds_to_write:
-            write_feeds(store, settings, now(), report.feeds_to_write)
-        delivery = deliver_due(store, settings, now(), os.environ)
+        result = check_now(store, settings, now(), env=os.environ, nct_ids=ids)
+    report, delivery = result.report, result.delivery or DeliveryReport()
+    for problem in result.problems:
+        click.echo(f"Error: {problem}", err=True)
     if as_json:
         emit_json({**report.to_json(), "delivery": delivery.to_json()})
     else:
         click.echo(format_cycle(report))
         if delivery.attempted:
             click.echo(format_delivery(delivery, settings))
+    if result.problems:
+        raise SystemExit(1)
 
 
 def format_cycle(report: CycleReport) -> str:

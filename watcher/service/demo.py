@@ -23,12 +23,11 @@ from typing import Any
 
 from watcher.config.schema import Settings, load_settings
 from watcher.core.wording.exact import summarize_line
-from watcher.delivery.feed_files import write_feeds
-from watcher.delivery.outbox import deliver_due
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
-from watcher.service.poll import CycleReport, run_cycle
-from watcher.service.wiring import notice_planner, open_store, registry_client
+from watcher.service.check import CheckResult, check_now
+from watcher.service.poll import CycleReport
+from watcher.service.wiring import open_store
 
 DEMO_DATA = Path(__file__).parents[1] / "demo_data"
 FEATURED = "NCT07310784"
@@ -85,16 +84,10 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
         echo(f"State directory: {state_dir}\n")
 
         clock = datetime.now(UTC)
-        with open_store(settings) as store, registry_client(settings) as client:
-            planner = notice_planner(store, settings)
+        with open_store(settings) as store:
 
-            def cycle(at: datetime) -> CycleReport:
-                report = run_cycle(
-                    store, client, at, full_check_every=timedelta(days=1), planner=planner
-                )
-                if report.feeds_to_write:
-                    write_feeds(store, settings, at, report.feeds_to_write)
-                return report
+            def cycle(at: datetime) -> CheckResult:
+                return check_now(store, settings, at, env={})
 
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))}.")
@@ -102,7 +95,7 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
             echo(f"   {PATIENT} follows {FEATURED} as a patient near {PATIENT_NEAR}.")
 
             echo("2. First check: the first version of each trial is stored.")
-            echo(f"{format_cycle(cycle(clock))}\n")
+            echo(f"{format_cycle(cycle(clock).report)}\n")
 
             later = [v[-1] for v in versions.values() if len(v) > 1]
             registry.publish(*later)
@@ -110,11 +103,10 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
             clock += timedelta(hours=1)
             second = cycle(clock)
             echo("4. Second check: what changed, old → new.")
-            echo(f"{format_cycle(second)}\n")
-            delivery = deliver_due(store, settings, clock, {})
+            echo(f"{format_cycle(second.report)}\n")
 
             clock += timedelta(hours=1)
-            third = cycle(clock)
+            third = cycle(clock).report
             echo(
                 f"5. Third check, no new data release: {third.requests} request to the "
                 f"registry, {third.count('unchanged')} trials unchanged.\n"
@@ -127,8 +119,9 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
                 echo(f"  v{row.version}  registry update {row.last_update_posted}  {note}")
 
     feeds = settings.feeds.dir
+    sent = second.delivery.sent if second.delivery else 0
     echo(
-        f"\n6. {delivery.sent} email went to the local Maildir {settings.mail.maildir}"
+        f"\n6. {sent} email went to the local Maildir {settings.mail.maildir}"
         " (no SMTP server is configured).\n"
         f"   Feeds: {feeds / 'trials' / (FEATURED + '.atom')} (and .rss), {feeds / 'all.atom'};\n"
         f"   {PATIENT}'s private feed: {feeds / 'private'}/<their feed token>.atom\n"

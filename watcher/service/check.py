@@ -1,0 +1,74 @@
+"""`check_now()`: the one composition of a check, used by `trialwatch check`, the daemon and the
+demo (docs/ARCHITECTURE.md, "the walk of one change").
+
+A check is: poll the registry and store each new version with its changes and the messages
+they cause (one transaction per version, `watcher.service.poll`); then rewrite the feeds of
+the trials that changed; then, when the caller wants it now, drain the outbox. Wiring it once
+keeps a setting or a step from being honoured by one entry point and forgotten by another.
+
+The steps after the poll are each their own fault boundary: a full disk for the feeds must not
+keep the emails queued, and neither undoes what the poll stored. Their failures come back in
+`CheckResult.problems` for the caller to print or log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from watcher.config.schema import Settings
+from watcher.delivery.feed_files import write_feeds
+from watcher.delivery.outbox import DeliveryReport, deliver_due
+from watcher.errors import WatcherError
+from watcher.service.poll import CycleReport, RecentVersions, run_cycle
+from watcher.service.wiring import notice_planner, registry_client
+from watcher.store.database import Store
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What a check did: the cycle, the delivery (None when not asked for), what went wrong."""
+
+    report: CycleReport
+    delivery: DeliveryReport | None
+    problems: tuple[str, ...] = ()
+
+
+def check_now(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    env: Mapping[str, str],
+    nct_ids: Sequence[str] | None = None,
+    deliver: bool = True,
+    should_stop: Callable[[], bool] = lambda: False,
+    recent: RecentVersions | None = None,
+) -> CheckResult:
+    """Check the watched trials (or just `nct_ids`) now, write their feeds, and send what is due
+    when `deliver` (the daemon leaves that to its delivery job)."""
+    with registry_client(settings) as registry:
+        report = run_cycle(
+            store,
+            registry,
+            now,
+            full_check_every=settings.schedule.full_check_every,
+            nct_ids=nct_ids,
+            should_stop=should_stop,
+            planner=notice_planner(store, settings),
+            recent=recent,
+        )
+    problems: list[str] = []
+    if report.feeds_to_write:
+        try:
+            write_feeds(store, settings, now, report.feeds_to_write)
+        except (WatcherError, OSError) as exc:
+            problems.append(f"feeds not written: {exc}")
+    delivery = None
+    if deliver:
+        try:
+            delivery = deliver_due(store, settings, now, env)
+        except (WatcherError, OSError) as exc:
+            problems.append(f"outbox not sent: {exc}")
+    return CheckResult(report, delivery, tuple(problems))
