@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from watcher.core.wording.summary import ChangeSummary, TrialSummary
+from watcher.core.wording import ChangeSummary, TrialSummary
 
 Format = Literal["text", "html"]
 FORMATS: tuple[Format, ...] = ("text", "html")

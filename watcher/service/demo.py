@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config.schema import Settings, load_settings
-from watcher.core.wording.exact import summarize_line
+from watcher.core.wording import summarize_line
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import deliver_due
 from watcher.registry.replay import ReplayRegistry, ReplayServer, load_records
