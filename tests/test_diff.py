@@ -20,7 +20,7 @@ from watcher.core.canonical import canonical_json
 from watcher.core.change import KIND_ORDER, Change, SiteRef
 from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
-from watcher.core.wording.exact import format_changes, summarize_line
+from watcher.core.wording import format_changes, summarize_line
 
 Row = tuple[str, str, Any, Any]
 

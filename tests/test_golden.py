@@ -18,7 +18,7 @@ from conftest import consecutive_versions, fixture_path
 from watcher.core.diff import diff_trials
 from watcher.core.glossary import Glossary
 from watcher.core.record import parse_trial
-from watcher.core.wording.summary import coordinator_changes, patient_changes, trial_summary
+from watcher.core.wording import coordinator_changes, patient_changes, trial_summary
 from watcher.data import load_glossary
 from watcher.delivery.templates import Format, render_change_summary, render_trial_summary
 

@@ -1,4 +1,4 @@
-"""What a trial is and what changed, as patients and coordinators read it (core.wording.summary)."""
+"""What a trial is and what changed, as patients and coordinators read it (watcher.core.wording)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from watcher.core.change import Change, SiteRef
 from watcher.core.diff import diff_trials
 from watcher.core.glossary import Glossary
 from watcher.core.record import Trial, parse_trial
-from watcher.core.wording.summary import (
+from watcher.core.wording import (
     CLOSING,
     change_sentence,
     coordinator_changes,

@@ -22,7 +22,7 @@ from watcher.config.schema import MIN_INTERVAL, effective_json, format_effective
 from watcher.core.diff import diff_trials
 from watcher.core.ids import parse_nct_ids
 from watcher.core.record import parse_trial
-from watcher.core.wording.exact import format_changes, summarize_line
+from watcher.core.wording import format_changes, summarize_line
 from watcher.delivery.outbox import DeliveryReport
 from watcher.errors import InputError
 from watcher.service.check import check_now

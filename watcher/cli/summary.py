@@ -17,7 +17,7 @@ from watcher.cli.support import App, emit_json, pass_app, reports_errors
 from watcher.core.change import AUDIENCES
 from watcher.core.ids import is_nct_id, parse_nct_id
 from watcher.core.record import parse_trial
-from watcher.core.wording.summary import TrialSummary, trial_summary
+from watcher.core.wording import TrialSummary, trial_summary
 from watcher.data import load_glossary
 from watcher.delivery.templates import FORMATS, render_trial_summary
 from watcher.errors import InputError

@@ -17,10 +17,10 @@ from email.utils import format_datetime
 from xml.etree import ElementTree as ET
 
 from watcher.core.change import Change, ChangeEvent
-from watcher.core.wording.exact import format_changes
+from watcher.core.ids import registry_url
+from watcher.core.wording import format_changes
 
 ATOM = "http://www.w3.org/2005/Atom"
-TRIAL_PAGE = "https://clinicaltrials.gov/study/{nct_id}"
 TITLE_WIDTH = 120
 
 
@@ -74,7 +74,7 @@ def entries(
                 id=entry_id(event),
                 title=title,
                 updated=datetime.fromisoformat(event.detected_at),
-                link=TRIAL_PAGE.format(nct_id=event.nct_id),
+                link=registry_url(event.nct_id),
                 text=text,
                 html=_html(event, sentences, exact),
             )
@@ -91,7 +91,7 @@ def _html(event: ChangeEvent, sentences: Sequence[str], exact: str) -> str:
     for sentence in sentences:
         ET.SubElement(listing, "li").text = sentence
     ET.SubElement(body, "pre").text = exact
-    link = ET.SubElement(ET.SubElement(body, "p"), "a", href=TRIAL_PAGE.format(nct_id=event.nct_id))
+    link = ET.SubElement(ET.SubElement(body, "p"), "a", href=registry_url(event.nct_id))
     link.text = f"{event.nct_id} on ClinicalTrials.gov"
     return ET.tostring(body, encoding="unicode", method="html")
 

@@ -45,3 +45,8 @@ def parse_nct_ids(texts: Iterable[str]) -> list[str]:
 def is_nct_id(text: str) -> bool:
     """True when `text` is already a canonical NCT ID."""
     return _NCT_ID.fullmatch(text) is not None
+
+
+def registry_url(nct_id: str) -> str:
+    """The trial's page on ClinicalTrials.gov, where every message and feed sends the reader."""
+    return f"https://clinicaltrials.gov/study/{nct_id}"

@@ -24,11 +24,11 @@ from typing import Any, Protocol
 
 from watcher.core.change import Change, StoredChange
 from watcher.core.glossary import Glossary
+from watcher.core.ids import registry_url
 from watcher.core.message import Notices, Outgoing, build_email, unsubscribe_url, wire_bytes
 from watcher.core.record import Trial
 from watcher.core.subscriptions import Subscriber, Subscription, select
-from watcher.core.wording.summary import (
-    REGISTRY_URL,
+from watcher.core.wording import (
     ChangeSummary,
     coordinator_changes,
     headline,
@@ -149,7 +149,7 @@ def webhook_body(
             "version": version,
             "detected_at": now.isoformat(),
             "title": trial.brief_title,
-            "url": REGISTRY_URL.format(nct_id=nct_id),
+            "url": registry_url(nct_id),
             "changes": [c.to_dict() for c in changes],
         },
         ensure_ascii=False,
@@ -247,7 +247,7 @@ def digest_email(
         summary = change_summary(subscription, changes, glossary)
         if not summary.empty:
             title = titles.get(nct_id) or nct_id
-            url = REGISTRY_URL.format(nct_id=nct_id)
+            url = registry_url(nct_id)
             sections.append(DigestSection(nct_id, title, url, summary))
     if not sections:
         return None

@@ -14,7 +14,7 @@ the same country, or elsewhere. `Place.includes` is the rule for notifications: 
 is told when the site is in the named city or region, or anywhere in the country when only a
 country was given. Trial summaries list sites nearest first.
 
-Both the subscription filter (`subscriptions`) and the summaries (`wording.summary`)
+Both the subscription filter (`subscriptions`) and the summaries (`wording`)
 use this one module, so "near" means the same thing in an email, a feed and `trialwatch
 summary`.
 """

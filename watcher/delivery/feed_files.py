@@ -16,7 +16,8 @@ from pathlib import Path
 
 from watcher.config.schema import Settings
 from watcher.core.change import Change
-from watcher.core.feeds import TRIAL_PAGE, Entry, FeedInfo, atom, entries, rss
+from watcher.core.feeds import Entry, FeedInfo, atom, entries, rss
+from watcher.core.ids import registry_url
 from watcher.core.subscriptions import Subscription, wants
 from watcher.store.database import Store
 
@@ -85,7 +86,7 @@ def write_feeds(
             id=f"urn:trialwatch:feed:{trial.nct_id}",
             title=f"{trial.nct_id}: {trial.brief_title or 'a watched trial'}",
             subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
-            link=TRIAL_PAGE.format(nct_id=trial.nct_id),
+            link=registry_url(trial.nct_id),
         )
         items = entries(store.change_events([trial.nct_id], limit))
         written += _write_pair(settings, trial_feed_path(settings, trial.nct_id), info, items, now)

@@ -1,7 +1,7 @@
 """Summaries, emails and digests as text and HTML, from the jinja2 templates.
 
-What is said is decided in `wording.summary` (plain data); this module only lays it out, so the
-text part, the HTML part, the feed entry and the CLI all say the same thing. HTML templates
+What is said is decided in `watcher.core.wording` (plain data); this module only lays it out,
+so the text part, the HTML part, the feed entry and the CLI all say the same thing. HTML templates
 (`*.html.j2`) are autoescaped: a trial record is third-party text and may contain `<script>`
 or `&`. Undefined variables are errors, not blanks, so a template typo fails a test instead of
 mailing a hole to a patient.
@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from watcher.core.wording.summary import ChangeSummary, TrialSummary
+from watcher.core.wording import ChangeSummary, TrialSummary
 
 Format = Literal["text", "html"]
 FORMATS: tuple[Format, ...] = ("text", "html")

@@ -60,7 +60,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher import __version__
 from watcher.config.schema import Settings, format_duration, load_settings
 from watcher.core.health import HealthState, TrialCheck, alert_email, assess
-from watcher.core.wording.exact import summarize_line
+from watcher.core.wording import summarize_line
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import deliver_due
 from watcher.errors import ConfigError, TrialNotFound, WatcherError

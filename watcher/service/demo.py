@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config.schema import Settings, load_settings
-from watcher.core.wording.exact import summarize_line
+from watcher.core.wording import summarize_line
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now

@@ -22,7 +22,7 @@ from watcher.core.diff import diff_trials
 from watcher.core.message import Notices
 from watcher.core.record import Trial, parse_trial
 from watcher.core.version import NewVersion
-from watcher.core.wording.summary import change_sentence
+from watcher.core.wording import change_sentence
 from watcher.errors import RegistryError
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow

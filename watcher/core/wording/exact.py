@@ -1,4 +1,4 @@
-"""The text `trialwatch diff` prints: changes grouped by kind, for coordinators (pure).
+"""The exact old → new lines: what `trialwatch diff` prints, coordinators and feeds show (pure).
 
 Coordinators read this to check what the registry now says, so values are shown as the
 registry spells them (RECRUITING, "18 Years"), old → new, and sites by the name they know
@@ -8,11 +8,18 @@ Free-text "other" fields are shortened, because their detail is on the registry 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from watcher.core.canonical import canonical_json
-from watcher.core.change import KIND_ORDER, Change
+from watcher.core.change import Change
 from watcher.core.record import JSON
+from watcher.core.wording.words import (
+    by_kind,
+    contacts_words,
+    item_name,
+    operation,
+    shorten,
+    value_words,
+)
 
 HEADINGS: Mapping[str, str] = {
     "status": "Overall status",
@@ -58,68 +65,25 @@ FIELD_NAMES: Mapping[str, str] = {
     "secondaryOutcomes": "Secondary outcome",
 }
 ARROW = "→"
-OTHER_WIDTH = 100  # characters of an "other" value shown before "…"
-
-
-def _plain(value: JSON) -> str:
-    """A value as words: lists joined, booleans as yes/no, absent as "(none)"."""
-    if value is None or value == []:
-        return "(none)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return ", ".join(_plain(v) for v in value)
-    if isinstance(value, dict):
-        return canonical_json(value)
-    return str(value)
-
-
-def _short(text: str) -> str:
-    one_line = " ".join(text.split())
-    return one_line if len(one_line) <= OTHER_WIDTH else one_line[: OTHER_WIDTH - 1] + "…"
-
-
-def _contacts(value: JSON) -> str:
-    """Contact objects as "Name (ROLE), phone ext, email; …"."""
-    if not isinstance(value, list) or not value:
-        return "(none)"
-    people = []
-    for contact in value:
-        if not isinstance(contact, dict):
-            continue
-        name = _plain(contact.get("name"))
-        role = contact.get("role")
-        phone = " ext ".join(
-            str(p) for p in (contact.get("phone"), contact.get("phoneExt")) if p is not None
-        )
-        email = contact.get("email")
-        parts = [f"{name} ({role})" if role else name, phone, str(email) if email else ""]
-        people.append(", ".join(p for p in parts if p))
-    return "; ".join(people)
+OTHER_WIDTH = 100  # an "other" value is cut to this many characters, at a word boundary
 
 
 def _counted(value: JSON) -> str:
     """An enrollment as "120 estimated", a date as "2026-03 (estimated)"."""
     if not isinstance(value, dict):
-        return _plain(value)
+        return value_words(value)
     kind = value.get("type")
     kind_text = str(kind).lower() if kind else ""
     if "count" in value:
-        return " ".join(p for p in (_plain(value.get("count")), kind_text) if p)
-    date = _plain(value.get("date"))
+        return " ".join(p for p in (value_words(value.get("count")), kind_text) if p)
+    date = value_words(value.get("date"))
     return f"{date} ({kind_text})" if kind_text else date
 
 
-def _item_name(value: JSON) -> str:
-    """An arm, intervention or outcome by its name."""
-    if not isinstance(value, dict):
-        return _plain(value)
-    for key in ("label", "name", "measure"):
-        if isinstance(value.get(key), str):
-            return str(value[key])
-    return canonical_json(value)
+def _item_words(value: JSON) -> str:
+    """An arm, intervention or outcome by its name; all of it when it has none."""
+    name = item_name(value)
+    return value_words(value) if name is None else name
 
 
 def _field_name(field: str) -> str:
@@ -137,14 +101,15 @@ def _line(change: Change) -> list[str]:
     kind, old, new = change.kind, change.old, change.new
     site = change.site.label() if change.site else ""
     if kind == "site_added":
-        return [f"+ {site}: {_plain(new) if new else 'no recruiting status given'}"]
+        return [f"+ {site}: {value_words(new) if new else 'no recruiting status given'}"]
     if kind == "site_removed":
-        return [f"- {site}: was {_plain(old)}"]
+        return [f"- {site}: was {value_words(old)}"]
     if kind == "site_status":
-        return [f"{site}: {_plain(old)} {ARROW} {_plain(new)}"]
+        return [f"{site}: {value_words(old)} {ARROW} {value_words(new)}"]
     if kind in ("site_contact", "contacts"):
         prefix = f"{site}: " if site else ""
-        return [f"{prefix}{_contacts(old)} {ARROW} {_contacts(new)}"]
+        was, now = contacts_words(old, exact=True), contacts_words(new, exact=True)
+        return [f"{prefix}{was} {ARROW} {now}"]
     if kind == "enrollment":
         return [f"{_counted(old)} {ARROW} {_counted(new)}"]
     if kind == "dates":
@@ -152,41 +117,58 @@ def _line(change: Change) -> list[str]:
     if kind == "eligibility":
         return _eligibility_lines(change)
     if kind in ("interventions", "arms", "outcomes"):
-        group = _field_name(change.field) if kind == "outcomes" else ""
-        if old is None:
-            verb, named = "added", _item_name(new)
-        elif new is None:
-            verb, named = "removed", _item_name(old)
-        else:
-            was, now = _item_name(old), _item_name(new)
-            verb, named = "changed", was if was == now else f"{was} {ARROW} {now}"
-            if isinstance(old, dict) and isinstance(new, dict):
-                keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
-                named += f" ({', '.join(keys)})"
-        return [f"{group} {verb}: {named}" if group else f"{verb.capitalize()}: {named}"]
+        return [_item_line(change)]
     if kind == "results_posted":
         return [f"{'posted' if old else 'not posted'} {ARROW} {'posted' if new else 'not posted'}"]
     if kind == "other":
         return [_other_line(change)]
-    line = _prefixed(change.field, f"{_plain(old)} {ARROW} {_plain(new)}")
+    line = _prefixed(change.field, f"{value_words(old)} {ARROW} {value_words(new)}")
     last_known = (change.detail or {}).get("last_known_status")
     return [f"{line} (last known status: {last_known})" if last_known else line]
 
 
-def _eligibility_lines(change: Change) -> list[str]:
+def eligibility_label(change: Change, parent_words: Callable[[str], str] = str) -> str:
+    """Which criterion moved and how: "Inclusion, changed (under …)".
+
+    `parent_words` shows the item the criterion sits under (emails quote it).
+    """
     detail = change.detail or {}
     where = str(detail.get("section", "")).capitalize() or "Criteria"
     parent = detail.get("parent")
-    under = f" (under {parent!s})" if parent else ""
+    under = f" (under {parent_words(str(parent))})" if parent else ""
+    return f"{where}, {operation(change)}{under}"
+
+
+def _eligibility_lines(change: Change) -> list[str]:
+    label = eligibility_label(change)
     if change.old is None:
-        return [f"{where}, added{under}: {_plain(change.new)}"]
+        return [f"{label}: {value_words(change.new)}"]
     if change.new is None:
-        return [f"{where}, removed{under}: {_plain(change.old)}"]
-    return [
-        f"{where}, changed{under}:",
-        f"  was: {_plain(change.old)}",
-        f"  now: {_plain(change.new)}",
-    ]
+        return [f"{label}: {value_words(change.old)}"]
+    return [f"{label}:", f"  was: {value_words(change.old)}", f"  now: {value_words(change.new)}"]
+
+
+def _item_line(change: Change) -> str:
+    """An arm, intervention or outcome added, removed or changed (with the keys that changed)."""
+    old, new = change.old, change.new
+    verb = operation(change)
+    if verb == "added":
+        named = _item_words(new)
+    elif verb == "removed":
+        named = _item_words(old)
+    else:
+        was, now = _item_words(old), _item_words(new)
+        named = was if was == now else f"{was} {ARROW} {now}"
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+            named += f" ({', '.join(keys)})"
+    group = _field_name(change.field) if change.kind == "outcomes" else ""
+    return f"{group} {verb}: {named}" if group else f"{verb.capitalize()}: {named}"
+
+
+def _other_words(value: JSON) -> str:
+    """A free-text registry value, shortened: its detail is on the registry page."""
+    return shorten(value_words(value), OTHER_WIDTH)
 
 
 def _other_line(change: Change) -> str:
@@ -200,16 +182,7 @@ def _other_line(change: Change) -> str:
             if isinstance(entries, list) and entries
         ]
         return f"{name}: {', '.join(counts) or 'edited'}"
-    return f"{name}: {_short(_plain(change.old))} {ARROW} {_short(_plain(change.new))}"
-
-
-def _by_kind(changes: Sequence[Change]) -> list[tuple[str, list[Change]]]:
-    """Changes grouped by kind, in `KIND_ORDER`; kinds it does not know come last."""
-    groups: dict[str, list[Change]] = {}
-    for change in changes:
-        groups.setdefault(change.kind, []).append(change)
-    order = [k for k in KIND_ORDER if k in groups] + [k for k in groups if k not in KIND_ORDER]
-    return [(kind, groups[kind]) for kind in order]
+    return f"{name}: {_other_words(change.old)} {ARROW} {_other_words(change.new)}"
 
 
 def summarize_line(changes: Sequence[Change]) -> str:
@@ -218,11 +191,11 @@ def summarize_line(changes: Sequence[Change]) -> str:
     "overall status: NOT_YET_RECRUITING → RECRUITING; sites added (1); dates (1)"
     """
     parts = []
-    for kind, members in _by_kind(changes):
+    for kind, members in by_kind(changes):
         heading = HEADINGS.get(kind, kind).lower()
         if kind == "status":
             first = members[0]
-            parts.append(f"{heading}: {_plain(first.old)} {ARROW} {_plain(first.new)}")
+            parts.append(f"{heading}: {value_words(first.old)} {ARROW} {value_words(first.new)}")
         else:
             parts.append(f"{heading} ({len(members)})")
     return "; ".join(parts)
@@ -231,7 +204,7 @@ def summarize_line(changes: Sequence[Change]) -> str:
 def format_changes(changes: Sequence[Change]) -> str:
     """Changes grouped under one heading per kind, most important kind first."""
     blocks = []
-    for kind, members in _by_kind(changes):
+    for kind, members in by_kind(changes):
         heading = HEADINGS.get(kind, kind)
         count = f" ({len(members)})" if len(members) > 1 else ""
         lines = [f"{heading}{count}"]

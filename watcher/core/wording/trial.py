@@ -1,0 +1,227 @@
+"""What a trial is, for one audience, as data: `trial_summary` (pure).
+
+`trialwatch summary` and the first email after subscribing show it. A patient gets plain words,
+the terms explained and the sites nearest them first (a few, the rest counted); a coordinator
+gets the official values and every site. Layout is `delivery.templates`' job; the facts at the
+top are `trial_facts`'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from watcher.core.change import AUDIENCES
+from watcher.core.criteria import parse_criteria
+from watcher.core.glossary import Glossary, GlossaryHit
+from watcher.core.ids import registry_url
+from watcher.core.places import ELSEWHERE, NEARNESS_WORDS, Place, parse_near, place_words
+from watcher.core.readability import flesch_kincaid_grade_of
+from watcher.core.record import Site, Trial
+from watcher.core.rewrite import PlainItem, reading_text, rewrite_criteria, rewrite_item
+from watcher.core.wording.trial_facts import Fact, coordinator_facts, patient_facts
+from watcher.core.wording.words import code_words, field_words
+
+CLOSING = "Only the study team can tell you if you qualify. Talk with your doctor."
+# A patient's trial summary lists this many sites, nearest first; the rest are counted.
+SITES_SHOWN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """An eligibility item as shown, with the items nested under it."""
+
+    text: str
+    shown_as_written: bool
+    children: tuple[Criterion, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CriteriaSection:
+    """Items of one section ("Who can join"), nested as the trial nests them."""
+
+    heading: str
+    items: tuple[Criterion, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLine:
+    """A site as listed: its name, where it is, its recruiting status and how near it is."""
+
+    facility: str
+    place: str
+    status: str
+    nearness: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrialSummary:
+    """What a trial is, for one audience.
+
+    `items` are every eligibility item in document order, as the JSON output lists them (for a
+    coordinator, `plain` is the original: nothing is rewritten). `grade_level` is the
+    Flesch-Kincaid grade of the criteria as the reader reads them (the original terms kept in
+    parentheses after plain words left out).
+    """
+
+    audience: str
+    nct_id: str
+    title: str
+    url: str
+    facts: tuple[Fact, ...]
+    sections: tuple[CriteriaSection, ...]
+    items: tuple[PlainItem, ...]
+    terms: tuple[GlossaryHit, ...]
+    sites: tuple[SiteLine, ...]
+    sites_not_shown: int
+    near: str | None
+    closing: str | None
+    grade_level: float
+
+
+_SECTION_HEADINGS = {
+    "patient": {"inclusion": "Who can join", "exclusion": "Who cannot join", "other": "Rules"},
+    "coordinator": {
+        "inclusion": "Inclusion criteria",
+        "exclusion": "Exclusion criteria",
+        "other": "Criteria",
+    },
+}
+_SITE_STATUS_WORDS = {
+    "RECRUITING": "recruiting",
+    "NOT_YET_RECRUITING": "not recruiting yet",
+    "ACTIVE_NOT_RECRUITING": "not taking new people",
+    "ENROLLING_BY_INVITATION": "by invitation only",
+    "COMPLETED": "finished",
+    "TERMINATED": "stopped early",
+    "SUSPENDED": "on hold",
+    "WITHDRAWN": "withdrawn",
+}
+
+
+def _tree(items: Sequence[PlainItem], text: Callable[[PlainItem], str]) -> tuple[Criterion, ...]:
+    """Flat items with depths → nested criteria (an item one deeper belongs to the last one)."""
+
+    def build(start: int, depth: int) -> tuple[list[Criterion], int]:
+        out: list[Criterion] = []
+        i = start
+        while i < len(items) and items[i].depth >= depth:
+            item = items[i]
+            children, i = build(i + 1, item.depth + 1)
+            out.append(Criterion(text(item), item.shown_as_written, tuple(children)))
+        return out, i
+
+    roots: list[Criterion] = []
+    i = 0
+    while i < len(items):  # a first item deeper than 0 still starts a tree of its own
+        built, i = build(i, items[i].depth)
+        roots += built
+    return tuple(roots)
+
+
+def _sections(items: Sequence[PlainItem], audience: str) -> tuple[CriteriaSection, ...]:
+    headings = _SECTION_HEADINGS[audience]
+    order = {section: i for i, section in enumerate(("inclusion", "exclusion", "other"))}
+    by_section: dict[str, list[PlainItem]] = {}
+    for item in items:
+        by_section.setdefault(item.section, []).append(item)
+
+    def text(item: PlainItem) -> str:
+        return item.plain if audience == "patient" else item.original
+
+    return tuple(
+        CriteriaSection(headings.get(section, section), _tree(members, text))
+        for section, members in sorted(by_section.items(), key=lambda p: order.get(p[0], 9))
+    )
+
+
+def _site_order(place: Place | None) -> Callable[[Site], tuple[int, int, str, str, str, str]]:
+    def key(site: Site) -> tuple[int, int, str, str, str, str]:
+        rank = place.nearness(site) if place else ELSEWHERE
+        recruiting = 0 if site.status == "RECRUITING" else 1
+        return (
+            rank,
+            recruiting,
+            site.country or "",
+            site.state or "",
+            site.city or "",
+            site.facility or "",
+        )
+
+    return key
+
+
+def _site_lines_of(trial: Trial, audience: str, place: Place | None) -> list[SiteLine]:
+    lines = []
+    for site in sorted(trial.sites, key=_site_order(place)):
+        if audience == "coordinator":
+            status = field_words(site.status)
+            where = ", ".join(p for p in (site.city, site.state, site.zip, site.country) if p)
+        else:
+            status = _SITE_STATUS_WORDS.get(site.status or "", code_words(site.status).lower())
+            status = "" if site.status is None else status
+            where = place_words(site)
+        nearness = NEARNESS_WORDS.get(place.nearness(site), "") if place else ""
+        lines.append(SiteLine(site.facility or "(unnamed site)", where, status, nearness))
+    return lines
+
+
+def _terms(hits: Iterable[GlossaryHit]) -> tuple[GlossaryHit, ...]:
+    seen: set[str] = set()
+    out = []
+    for hit in hits:
+        if hit.everyday or not hit.meaning or hit.id in seen:
+            continue
+        seen.add(hit.id)
+        out.append(hit)
+    return tuple(out)
+
+
+def trial_summary(
+    trial: Trial, audience: str, glossary: Glossary, near: str | None = None
+) -> TrialSummary:
+    """A trial for one audience: patients get plain words and meanings, coordinators the
+    official values. Sites are listed nearest first when `near` names a place."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
+    patient = audience == "patient"
+    place = parse_near(near)
+    nct_id = trial.nct_id or "(no NCT ID)"
+    if patient:
+        items = rewrite_criteria(trial.eligibility.criteria, glossary)
+        title = trial.brief_title or trial.official_title or nct_id
+        # A title keeps its everyday words ("Participants" in a title is not clumsy), and
+        # terms the criteria explain are explained there.
+        everyday = (term.id for term in glossary.terms if term.everyday)
+        seen = frozenset((*everyday, *(hit.id for item in items for hit in item.terms)))
+        titled = rewrite_item(title, glossary, seen)
+        title = title if titled.shown_as_written else titled.plain
+        hits = _terms([*titled.terms, *(hit for item in items for hit in item.terms)])
+        facts = patient_facts(trial, glossary)
+        grade = flesch_kincaid_grade_of(reading_text(item) for item in items)
+    else:
+        items = [
+            PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label)
+            for c in parse_criteria(trial.eligibility.criteria)
+        ]
+        title = trial.brief_title or trial.official_title or nct_id
+        hits = ()
+        facts = coordinator_facts(trial)
+        grade = flesch_kincaid_grade_of(item.original for item in items)
+    sites = _site_lines_of(trial, audience, place)
+    shown = sites[:SITES_SHOWN] if patient else sites
+    return TrialSummary(
+        audience=audience,
+        nct_id=nct_id,
+        title=title,
+        url=registry_url(nct_id),
+        facts=facts,
+        sections=_sections(items, audience),
+        items=tuple(items),
+        terms=hits,
+        sites=tuple(shown),
+        sites_not_shown=len(sites) - len(shown),
+        near=place.text if place else None,
+        closing=CLOSING if patient else None,
+        grade_level=round(grade, 1),
+    )
