@@ -7,7 +7,8 @@ from datetime import datetime
 
 import click
 
-from watcher.cli.support import App, emit_json, json_option, now, pass_app, reports_errors
+from watcher.cli.output import emit_json
+from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.service.daemon import Daemon, DaemonStatus, read_status
 from watcher.service.logs import setup_logging
 

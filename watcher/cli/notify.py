@@ -6,13 +6,13 @@ import os
 
 import click
 
-from watcher.cli.support import App, emit_json, json_option, now, pass_app, reports_errors
-from watcher.config.schema import Settings
+from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import AUDIENCES, DELIVERIES
 from watcher.core.ids import parse_nct_ids
 from watcher.core.subscriptions import parse_kinds, parse_near
-from watcher.delivery.outbox import DeliveryReport, deliver_due
+from watcher.delivery.outbox import deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests
 
@@ -147,16 +147,6 @@ def deliver(app: App, as_json: bool) -> None:
         emit_json(report.to_json())
         return
     click.echo(format_delivery(report, app.settings))
-
-
-def format_delivery(report: DeliveryReport, settings: Settings) -> str:
-    """What a drain did, and where mail went when no SMTP server is set."""
-    where = f" (to the Maildir {settings.mail.maildir})" if not settings.smtp.host else ""
-    lines = [
-        f"Sent {report.sent}{where}, deferred {report.deferred}, failed {report.failed}.",
-        *(f"  {error}" for error in report.errors),
-    ]
-    return "\n".join(lines)
 
 
 @click.command()

@@ -7,43 +7,20 @@ before it is watched.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 
-from watcher.cli.support import App, emit_json, pass_app, reports_errors
+from watcher.cli.output import emit_json
+from watcher.cli.studies import latest_record, read_study_file
+from watcher.cli.support import App, pass_app, reports_errors
 from watcher.core.change import AUDIENCES
 from watcher.core.ids import is_nct_id, parse_nct_id
 from watcher.core.record import parse_trial
 from watcher.core.wording import TrialSummary, trial_summary
 from watcher.data import load_glossary
 from watcher.delivery.templates import FORMATS, render_trial_summary
-from watcher.errors import InputError
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such file (give an NCT ID or a study JSON file)") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a readable study JSON file ({exc})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("protocolSection"), dict):
-        raise InputError(f"{path}: not a ClinicalTrials.gov study (no protocolSection)")
-    return data
-
-
-def _stored(app: App, nct_id: str) -> dict[str, Any]:
-    with app.store() as store:
-        latest = store.version(nct_id)
-        if latest is None:
-            raise InputError(
-                f"{nct_id}: no stored version; run `trialwatch watch add {nct_id}` "
-                "and then `trialwatch check`"
-            )
-        return store.record(nct_id, latest.version)
 
 
 def summary_json(summary: TrialSummary) -> dict[str, Any]:
@@ -88,9 +65,10 @@ def summary(app: App, source: str, audience: str, fmt: str, near: str | None) ->
     """Summarise a trial: a watched NCT ID's latest stored version, or a study JSON file."""
     path = Path(source)
     if is_nct_id(source.strip()) or not (path.suffix == ".json" or path.exists()):
-        raw = _stored(app, parse_nct_id(source))
+        with app.store() as store:
+            raw = latest_record(store, parse_nct_id(source))
     else:
-        raw = _read_file(path)
+        raw = read_study_file(path)
     result = trial_summary(parse_trial(raw), audience, load_glossary(), near)
     if fmt == "json":
         emit_json(summary_json(result))

@@ -1,18 +1,17 @@
-"""What every `trialwatch` command shares: settings loaded on demand, errors, output.
+"""What every `trialwatch` command shares: settings loaded on demand, the clock, errors.
 
-Command modules (`cli.py` and the `cli_*.py` beside it) import these so each command stays
-"parse, call one function, print", and a `WatcherError` always becomes one `Error: …` line.
+Command modules import these so each command stays "parse, call one function, print", and a
+`WatcherError` always becomes one `Error: …` line (printing itself is `watcher.cli.output`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import click
 
@@ -61,11 +60,6 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(exc.exit_code)
 
     return wrapper
-
-
-def emit_json(data: Any) -> None:
-    """JSON for scripts: indented, UTF-8 kept readable."""
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 pass_app = click.make_pass_decorator(App)

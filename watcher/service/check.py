@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from watcher.config.schema import Settings
+from watcher.core.cycle import CycleReport
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import DeliveryReport, deliver_due
 from watcher.errors import WatcherError
-from watcher.service.poll import CycleReport, RecentVersions, run_cycle
+from watcher.service.poll import RecentVersions, run_cycle
 from watcher.service.wiring import notice_planner, registry_client
 from watcher.store.database import Store
 

@@ -59,6 +59,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import __version__
 from watcher.config.schema import Settings, format_duration, load_settings
+from watcher.core.cycle import CycleReport
 from watcher.core.health import HealthState, TrialCheck, alert_email, assess
 from watcher.core.wording import summarize_line
 from watcher.delivery.feed_files import write_feeds
@@ -66,7 +67,7 @@ from watcher.delivery.outbox import deliver_due
 from watcher.errors import ConfigError, TrialNotFound, WatcherError
 from watcher.service.digests import queue_digests
 from watcher.service.logs import set_level
-from watcher.service.poll import CycleReport, run_cycle
+from watcher.service.poll import run_cycle
 from watcher.service.sdnotify import Notifier, watchdog_period
 from watcher.service.wiring import notice_planner, open_store, registry_client
 from watcher.store.database import Store

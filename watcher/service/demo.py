@@ -23,10 +23,10 @@ from typing import Any
 
 from watcher.config.schema import Settings, load_settings
 from watcher.core.wording import summarize_line
+from watcher.core.wording.cycle import cycle_text
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now
-from watcher.service.poll import CycleReport
 from watcher.service.wiring import open_store
 
 DEMO_DATA = Path(__file__).parents[1] / "demo_data"
@@ -35,7 +35,6 @@ PATIENT = "patient@example.org"  # example.org: a domain reserved for examples (
 PATIENT_NEAR = "Beijing, China"
 
 Echo = Callable[[str], None]
-Formatter = Callable[[CycleReport], str]
 
 
 def earlier_featured(record: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +70,7 @@ def demo_settings(state_dir: Path, base_url: str) -> Settings:
     return load_settings(config, env={"STATE_DIRECTORY": str(state_dir), "HOME": str(state_dir)})
 
 
-def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None) -> Path:
+def run_demo(echo: Echo, state_dir: Path | None = None) -> Path:
     """Walk through watch → first check → registry update → second check → the patient's email
     and the feeds; return the state directory."""
     state_dir = state_dir or Path(tempfile.mkdtemp(prefix="trialwatch-demo-"))
@@ -95,7 +94,7 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
             echo(f"   {PATIENT} follows {FEATURED} as a patient near {PATIENT_NEAR}.")
 
             echo("2. First check: the first version of each trial is stored.")
-            echo(f"{format_cycle(cycle(clock).report)}\n")
+            echo(f"{cycle_text(cycle(clock).report)}\n")
 
             later = [v[-1] for v in versions.values() if len(v) > 1]
             registry.publish(*later)
@@ -103,7 +102,7 @@ def run_demo(echo: Echo, format_cycle: Formatter, state_dir: Path | None = None)
             clock += timedelta(hours=1)
             second = cycle(clock)
             echo("4. Second check: what changed, old → new.")
-            echo(f"{format_cycle(second.report)}\n")
+            echo(f"{cycle_text(second.report)}\n")
 
             clock += timedelta(hours=1)
             third = cycle(clock).report

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from watcher.core.canonical import Stamp, content_hash, stamp_of
 from watcher.core.change import Change
+from watcher.core.cycle import CycleReport, Outcome
 from watcher.core.diff import diff_trials
 from watcher.core.message import Notices
 from watcher.core.record import Trial, parse_trial
@@ -27,7 +27,6 @@ from watcher.errors import RegistryError
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
-Result = Literal["new_version", "unchanged", "failed"]
 # Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →
 # the messages and digest entries to store with it (`watcher.service.wiring.notice_planner`).
 Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
@@ -54,62 +53,6 @@ class Registry(Protocol):
     def data_timestamp(self) -> str: ...
     def fetch_stamps(self, nct_ids: Sequence[str]) -> Iterator[Fetch]: ...
     def fetch_studies(self, nct_ids: Sequence[str]) -> Iterator[Fetch]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a cycle did for one trial."""
-
-    nct_id: str
-    result: Result
-    version: int | None = None
-    changes: tuple[Change, ...] = ()
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CycleReport:
-    """What a whole cycle did, for `check` output, logs and the daemon's status line."""
-
-    started_at: datetime
-    data_timestamp: str | None
-    requests: int
-    outcomes: tuple[Outcome, ...]
-
-    def count(self, result: Result) -> int:
-        """How many trials ended with this result."""
-        return sum(1 for o in self.outcomes if o.result == result)
-
-    @property
-    def changes(self) -> list[tuple[str, Change]]:
-        """Every change found, with its trial, in trial order."""
-        return [(o.nct_id, c) for o in self.outcomes for c in o.changes]
-
-    @property
-    def feeds_to_write(self) -> list[str]:
-        """Trials whose feeds are out of date: a change found, or a first version (a new
-        watch gets its feed file, empty, as soon as trialwatch knows its title)."""
-        return [
-            o.nct_id
-            for o in self.outcomes
-            if o.result == "new_version" and (o.changes or o.version == 1)
-        ]
-
-    def to_json(self) -> dict[str, Any]:
-        """The `check --json` contract."""
-        return {
-            "checked": len(self.outcomes),
-            "new_versions": self.count("new_version"),
-            "unchanged": self.count("unchanged"),
-            "failed": [
-                {"nct_id": o.nct_id, "error": o.error}
-                for o in self.outcomes
-                if o.result == "failed"
-            ],
-            "changes": [{"nct_id": nct_id, **c.to_dict()} for nct_id, c in self.changes],
-            "requests": self.requests,
-            "data_timestamp": self.data_timestamp,
-        }
 
 
 class _Ledger:

@@ -1,0 +1,48 @@
+"""`trialwatch check`: one check now (`watcher.service.check.check_now`), then what it found."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.support import App, json_option, now, pass_app, reports_errors
+from watcher.core.ids import parse_nct_ids
+from watcher.core.wording.cycle import cycle_text
+from watcher.delivery.outbox import DeliveryReport
+from watcher.errors import InputError
+from watcher.service.check import check_now
+
+
+@click.command()
+@click.argument("nct_ids", nargs=-1)
+@json_option
+@pass_app
+@reports_errors
+def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
+    """Run one poll cycle now and report, per trial, what was found."""
+    ids = parse_nct_ids(nct_ids) if nct_ids else None
+    settings = app.settings
+    with app.store() as store:
+        if ids:
+            unknown = [i for i in ids if (t := store.trial(i)) is None or not t.watched]
+            if unknown:
+                raise InputError(
+                    f"not watched: {', '.join(unknown)}; add with `trialwatch watch add "
+                    f"{' '.join(unknown)}`"
+                )
+        elif not store.trials():
+            raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
+        result = check_now(store, settings, now(), env=os.environ, nct_ids=ids)
+    report, delivery = result.report, result.delivery or DeliveryReport()
+    for problem in result.problems:
+        click.echo(f"Error: {problem}", err=True)
+    if as_json:
+        emit_json({**report.to_json(), "delivery": delivery.to_json()})
+    else:
+        click.echo(cycle_text(report))
+        if delivery.attempted:
+            click.echo(format_delivery(delivery, settings))
+    if result.problems:
+        raise SystemExit(1)

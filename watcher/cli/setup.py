@@ -1,0 +1,42 @@
+"""`trialwatch check-config` and `trialwatch demo`: is it set up right, and what does it do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from watcher.cli.output import emit_json
+from watcher.cli.support import App, json_option, pass_app, reports_errors
+from watcher.config.schema import effective_json, format_effective
+from watcher.service.demo import run_demo
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the demo's state here (default: a new temporary directory).",
+)
+@reports_errors
+def demo(state_dir: Path | None) -> None:
+    """Run the whole pipeline offline against a local replay of the registry."""
+    if state_dir is not None:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_demo(click.echo, state_dir)
+
+
+@click.command("check-config")
+@json_option
+@pass_app
+@reports_errors
+def check_config(app: App, as_json: bool) -> None:
+    """Validate the settings and print the effective values (secrets masked)."""
+    settings = app.settings
+    if as_json:
+        emit_json(effective_json(settings))
+    else:
+        source = settings.source or "built-in defaults"
+        click.echo(f"# configuration OK — from {source}")
+        click.echo(format_effective(settings))

@@ -1,0 +1,107 @@
+"""`trialwatch watch add/remove/list`: which trials are watched, and how they are doing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from watcher.cli.output import emit_json
+from watcher.cli.support import App, json_option, now, pass_app, reports_errors
+from watcher.config.schema import MIN_INTERVAL, parse_duration
+from watcher.core.ids import parse_nct_ids
+from watcher.errors import InputError
+
+
+@click.group()
+def watch() -> None:
+    """Choose which trials to watch."""
+
+
+def _ids_from(args: Sequence[str], file: Path | None) -> list[str]:
+    texts = list(args)
+    if file is not None:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise InputError(f"{file}: cannot read the list of NCT IDs ({exc.strerror})") from exc
+        texts += [ln.split("#", 1)[0].strip() for ln in lines]
+        texts = [t for t in texts if t]
+    if not texts:
+        raise InputError("name at least one NCT ID (or a --file with one per line)")
+    return parse_nct_ids(texts)
+
+
+@watch.command("add")
+@click.argument("nct_ids", nargs=-1)
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read NCT IDs from a file, one per line (# starts a comment).",
+)
+@click.option("--every", help='Check this trial on its own interval, e.g. "6h" (at least 1m).')
+@pass_app
+@reports_errors
+def watch_add(app: App, nct_ids: tuple[str, ...], file: Path | None, every: str | None) -> None:
+    """Start watching trials; they are fetched at the next check."""
+    ids = _ids_from(nct_ids, file)
+    interval = None
+    if every is not None:
+        try:
+            interval = parse_duration(every)
+        except ValueError as exc:
+            raise InputError(f"--every: {exc}") from exc
+        if interval < MIN_INTERVAL:
+            raise InputError(f"--every {every!r} is shorter than the 1 minute minimum")
+    with app.store() as store:
+        added = store.add_watches(ids, now(), interval)
+    for nct_id in ids:
+        state = "now watching" if nct_id in added else "already watched"
+        click.echo(f"{nct_id}  {state}")
+
+
+@watch.command("remove")
+@click.argument("nct_ids", nargs=-1, required=True)
+@pass_app
+@reports_errors
+def watch_remove(app: App, nct_ids: tuple[str, ...]) -> None:
+    """Stop watching trials (their stored history is kept)."""
+    ids = parse_nct_ids(nct_ids)
+    with app.store() as store:
+        removed = store.remove_watches(ids)
+    for nct_id in ids:
+        click.echo(f"{nct_id}  {'no longer watched' if nct_id in removed else 'was not watched'}")
+
+
+@watch.command("list")
+@json_option
+@pass_app
+@reports_errors
+def watch_list(app: App, as_json: bool) -> None:
+    """List watched trials with their status and health."""
+    with app.store() as store:
+        rows = store.trials()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "nct_id": t.nct_id,
+                    "title": t.brief_title,
+                    "overall_status": t.overall_status,
+                    "versions": t.current_version or 0,
+                    "last_checked_at": t.last_checked_at,
+                    "consecutive_failures": t.consecutive_failures,
+                    "last_error": t.last_error,
+                }
+                for t in rows
+            ]
+        )
+        return
+    if not rows:
+        click.echo("No trials watched yet. Add one: trialwatch watch add NCT07310784")
+        return
+    for t in rows:
+        status = t.overall_status or "not fetched yet"
+        health = f"  failing x{t.consecutive_failures}: {t.last_error}" if t.last_error else ""
+        click.echo(f"{t.nct_id}  {status:<24} {t.brief_title or ''}{health}")
