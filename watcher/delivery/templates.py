@@ -7,7 +7,7 @@ or `&`. Undefined variables are errors, not blanks, so a template typo fails a t
 mailing a hole to a patient.
 
 Templates live at the top of the repository (`templates/`); the wheel installs them as
-`watcher/templates` (docs/ARCHITECTURE.md), so the installed location is tried first, then the checkout's.
+`watcher/templates`, so the installed location is tried first, then the checkout's.
 """
 
 from __future__ import annotations

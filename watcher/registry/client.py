@@ -39,7 +39,7 @@ from watcher.errors import (
 )
 from watcher.registry.ratelimit import TokenBucket
 
-# The light fields a poll compares (docs/ARCHITECTURE.md): OverallStatus is here because real records flip
+# The light fields a poll compares: OverallStatus is here because real records flip
 # to UNKNOWN without a new update date.
 LIGHT_FIELDS = "NCTId,LastUpdatePostDate,OverallStatus"
 _MAX_REDIRECTS = 5

@@ -1,7 +1,7 @@
 """A token bucket that keeps trialwatch polite to the registry.
 
 ClinicalTrials.gov publishes no rate limit; third-party guides report about 50 requests per
-minute per IP and robots.txt asks for a 1 s crawl delay (docs/ARCHITECTURE.md). Every request, retries
+minute per IP and robots.txt asks for a 1 s crawl delay. Every request, retries
 included, takes a token, so a burst of retries cannot turn into a burst of traffic.
 
 Time is injected (`clock`, `sleep`) so tests can count the waits without waiting.
