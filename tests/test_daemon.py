@@ -24,8 +24,9 @@ from urllib.parse import parse_qs
 import pytest
 from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_config
 
+from watcher.core.schedule import due_trials, earliest_check
 from watcher.registry.replay import ReplayRegistry, ReplayServer
-from watcher.service.daemon import due_trials, earliest_check, status_line
+from watcher.service.daemon import status_line
 from watcher.store.database import TrialRow
 
 ROOT = Path(__file__).parent.parent

@@ -18,7 +18,7 @@ import click
 from watcher import __version__
 from watcher.cli.notify import format_delivery
 from watcher.cli.support import App, emit_json, json_option, now, pass_app, reports_errors
-from watcher.config.schema import MIN_INTERVAL, effective_json, format_effective, parse_duration
+from watcher.config import MIN_INTERVAL, effective_json, format_effective, parse_duration
 from watcher.core.diff import diff_trials
 from watcher.core.ids import parse_nct_ids
 from watcher.core.record import parse_trial

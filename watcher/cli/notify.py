@@ -7,7 +7,7 @@ import os
 import click
 
 from watcher.cli.support import App, emit_json, json_option, now, pass_app, reports_errors
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.core.addresses import validate_email
 from watcher.core.change import AUDIENCES, DELIVERIES
 from watcher.core.ids import parse_nct_ids

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.core.change import Change
 from watcher.core.feeds import TRIAL_PAGE, Entry, FeedInfo, atom, entries, rss
 from watcher.core.subscriptions import Subscription, wants

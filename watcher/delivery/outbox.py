@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from watcher.config.schema import Settings, smtp_password
+from watcher.config import Settings, smtp_password
 from watcher.delivery.transports import MaildirTransport, SmtpTransport, Transport, WebhookTransport
 from watcher.errors import DeliveryDeferred, DeliveryRejected
 from watcher.store.database import Store

@@ -41,7 +41,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
@@ -58,8 +58,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import __version__
-from watcher.config.schema import Settings, format_duration, load_settings
+from watcher.config import Settings, format_duration, load_settings
 from watcher.core.health import HealthState, TrialCheck, alert_email, assess
+from watcher.core.schedule import TICK, TICK_JITTER_S, due_trials, earliest_check
 from watcher.core.wording.exact import summarize_line
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import deliver_due
@@ -73,10 +74,6 @@ from watcher.store.database import Store, TrialRow
 
 log = logging.getLogger(__name__)
 
-TICK = timedelta(minutes=1)
-TICK_JITTER_S = 10
-# A trial due before the next tick can fire (jitter included) is checked on this one.
-SLACK = TICK + timedelta(seconds=TICK_JITTER_S)
 # How long the first SIGTERM waits for the trial in hand; systemd's target is 10 s in all.
 STOP_GRACE_S = 5.0
 PID_FILE = "trialwatch.pid"
@@ -84,41 +81,6 @@ META_LAST_CYCLE = "daemon.last_cycle"
 META_HEALTH = "health"  # HealthState.to_json(): what the admin has been told
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _FAILURES_LOGGED = 5  # a cycle's failures named in its log line; the rest are counted
-
-
-# -- when trials are due (pure) -------------------------------------------------------------
-
-
-def interval_of(trial: TrialRow, default: timedelta) -> timedelta:
-    """The trial's own interval (`watch add --every`), else the global one."""
-    return timedelta(seconds=trial.every_s) if trial.every_s else default
-
-
-def next_check_at(trial: TrialRow, default: timedelta) -> datetime | None:
-    """When the trial is next due; None when it was never checked (due now)."""
-    if trial.last_checked_at is None:
-        return None
-    return datetime.fromisoformat(trial.last_checked_at) + interval_of(trial, default)
-
-
-def due_trials(
-    trials: Sequence[TrialRow], default: timedelta, now: datetime, slack: timedelta = SLACK
-) -> list[str]:
-    """The NCT IDs to check now: due already, or due before the next tick could check them."""
-    due: list[str] = []
-    for trial in trials:
-        at = next_check_at(trial, default)
-        if at is None or at <= now + slack:
-            due.append(trial.nct_id)
-    return due
-
-
-def earliest_check(
-    trials: Sequence[TrialRow], default: timedelta, now: datetime
-) -> datetime | None:
-    """When the next trial falls due (`now` when one is overdue); None with nothing watched."""
-    times = [next_check_at(t, default) or now for t in trials]
-    return max(min(times), now) if times else None
 
 
 # -- what a cycle leaves behind for `status` ------------------------------------------------

@@ -21,7 +21,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from watcher.config.schema import Settings, load_settings
+from watcher.config import Settings, load_settings
 from watcher.core.wording.exact import summarize_line
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import deliver_due
