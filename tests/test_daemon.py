@@ -26,7 +26,7 @@ from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_confi
 
 from watcher.core.schedule import due_trials, earliest_check
 from watcher.registry.replay import ReplayRegistry, ReplayServer
-from watcher.service.daemon import status_line
+from watcher.service.status import status_line
 from watcher.store.database import TrialRow
 
 ROOT = Path(__file__).parent.parent
@@ -595,7 +595,7 @@ def test_after_a_restart_only_the_trials_due_are_checked() -> None:
 
 def test_status_line_reads_like_the_issue_asks() -> None:
     """`systemctl status` shows the trials watched, the last cycle and any failing trials."""
-    from watcher.service.daemon import CycleSummary
+    from watcher.service.status import CycleSummary
 
     last = CycleSummary(NOW.isoformat(), 42, 3, 3, 0, 2)
     at = NOW.astimezone().strftime("%H:%M")

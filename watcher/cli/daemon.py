@@ -8,8 +8,9 @@ from datetime import datetime
 import click
 
 from watcher.cli.support import App, emit_json, json_option, now, pass_app, reports_errors
-from watcher.service.daemon import Daemon, DaemonStatus, read_status
+from watcher.service.daemon import Daemon
 from watcher.service.logs import setup_logging
+from watcher.service.status import DaemonStatus, read_status
 
 _FAILURES_SHOWN = 10  # failed messages listed by the text output; --json lists every one
 
