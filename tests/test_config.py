@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watcher import __version__
-from watcher.config.schema import (
+from watcher.config import (
     MASK,
     SECTIONS,
     SETTINGS,
@@ -558,7 +558,7 @@ def test_example_file_is_generated_from_the_declarations() -> None:
     """config.example.toml documents exactly the declared keys, help and defaults."""
     assert EXAMPLE.read_text(encoding="utf-8") == example_toml(), (
         "config.example.toml is out of date; regenerate it with: python -c "
-        "\"from watcher.config.schema import example_toml; open('config.example.toml', 'w')"
+        "\"from watcher.config import example_toml; open('config.example.toml', 'w')"
         '.write(example_toml())"'
     )
 

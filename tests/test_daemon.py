@@ -24,9 +24,10 @@ from urllib.parse import parse_qs
 import pytest
 from conftest import GatedSink, MailSink, Trialwatch, demo_versions, write_config
 
+from watcher.core.schedule import due_trials, earliest_check
 from watcher.registry.replay import ReplayRegistry
 from watcher.registry.replay_server import ReplayServer
-from watcher.service.daemon import due_trials, earliest_check, status_line
+from watcher.service.status import status_line
 from watcher.store.rows import TrialRow
 
 ROOT = Path(__file__).parent.parent
@@ -595,7 +596,7 @@ def test_after_a_restart_only_the_trials_due_are_checked() -> None:
 
 def test_status_line_reads_like_the_issue_asks() -> None:
     """`systemctl status` shows the trials watched, the last cycle and any failing trials."""
-    from watcher.service.daemon import CycleSummary
+    from watcher.service.status import CycleSummary
 
     last = CycleSummary(NOW.isoformat(), 42, 3, 3, 0, 2)
     at = NOW.astimezone().strftime("%H:%M")

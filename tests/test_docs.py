@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from watcher.cli.main import main
-from watcher.config.schema import SETTINGS
+from watcher.config import SETTINGS
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

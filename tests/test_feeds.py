@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from conftest import demo_versions
 
-from watcher.config.schema import Settings, load_settings
+from watcher.config import Settings, load_settings
 from watcher.core.canonical import content_hash
 from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial

@@ -28,11 +28,11 @@ from watcher.core.change import Change
 from watcher.core.diff import diff_trials
 from watcher.core.notify import Letterhead, plan_notices
 from watcher.core.record import parse_trial
+from watcher.core.schedule import last_slot
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.registry.replay_server import ReplayServer
-from watcher.service.digests import last_slot
 from watcher.store.database import Store
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)

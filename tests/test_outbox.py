@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pytest
 from conftest import MailSink, free_port
 
-from watcher.config.schema import Settings, load_settings
+from watcher.config import Settings, load_settings
 from watcher.core.message import Outgoing, build_email, unsubscribe_url, wire_bytes
 from watcher.delivery.outbox import deliver_due, retry_at
 from watcher.delivery.webhook import SIGNATURE_HEADER, signature

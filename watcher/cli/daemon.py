@@ -9,8 +9,9 @@ import click
 
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
-from watcher.service.daemon import Daemon, DaemonStatus, read_status
+from watcher.service.daemon import Daemon
 from watcher.service.logs import setup_logging
+from watcher.service.status import DaemonStatus, read_status
 
 _FAILURES_SHOWN = 10  # failed messages listed by the text output; --json lists every one
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.delivery.outbox import DeliveryReport
 
 

@@ -8,7 +8,7 @@ import click
 
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, json_option, pass_app, reports_errors
-from watcher.config.schema import effective_json, format_effective
+from watcher.config import effective_json, format_effective
 from watcher.service.demo import run_demo
 
 

@@ -15,7 +15,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
-from watcher.config.schema import Settings, load_settings
+from watcher.config import Settings, load_settings
 from watcher.errors import WatcherError
 from watcher.service.wiring import open_store
 from watcher.store.database import Store

@@ -9,7 +9,7 @@ import click
 
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
-from watcher.config.schema import MIN_INTERVAL, parse_duration
+from watcher.config import MIN_INTERVAL, parse_duration
 from watcher.core.ids import parse_nct_ids
 from watcher.errors import InputError
 

@@ -1,0 +1,66 @@
+"""Settings: one TOML file, validated once into frozen objects the rest of trialwatch trusts.
+
+The package reads in the order a setting travels: `values` (how one value is parsed and shown),
+`schema` (every key declared once, on its section), `load` (the file read and checked, every
+problem reported together; the SMTP password file), `show` (`check-config` and the example
+file). The rest of trialwatch imports the names below from `watcher.config`, not the modules.
+"""
+
+from watcher.config.load import load_settings, smtp_password, state_directory
+from watcher.config.schema import (
+    CREDENTIAL_NAME,
+    MIN_INTERVAL,
+    SECTIONS,
+    SETTINGS,
+    FeedSettings,
+    LogSettings,
+    MailSettings,
+    RegistrySettings,
+    ScheduleSettings,
+    Section,
+    Setting,
+    Settings,
+    SmtpSettings,
+    StorageSettings,
+    Webhook,
+    WebSettings,
+)
+from watcher.config.show import (
+    MASK,
+    EffectiveValue,
+    effective_json,
+    effective_settings,
+    example_toml,
+    format_effective,
+)
+from watcher.config.values import format_duration, parse_duration
+
+__all__ = [
+    "CREDENTIAL_NAME",
+    "MASK",
+    "MIN_INTERVAL",
+    "SECTIONS",
+    "SETTINGS",
+    "EffectiveValue",
+    "FeedSettings",
+    "LogSettings",
+    "MailSettings",
+    "RegistrySettings",
+    "ScheduleSettings",
+    "Section",
+    "Setting",
+    "Settings",
+    "SmtpSettings",
+    "StorageSettings",
+    "WebSettings",
+    "Webhook",
+    "effective_json",
+    "effective_settings",
+    "example_toml",
+    "format_duration",
+    "format_effective",
+    "load_settings",
+    "parse_duration",
+    "smtp_password",
+    "state_directory",
+]

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.core.change import Change
 from watcher.core.feeds import Entry, FeedInfo, atom, entries, rss
 from watcher.core.ids import registry_url

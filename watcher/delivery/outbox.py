@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from watcher.config.schema import Settings, smtp_password
+from watcher.config import Settings, smtp_password
 from watcher.delivery.maildir import MaildirTransport
 from watcher.delivery.smtp import SmtpTransport
 from watcher.delivery.webhook import WebhookTransport

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.core.cycle import CycleReport
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import DeliveryReport, deliver_due

@@ -21,7 +21,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from watcher.config.schema import Settings, load_settings
+from watcher.config import Settings, load_settings
 from watcher.core.wording import summarize_line
 from watcher.core.wording.cycle import cycle_text
 from watcher.registry.replay import ReplayRegistry, load_records

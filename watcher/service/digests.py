@@ -12,31 +12,17 @@ asked. A subscriber with nothing waiting gets nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.core.notify import digest_email
+from watcher.core.schedule import last_slot
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.service.wiring import letterhead
 from watcher.store.database import Store
 
 DELIVERIES = ("daily", "weekly")
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def last_slot(now: datetime, hour: int, weekday: str | None = None) -> datetime:
-    """The latest scheduled send time at or before `now`, in `now`'s time zone.
-
-    Daily: today at `hour`, or yesterday's when that is still ahead. Weekly: the same, on the
-    latest `weekday`.
-    """
-    slot = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if slot > now:
-        slot -= timedelta(days=1)
-    if weekday is not None:
-        slot -= timedelta(days=(slot.weekday() - WEEKDAYS.index(weekday)) % 7)
-    return slot
 
 
 def _meta_key(delivery: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from watcher.config.schema import Settings
+from watcher.config import Settings
 from watcher.core.change import Change
 from watcher.core.message import Notices
 from watcher.core.notify import Letterhead, plan_notices

@@ -1,0 +1,326 @@
+"""Value types: how one setting is read from TOML, with a message that says the fix, and shown.
+
+Why it looks like this:
+- Each kind of value (a host, a URL, a duration, a path...) is one small class with `parse` and
+  `show`, so the settings sections only name a kind and a default; validation, `check-config`
+  and `config.example.toml` all go through the same two methods.
+- Defaults are written the way a user would write them in the file ("24h", "trialwatch.db") and
+  go through the same parsing, so the documented default is exactly the effective one.
+- Paths: an absolute path is used as is; "~/" means the home directory; any other relative path
+  is resolved against the state directory, never against the working directory, which differs
+  between a shell and a service.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlsplit
+
+from watcher.core.addresses import validate_mailbox
+
+T = TypeVar("T")
+
+# A value as the settings file spells it (tables are sections, never values).
+TomlValue = str | int | float | bool | list[Any]
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What parsing a value may depend on besides the value itself."""
+
+    state_dir: Path
+    home: Path
+
+
+class ValueType(ABC, Generic[T]):
+    """How one kind of setting is read from TOML and shown again.
+
+    `parse` raises ValueError with a message that reads well after "[section].key: ".
+    """
+
+    @abstractmethod
+    def parse(self, raw: object, ctx: ParseContext) -> T: ...
+
+    @abstractmethod
+    def show(self, value: T) -> TomlValue: ...
+
+
+def describe(raw: object) -> str:
+    """Name a wrong value the way the user wrote it: "sixty" in quotes, tables by kind."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, str | int | float):
+        return json.dumps(raw, ensure_ascii=False)
+    if isinstance(raw, dict):
+        return "a table"
+    if isinstance(raw, list):
+        return "a list"
+    return f"a {type(raw).__name__}"  # TOML dates and times
+
+
+def _string(raw: object, expected: str) -> str:
+    if not isinstance(raw, str):
+        raise ValueError(f"expected {expected}, got {describe(raw)}")
+    return raw
+
+
+@dataclass(frozen=True)
+class Blankable(ValueType[T | None]):
+    """`inner`, or None when the value is "" (the TOML spelling of "not set")."""
+
+    inner: ValueType[T]
+
+    def parse(self, raw: object, ctx: ParseContext) -> T | None:
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return self.inner.parse(raw, ctx)
+
+    def show(self, value: T | None) -> TomlValue:
+        return "" if value is None else self.inner.show(value)
+
+
+@dataclass(frozen=True)
+class Text(ValueType[str]):
+    """Free text that must not be empty."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        text = _string(raw, "a string").strip()
+        if not text:
+            raise ValueError("must not be empty")
+        return text
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Host(ValueType[str]):
+    """A host name or IP address; catches the URL or "host:port" pasted where a host goes."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        text = Text().parse(raw, ctx)
+        if "/" in text or re.fullmatch(r"[^:]+:\d*", text):
+            raise ValueError(
+                f'"{text}" is not a host name; write the name only, e.g. "smtp.example.org" '
+                "(port and security have keys of their own)"
+            )
+        if any(ch.isspace() for ch in text):
+            raise ValueError(f'"{text}" is not a host name: it contains a space')
+        return text
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Url(ValueType[str]):
+    """An http(s) URL, kept without a trailing slash so paths can be appended."""
+
+    https_only: bool = False
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        text = _string(raw, "a URL").strip()
+        schemes = ("https",) if self.https_only else ("http", "https")
+        try:
+            parts = urlsplit(text)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            parts = urlsplit("")
+        if parts.scheme not in schemes or not parts.hostname or any(c.isspace() for c in text):
+            wanted = "an https:// URL" if self.https_only else "an http:// or https:// URL"
+            raise ValueError(f"expected {wanted}, got {describe(text)}")
+        return text.rstrip("/")
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Number(ValueType[float]):
+    """A number above a floor (whole numbers are accepted: `timeout_s = 30`)."""
+
+    above: float
+
+    def parse(self, raw: object, ctx: ParseContext) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+            raise ValueError(f"expected a number, got {describe(raw)}")
+        if raw <= self.above:
+            raise ValueError(f"must be more than {self.above:g}, got {raw}")
+        return float(raw)
+
+    def show(self, value: float) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Integer(ValueType[int]):
+    """A whole number within bounds."""
+
+    minimum: int
+    maximum: int | None = None
+
+    def parse(self, raw: object, ctx: ParseContext) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise ValueError(f"expected a whole number, got {describe(raw)}")
+        if self.maximum is not None and not self.minimum <= raw <= self.maximum:
+            raise ValueError(f"must be from {self.minimum} to {self.maximum}, got {raw}")
+        if raw < self.minimum:
+            raise ValueError(f"must be {self.minimum} or more, got {raw}")
+        return raw
+
+    def show(self, value: int) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Choice(ValueType[str]):
+    """One of a fixed set of words (case does not matter)."""
+
+    options: tuple[str, ...]
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        text = _string(raw, f"one of {', '.join(self.options)}").strip().lower()
+        if text not in self.options:
+            hint = did_you_mean(text, {option: f'"{option}"' for option in self.options})
+            raise ValueError(f"{describe(raw)} is not a choice here; {hint}")
+        return text
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Duration(ValueType[timedelta]):
+    """A duration string ("90s", "15m", "6h", "1d", "1h30m") with a floor."""
+
+    minimum: timedelta
+
+    def parse(self, raw: object, ctx: ParseContext) -> timedelta:
+        text = _string(raw, 'a duration such as "15m"')
+        value = parse_duration(text)
+        if value < self.minimum:
+            raise ValueError(
+                f'"{text.strip()}" is shorter than the {_in_words(self.minimum)} minimum; '
+                f'use "{format_duration(self.minimum)}" or more'
+            )
+        return value
+
+    def show(self, value: timedelta) -> TomlValue:
+        return format_duration(value)
+
+
+@dataclass(frozen=True)
+class PathValue(ValueType[Path]):
+    """A file or directory: absolute, "~/..." in the home directory, else in the state directory."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> Path:
+        text = _string(raw, "a path").strip()
+        if not text:
+            raise ValueError("must not be empty; give a file name or a path")
+        if text == "~" or text.startswith("~/"):
+            return ctx.home / text[2:]
+        return ctx.state_dir / text  # joining an absolute path yields that path
+
+    def show(self, value: Path) -> TomlValue:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Mailbox(ValueType[str]):
+    """An email address, optionally with a display name (the rules: `watcher.core.addresses`)."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        return validate_mailbox(_string(raw, "an email address"))
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Names(ValueType[tuple[str, ...]]):
+    """A list of lower-case names such as change kinds; duplicates are dropped."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> tuple[str, ...]:
+        if not isinstance(raw, list):
+            raise ValueError(f'expected a list of names such as ["status"], got {describe(raw)}')
+        names: dict[str, None] = {}
+        for item in raw:
+            if not isinstance(item, str) or not re.fullmatch(r"[a-z][a-z_]*", item.strip()):
+                raise ValueError(
+                    f'expected lower-case names such as "status", got {describe(item)}'
+                )
+            names.setdefault(item.strip(), None)
+        return tuple(names)
+
+    def show(self, value: tuple[str, ...]) -> TomlValue:
+        return list(value)
+
+
+# -- durations ---------------------------------------------------------------------------------
+
+_UNITS = (("d", 86400, "day"), ("h", 3600, "hour"), ("m", 60, "minute"), ("s", 1, "second"))
+_DURATION = re.compile(r"\s*".join(rf"(?:(?P<{u}>\d+)\s*{u})?" for u, _, _ in _UNITS), re.I)
+
+
+def parse_duration(text: str) -> timedelta:
+    """Read "90s", "15m", "6h", "1d" or a combination largest unit first ("1h30m", "1d 12h").
+
+    Raises ValueError with a message that says what a duration looks like.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or not any(match.groups()):
+        raise ValueError(
+            f'"{text.strip()}" is not a duration; write a whole number and a unit '
+            '(s, m, h or d), e.g. "90s", "15m", "6h", "1d" or "1h30m"'
+        )
+    seconds = sum(int(match[u] or 0) * size for u, size, _ in _UNITS)
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest text `parse_duration` reads back as `value` (whole seconds)."""
+    rest = int(value.total_seconds())
+    parts: list[str] = []
+    for unit, size, _ in _UNITS:
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+def _in_words(value: timedelta) -> str:
+    """ "1 minute", "2 hours": the largest unit that divides the duration exactly."""
+    seconds = int(value.total_seconds())
+    size, word = next((size, word) for _, size, word in _UNITS if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+# -- names and TOML text ----------------------------------------------------------------------
+
+
+def did_you_mean(word: str, shown: Mapping[str, str]) -> str:
+    """ "did you mean X?" for the closest name, else the full list (`shown`: name -> display)."""
+    close = difflib.get_close_matches(word, list(shown), n=1)
+    if close:
+        return f"did you mean {shown[close[0]]}?"
+    return "expected one of " + ", ".join(shown.values())
+
+
+def toml_text(value: TomlValue) -> str:
+    """`value` as it is written in a TOML file."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_text(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML
+    return repr(value)
