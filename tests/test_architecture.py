@@ -159,7 +159,7 @@ def imports(tree: ast.AST, package: str) -> list[tuple[int, str, tuple[str, ...]
     of x, so the layer rules see them too.
     """
     found: list[tuple[int, str, tuple[str, ...]]] = []
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name, ()) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -174,6 +174,12 @@ def imports(tree: ast.AST, package: str) -> list[tuple[int, str, tuple[str, ...]
         ):
             found.append((node.lineno, node.args[0].value, ()))
     return found
+
+
+@functools.cache
+def _nodes(tree: ast.AST) -> tuple[ast.AST, ...]:
+    """Every node of `tree`, walked once however many rules read it."""
+    return tuple(ast.walk(tree))
 
 
 def _called_name(func: ast.expr) -> str | None:
@@ -204,7 +210,7 @@ def _pure_import(module: str, names: tuple[str, ...]) -> bool:
 def _aliases(tree: ast.AST, package: str) -> dict[str, str]:
     """Local name → dotted name it was imported as, for resolving attribute chains."""
     aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -257,7 +263,7 @@ def core_findings(path: Path, root: Path) -> list[Finding]:
                 )
             )
     serialises = set_boundary = False
-    for node in ast.walk(tree):
+    for node in _nodes(tree):
         if isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 if kind := _access_kind(alias.name):
@@ -295,7 +301,7 @@ def core_findings(path: Path, root: Path) -> list[Finding]:
     if serialises and not set_boundary:
         line = next(
             n.lineno
-            for n in ast.walk(tree)
+            for n in _nodes(tree)
             if isinstance(n, ast.Attribute) and n.attr in EMAIL_SERIALISERS
         )
         findings.append(

@@ -28,6 +28,8 @@ from watcher.registry.replay import ReplayRegistry, ReplayServer
 from watcher.service.daemon import due_trials, earliest_check, status_line
 from watcher.store.database import TrialRow
 
+pytestmark = pytest.mark.slow  # the daemon runs as a subprocess and is signalled and timed
+
 ROOT = Path(__file__).parent.parent
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
 STOPPED = demo_versions("NCT05935098")  # ACTIVE_NOT_RECRUITING -> TERMINATED

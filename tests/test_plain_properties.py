@@ -23,6 +23,8 @@ from watcher.core.fidelity import check
 from watcher.core.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria
 from watcher.data import load_glossary
 
+pytestmark = pytest.mark.slow  # hypothesis over the rewriter and the whole recorded corpus
+
 GLOSSARY = load_glossary()
 
 PIECES = [

@@ -223,6 +223,7 @@ def test_a_rewrite_that_fails_a_check_is_shown_as_written() -> None:
     assert "numbers differ" in result.problems
 
 
+@pytest.mark.slow
 def test_every_sent_rewrite_of_every_record_keeps_what_an_independent_reading_finds(
     plain_corpus: list[PlainItem],
 ) -> None:
