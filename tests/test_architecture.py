@@ -441,7 +441,10 @@ BREACHES = {
     "logging": ("import logging\nlogging.getLogger(__name__).info('x')\n", ["`import logging`"]),
     "random": ("import random\nJITTER = random.random()\n", ["`import random`"]),
     "read_text": ("def read(p) -> str:\n    return p.read_text()\n", ["`.read_text`"]),
-    "mkdir and unlink": ("def f(p) -> None:\n    p.mkdir()\n    p.unlink()\n", ["`.mkdir`"]),
+    "mkdir and unlink": (
+        "def f(p) -> None:\n    p.mkdir()\n    p.unlink()\n",
+        ["`.mkdir`", "`.unlink`"],
+    ),
     "urlopen": ("from urllib.request import urlopen\n", ["urllib.request", "`urlopen`"]),
     "ElementTree.parse": (
         "from xml.etree import ElementTree as TREE\nDOC = TREE.parse('f.xml')\n",
