@@ -94,6 +94,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "options", "words"), FAULTS, ids=[f[0] for f in FAULTS])
 def test_a_registry_fault_stores_nothing_and_a_later_check_succeeds(
     trialwatch: Trialwatch,

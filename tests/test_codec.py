@@ -67,6 +67,7 @@ def _legacy_row(raw: Raw) -> Row:
 # -- round trips ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nct", sorted(version_chains()))
 def test_every_recorded_version_reads_back_exactly(nct: str) -> None:
     """Every recorded version of every trial reads back as served, key order included."""
@@ -96,6 +97,7 @@ def test_a_chain_longer_than_k_gets_keyframes() -> None:
         assert _same(_read(rows, n), versions[n])
 
 
+@pytest.mark.slow
 def test_the_largest_record_keeps_shortversion_chains() -> None:
     """A 1.5 MB record gets a keyframe every few versions, keeping its reads fast."""
     versions = _enrolment_versions(load_fixture(LARGEST), codec._LARGE_KEYFRAME_EVERY + 1)
@@ -131,6 +133,7 @@ def test_a_keyframe_is_still_readable_by_the_old_decoder() -> None:
 # -- never bigger than a keyframe -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_stored_delta_is_bigger_than_the_keyframe_would_be() -> None:
     """Over every recorded version chain, each delta is smaller than storing the version whole."""
     checked = 0
@@ -194,6 +197,7 @@ def _edit(raw: Raw, data: st.DataObject) -> None:
         target[data.draw(st.text(min_size=1, max_size=12))] = data.draw(SCALARS)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(st.data())
 def test_random_edits_round_trip_exactly(data: st.DataObject) -> None:

@@ -30,6 +30,8 @@ from watcher.registry.replay_server import ReplayServer
 from watcher.service.status import status_line
 from watcher.store.rows import TrialRow
 
+pytestmark = pytest.mark.slow  # the daemon runs as a subprocess and is signalled and timed
+
 ROOT = Path(__file__).parent.parent
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
 STOPPED = demo_versions("NCT05935098")  # ACTIVE_NOT_RECRUITING -> TERMINATED

@@ -781,6 +781,7 @@ def _all_real_changes() -> list[Change]:
     ]
 
 
+@pytest.mark.slow
 def test_every_real_change_survives_a_round_trip_through_json() -> None:
     """What the store saves (to_dict as JSON) loads back as the very same change."""
     changes = _all_real_changes()
@@ -792,6 +793,7 @@ def test_every_real_change_survives_a_round_trip_through_json() -> None:
         assert ("site" in data) == change.kind.startswith("site_")
 
 
+@pytest.mark.slow
 def test_severity_follows_the_policy() -> None:
     """Joining-related kinds are major, other named kinds minor, the remainder info."""
     major = {"status", "why_stopped", "eligibility", "age_sex", "site_added", "site_removed"}
@@ -803,6 +805,7 @@ def test_severity_follows_the_policy() -> None:
         assert change.severity == expected, change.kind
 
 
+@pytest.mark.slow
 def test_changes_come_most_important_kind_first() -> None:
     """Status first, then why stopped, eligibility, age/sex, sites, enrollment, dates…, other last."""
     assert KIND_ORDER[:10] == (

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 from conftest import load_fixture
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,8 @@ from watcher.core.canonical import canonical_json
 from watcher.core.change import Change
 from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
+
+pytestmark = pytest.mark.slow  # hypothesis over every recorded version pair
 
 BASES = [
     load_fixture(name)

@@ -307,6 +307,7 @@ def test_check_delivers_through_smtp(
     assert "This study has started looking for participants." in parts(message)[0]
 
 
+@pytest.mark.slow
 def test_killed_between_queued_and_sent_the_email_still_goes_exactly_once(
     smtp_config: tuple[GatedSink, Trialwatch], replay: ReplayServer
 ) -> None:

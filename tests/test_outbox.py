@@ -178,6 +178,7 @@ def hook() -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_webhooks_are_signed_and_retried(store: Store, tmp_path: Path, hook: str) -> None:
     """A 503 is retried; the delivered POST carries an HMAC-SHA256 of the exact body."""
     settings = settings_for(tmp_path, f'[[webhooks]]\nurl = "{hook}"\nsecret = "s3cret"\n')
@@ -192,6 +193,7 @@ def test_webhooks_are_signed_and_retried(store: Store, tmp_path: Path, hook: str
     assert headers["X-Trialwatch-Delivery"] == "wh1"
 
 
+@pytest.mark.slow
 def test_a_webhook_client_error_is_final(store: Store, tmp_path: Path, hook: str) -> None:
     """A 400 will not get better by retrying: the row is failed with the answer."""
     settings = settings_for(tmp_path, f'[[webhooks]]\nurl = "{hook}"\nsecret = "s3cret"\n')

@@ -194,6 +194,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("fault", "error", "words"), FAULTS)
 def test_lasting_fault_becomes_a_clear_error_and_clears(
     server: ReplayServer, connect: Connect, fault: str, error: type[RegistryError], words: str
@@ -212,6 +213,7 @@ def test_lasting_fault_becomes_a_clear_error_and_clears(
     assert client.fetch_study(nct_id) == RECORDS[nct_id]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", [f[0] for f in FAULTS])
 def test_passing_fault_is_retried_after_a_backoff(
     server: ReplayServer, connect: Connect, fake: FakeTime, fault: str

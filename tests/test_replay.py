@@ -278,6 +278,7 @@ def test_broken_connections_break_for_real(
     assert broken.bytes_sent < len(json.dumps(LATEST[IDS[0]], separators=(",", ":")))
 
 
+@pytest.mark.slow
 def test_slow_answer_outlasts_a_short_timeout(server: ReplayServer) -> None:
     """The slow fault holds the answer back longer than a client willing to wait 0.2 s."""
     server.registry.fail("slow", delay=1.0)

@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_fixture
+from conftest import load_fixture, oracle_problems
 
-from watcher.core.fidelity import check
 from watcher.core.glossary import Glossary, glossary_from_json
 from watcher.core.readability import flesch_kincaid_grade, flesch_kincaid_grade_of, syllables
 from watcher.core.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria, rewrite_item
@@ -224,26 +223,22 @@ def test_a_rewrite_that_fails_a_check_is_shown_as_written() -> None:
     assert "numbers differ" in result.problems
 
 
-def test_every_sent_rewrite_of_every_record_passes_the_checker(
-    all_plain_items: list[PlainItem],
+@pytest.mark.slow
+def test_every_sent_rewrite_of_every_record_keeps_what_an_independent_reading_finds(
+    plain_corpus: list[PlainItem],
 ) -> None:
-    """Across all recorded trials, nothing sent differs in meaning from what was written."""
-    sent = [item for item in all_plain_items if not item.shown_as_written]
-    assert all(check(item.original, item.plain, GLOSSARY) == () for item in sent)
-    fallbacks = len(all_plain_items) - len(sent)
-    assert fallbacks / len(all_plain_items) <= 0.15
-
-
-@pytest.fixture(scope="module")
-def all_plain_items() -> list[PlainItem]:
-    from conftest import all_fixture_records
-
-    items: list[PlainItem] = []
-    for path in all_fixture_records():
-        module = json.loads(path.read_text(encoding="utf-8"))["protocolSection"]
-        text = module.get("eligibilityModule", {}).get("eligibilityCriteria")
-        items += rewrite_criteria(text, GLOSSARY)
-    return items
+    """Across all recorded trials, each sent rewrite keeps the digits, comparators, negations,
+    names and words an independent reading finds, and at most 15% of items fall back."""
+    sent = [item for item in plain_corpus if not item.shown_as_written]
+    changed = [
+        (item.original, item.plain, problems)
+        for item in sent
+        if (problems := oracle_problems(item.original, item.plain, item.terms))
+    ]
+    assert changed == []
+    assert sum(item.plain != item.original for item in sent) >= 500, "too few rewrites to judge"
+    fallbacks = len(plain_corpus) - len(sent)
+    assert fallbacks / len(plain_corpus) <= 0.15
 
 
 def _packaged_json() -> Any:

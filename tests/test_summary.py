@@ -101,6 +101,7 @@ def test_each_change_has_one_exact_sentence(change: Change, sentence: str) -> No
     assert change_sentence(change) == sentence
 
 
+@pytest.mark.slow
 def test_every_recorded_change_gets_a_sentence_with_its_numbers() -> None:
     """Each real change reads as one sentence ending in a full stop, numbers kept."""
     for pair in consecutive_versions():
@@ -323,6 +324,7 @@ def test_html_escapes_script_and_ampersand_in_changes() -> None:
         assert "<script>" not in html and "A &amp; B &lt;script&gt;" in html
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pair", consecutive_versions(), ids=lambda p: p[1].name[:11])
 def test_every_recorded_change_set_summarises_for_both_audiences(pair: tuple[Path, Path]) -> None:
     """Real change sets render for patients and coordinators; coordinators miss nothing."""
