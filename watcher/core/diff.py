@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from difflib import SequenceMatcher
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from deepdiff import DeepDiff
@@ -32,6 +31,7 @@ from deepdiff import DeepDiff
 from watcher.core.canonical import canonical_json
 from watcher.core.change import KIND_ORDER, SEVERITY, Change, SiteRef
 from watcher.core.criteria import Criterion, parse_criteria
+from watcher.core.matching import SIMILAR, match, similarity
 from watcher.core.record import (
     JSON,
     ArmGroup,
@@ -45,10 +45,6 @@ from watcher.core.record import (
 
 _RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 
-# Two texts at least this similar (difflib ratio) are one item edited, not one removed and
-# another added. Tuned on the real edits in the fixtures: "2L" → "2/3L" in an arm label,
-# "(Arm 5 and Arm 6)" → "(Arm 5, Arm 6, and Arm 8)" in an outcome, reworded criteria.
-SIMILAR = 0.7
 # A criterion reworded in place (same section, position and parent) needs less: the registry's
 # rewrites of one ILD exclusion in NCT06203210, NCT06780137 and NCT07227597 score 0.42-0.60.
 SIMILAR_IN_PLACE = 0.4
@@ -69,92 +65,6 @@ def _change(
     detail: Mapping[str, JSON] | None = None,
 ) -> Change:
     return Change(kind, field, old, new, SEVERITY[kind], site, detail)
-
-
-# -- matching two collections of items -------------------------------------------------------
-
-T = TypeVar("T")
-
-
-def _similarity(a: str, b: str, floor: float = SIMILAR) -> float:
-    """difflib's ratio, made symmetric (it is not, in general); 0.0 when below `floor`."""
-    first, second = sorted((a, b))
-    matcher = SequenceMatcher(None, first, second, autojunk=False)
-    if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
-        return 0.0
-    ratio = matcher.ratio()
-    return ratio if ratio >= floor else 0.0
-
-
-def _unmatched(items: Sequence[T], common: Counter[str], ident: Callable[[T], str]) -> list[T]:
-    left = Counter(common)
-    out = []
-    for item in items:
-        name = ident(item)
-        if left[name] > 0:
-            left[name] -= 1
-        else:
-            out.append(item)
-    return out
-
-
-def _match(
-    old: Sequence[T],
-    new: Sequence[T],
-    ident: Callable[[T], str],
-    key: Callable[[T], Hashable] | None = None,
-    score: Callable[[T, T], float] | None = None,
-) -> tuple[list[tuple[T, T]], list[T], list[T]]:
-    """Pair old items with new ones: (edited pairs, removed, added).
-
-    Identical items (same `ident`) cancel out whatever their position, so a reordered list is
-    no change. What is left pairs up by `key` first (same site, same arm name), then by
-    `score` (a symmetric likeness from 0 to 1), best first, when it reaches `SIMILAR`. Every
-    tie is broken on the items' own content, never on which side they came from, so
-    diff(b, a) mirrors diff(a, b).
-    """
-    known: dict[int, str] = {}
-
-    def name(item: T) -> str:  # idents cost a JSON dump: one per item, not one per look
-        if id(item) not in known:
-            known[id(item)] = ident(item)
-        return known[id(item)]
-
-    common = Counter(map(name, old)) & Counter(map(name, new))
-    removed = _unmatched(old, common, name)
-    added = _unmatched(new, common, name)
-    pairs: list[tuple[T, T]] = []
-    if key is not None and removed and added:
-        by_key: dict[Hashable, tuple[list[T], list[T]]] = {}
-        for item in removed:
-            by_key.setdefault(key(item), ([], []))[0].append(item)
-        for item in added:
-            by_key.setdefault(key(item), ([], []))[1].append(item)
-        removed, added = [], []
-        for olds, news in by_key.values():
-            olds.sort(key=name)
-            news.sort(key=name)
-            pairs += zip(olds, news, strict=False)
-            removed += olds[len(news) :]
-            added += news[len(olds) :]
-    if score is not None and removed and added:
-        candidates = []
-        for i, was in enumerate(removed):
-            for j, now in enumerate(added):
-                likeness = score(was, now)
-                if likeness >= SIMILAR:
-                    low, high = sorted((name(was), name(now)))
-                    candidates.append((-likeness, low, high, i, j))
-        taken_old: set[int] = set()
-        taken_new: set[int] = set()
-        for *_, i, j in sorted(candidates):
-            if i not in taken_old and j not in taken_new:
-                taken_old.add(i)
-                taken_new.add(j)
-                pairs.append((removed[i], added[j]))
-        removed = [item for i, item in enumerate(removed) if i not in taken_old]
-        added = [item for j, item in enumerate(added) if j not in taken_new]
-    return pairs, removed, added
 
 
 # -- the named kinds ----------------------------------------------------------------------
@@ -201,9 +111,9 @@ def _eligibility(old: Trial, new: Trial) -> list[Change]:
         if was.section != now.section:
             return 0.0
         if (was.label, was.parent) != (now.label, now.parent):
-            return _similarity(was.text, now.text)
+            return similarity(was.text, now.text)
         # In place: accepted, but ranked below every pair that is similar on its own.
-        ratio = _similarity(was.text, now.text, SIMILAR_IN_PLACE)
+        ratio = similarity(was.text, now.text, SIMILAR_IN_PLACE)
         return max(ratio, SIMILAR) if ratio else 0.0
 
     def placed(
@@ -220,7 +130,7 @@ def _eligibility(old: Trial, new: Trial) -> list[Change]:
 
     was = list(enumerate(parse_criteria(old.eligibility.criteria)))
     now = list(enumerate(parse_criteria(new.eligibility.criteria)))
-    pairs, removed, added = _match(was, now, ident, score=likeness)
+    pairs, removed, added = match(was, now, ident, score=likeness)
     out = [placed(b, a[1].text, b[1].text) for a, b in pairs]
     out += [placed(a, a[1].text, None) for a in removed]
     out += [placed(b, None, b[1].text) for b in added]
@@ -264,7 +174,7 @@ def _same_place(a: Site, b: Site) -> float:
 def _sites(old: Trial, new: Trial) -> list[Change]:
     if old.sites == new.sites:
         return []
-    pairs, removed, added = _match(
+    pairs, removed, added = match(
         old.sites, new.sites, _site_ident, key=lambda s: s.key, score=_same_place
     )
     out: list[tuple[tuple[str, str], Change]] = []
@@ -333,12 +243,12 @@ def _items(
         return name(item) or ""
 
     def likeness(a: ItemT, b: ItemT) -> float:
-        return _similarity(text(a), text(b))
+        return similarity(text(a), text(b))
 
     def placed(shown: ItemT, before: JSON, after: JSON) -> tuple[tuple[str, str], Change]:
         return (text(shown), ident(shown)), _change(kind, field, before, after)
 
-    pairs, removed, added = _match(old, new, ident, key=text, score=likeness)
+    pairs, removed, added = match(old, new, ident, key=text, score=likeness)
     out = [placed(b, a.to_json(), b.to_json()) for a, b in pairs]
     out += [placed(a, a.to_json(), None) for a in removed]
     out += [placed(b, None, b.to_json()) for b in added]

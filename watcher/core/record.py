@@ -1,5 +1,8 @@
 """A study record as the fields people watch: raw API v2 JSON → `Trial` (pure).
 
+(Over 400 lines on purpose: each dataclass sits beside the parser that fills it, so a watched
+field is added in one place.)
+
 The registry omits optional fields rather than sending null, third-party copies add keys of
 their own, and subset fetches (`fields=`) drop whole modules. So parsing never assumes a key is
 there or has the documented type: anything missing or malformed reads as None / empty, and a

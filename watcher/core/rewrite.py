@@ -1,5 +1,8 @@
 """Eligibility criteria in plain English, by rules and a glossary, checked before use (pure).
 
+(Over 400 lines on purpose: the rules below share one draft of claimed spans, and their order is
+the rule; split apart, that order would be written in no single place.)
+
 Each item is rewritten on its own, in a fixed order, and every rule claims the span of text it
 rewrites so a later rule cannot rewrite it again:
 

@@ -1,4 +1,6 @@
-"""The ClinicalTrials.gov API v2 client: the only module that speaks HTTP.
+"""The ClinicalTrials.gov API v2 client: the only module that speaks HTTP to the registry.
+
+(About 400 lines on purpose: batching, paging, retries and splitting share one request path.)
 
 Everything the network can do wrong is decided here, so the rest of trialwatch sees either a
 study record or a `RegistryError` (errors.py) that names the trial and says what happened:

@@ -1,5 +1,8 @@
 """A local stand-in for ClinicalTrials.gov API v2 (served by `watcher.registry.replay_server`).
 
+(Over 400 lines on purpose: routing, paging, projections and faults all answer one request, as
+the registry does; the socket is in `replay_server`.)
+
 `trialwatch demo`, the tests and the benchmark run the real registry client against it, so
 it has to behave like the registry where the client can tell: the same paths, parameters,
 page shapes (`{"studies": [...], "nextPageToken": ...}`), `fields=` projections, 301 for an
