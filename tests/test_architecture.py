@@ -1,8 +1,8 @@
 """The layers hold: the core is pure, and only their own edges touch HTTP and SQLite.
 
-DESIGN §1: pure modules take time as an argument and never touch the network, the disk, the
-database, the environment or the clock, so they can be tested and reasoned about as plain
-functions. The checker below reads every module under `watcher/core/` (found by `rglob`, so a
+docs/ARCHITECTURE.md: pure modules take time as an argument and never touch the network, the
+disk, the database, the environment or the clock, so they can be tested and reasoned about as
+plain functions. The checker below reads every module under `watcher/core/` (found by `rglob`, so a
 new file is checked without being listed) and reports, with file and line:
 
 - every import, at any depth (inside functions, `if TYPE_CHECKING`, try/except), absolute or
@@ -336,7 +336,7 @@ def importers(root: Path, modules: set[str]) -> dict[str, list[int]]:
     return found
 
 
-HTTPX_HOMES = ("watcher/registry/", "watcher/delivery/transports.py", "watcher/delivery/webhook.py")
+HTTPX_HOMES = ("watcher/registry/", "watcher/delivery/webhook.py")
 SQLITE_HOMES = ("watcher/store/",)
 
 
@@ -540,6 +540,102 @@ def test_a_planted_importer_outside_its_layer_is_caught(
     homes = HTTPX_HOMES if modules == {"httpx"} else SQLITE_HOMES
     (tmp_path / where).write_text(source, encoding="utf-8")
     assert [m.rpartition(":")[0] for m in misplaced(tmp_path, modules, homes)] == [where]
+
+
+# Which layer may import which (docs/ARCHITECTURE.md): imports point down, towards the core.
+# "watcher" is the package itself (its `__version__`).
+LAYERS: dict[str, frozenset[str]] = {
+    "core": frozenset({"core", "errors"}),
+    "errors": frozenset(),
+    "data": frozenset({"core"}),
+    "config": frozenset({"watcher", "core", "errors"}),
+    "registry": frozenset({"core", "errors"}),
+    "store": frozenset({"core", "errors"}),
+    "delivery": frozenset({"core", "errors", "config", "store"}),
+    "service": frozenset(
+        {"watcher", "core", "errors", "config", "data", "registry", "store", "delivery"}
+    ),
+    "cli": frozenset(
+        {"watcher", "core", "errors", "config", "data", "registry", "store", "delivery", "service"}
+    ),
+    "__main__": frozenset({"cli"}),
+}
+
+
+def _layer(module: str) -> str:
+    """`watcher.service.poll` → "service"; the package itself → "watcher"."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "watcher"
+
+
+def package_imports(root: Path) -> dict[str, set[str]]:
+    """Each module of the package under `root`, with the package modules it imports
+    (`from watcher.service import check` imports `watcher.service.check`)."""
+    paths = sorted((root / "watcher").rglob("*.py"))
+    names = {module_name(path, root) for path in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        tree = _parse(path.read_text(encoding="utf-8"))
+        targets: set[str] = set()
+        for _, module, imported in imports(tree, _package(path, root)):
+            if module.split(".")[0] == "watcher":
+                submodules = {f"{module}.{name}" for name in imported} & names
+                targets |= submodules or {module}
+        graph[module_name(path, root)] = targets
+    return graph
+
+
+def layer_breaches(root: Path) -> list[str]:
+    """ "module → imported module" for every import that points up or sideways."""
+    return [
+        f"{module} → {target}"
+        for module, targets in package_imports(root).items()
+        for target in sorted(targets)
+        if _layer(target) != _layer(module) and _layer(target) not in LAYERS[_layer(module)]
+    ]
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    """Every cycle of module imports inside the package, found by depth-first search."""
+    graph = package_imports(root)
+    state: dict[str, str] = {}
+    cycles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module] & graph.keys()):
+            if state.get(target) == "open":
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_layers_import_only_towards_the_core() -> None:
+    """No layer imports one above it: the core nothing, the edges the core, cli nobody."""
+    assert layer_breaches(ROOT) == []
+
+
+def test_there_is_no_import_cycle() -> None:
+    """No module reaches itself through its imports."""
+    assert import_cycles(ROOT) == []
+
+
+def test_an_upward_import_and_a_cycle_are_caught(tmp_path: Path) -> None:
+    """A store module importing the service layer breaks the layer rule and makes a cycle."""
+    for source_file in PACKAGE.rglob("*.py"):
+        copy = tmp_path / source_file.relative_to(ROOT)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source_file, copy)
+    rows = tmp_path / "watcher" / "store" / "rows.py"
+    rows.write_text(rows.read_text(encoding="utf-8") + "\nfrom watcher.service import check\n")
+    assert layer_breaches(tmp_path) == ["watcher.store.rows → watcher.service.check"]
+    assert any("watcher.store.rows" in cycle for cycle in import_cycles(tmp_path))
 
 
 def test_core_email_is_the_same_bytes_every_time() -> None:
