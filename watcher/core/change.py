@@ -69,27 +69,10 @@ AUDIENCES = ("patient", "coordinator")
 DELIVERIES = ("immediate", "daily", "weekly")
 SITE_KINDS = frozenset({"site_added", "site_removed", "site_status", "site_contact"})
 # What a patient hears about unless they choose otherwise: what changes whether, where and how
-# they could join, and who to call. Design details (arms, outcome measures) and `info` changes
-# are for coordinators.
-PATIENT_KINDS = frozenset(
-    {
-        "status",
-        "why_stopped",
-        "eligibility",
-        "age_sex",
-        "site_added",
-        "site_removed",
-        "site_status",
-        "site_contact",
-        "contacts",
-        "enrollment",
-        "dates",
-        "phase",
-        "title",
-        "interventions",
-        "results_posted",
-    }
-)
+# they could join, and who to call; that is every kind but these design details and `info`
+# changes, which are for coordinators.
+COORDINATOR_ONLY_KINDS = frozenset({"conditions", "arms", "outcomes", "sponsor", "other"})
+PATIENT_KINDS = frozenset(KIND_ORDER) - COORDINATOR_ONLY_KINDS
 
 
 @dataclass(frozen=True, slots=True)

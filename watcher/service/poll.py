@@ -143,26 +143,21 @@ def run_cycle(
             ledger.skipped(t.nct_id)  # same data release: nothing can have changed
 
     by_id = {t.nct_id: t for t in trials}
-    for fetched in registry.fetch_stamps(light):
-        if should_stop():
-            break
-        if fetched.error is not None:
-            ledger.failed(fetched.nct_id, fetched.error)
-            continue
-        assert fetched.record is not None  # a Fetch holds a record or an error
-        seen = stamp_of(fetched.record)
-        known = by_id[fetched.nct_id].stamp
+    for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
+        seen = stamp_of(record)
+        known = by_id[nct_id].stamp
         if (seen.last_update_posted, seen.overall_status) == (
             known.last_update_posted,
             known.overall_status,
         ):
-            ledger.unchanged(seen, fetched.nct_id)
+            ledger.unchanged(seen, nct_id)
         else:
-            full.append(fetched.nct_id)
+            full.append(nct_id)
 
     if not should_stop():
-        fetches = registry.fetch_studies(full)
-        _ingest_all(store, fetches, ledger, now, should_stop, planner, recent or RecentVersions())
+        recent = recent or RecentVersions()
+        for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
+            _ingest(store, nct_id, record, ledger, now, planner, recent)
     ledger.flush()
     return CycleReport(
         started_at=now,
@@ -185,23 +180,18 @@ def _needs_light(
     return now - datetime.fromisoformat(trial.last_success_at) >= full_check_every
 
 
-def _ingest_all(
-    store: Store,
-    fetches: Iterable[Fetch],
-    ledger: _Ledger,
-    now: datetime,
-    should_stop: Callable[[], bool],
-    planner: Planner | None,
-    recent: RecentVersions,
-) -> None:
+def _answered(
+    fetches: Iterable[Fetch], ledger: _Ledger, should_stop: Callable[[], bool]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The records the registry answered, until asked to stop; each failure goes on the ledger."""
     for fetched in fetches:
         if should_stop():
-            break
+            return
         if fetched.error is not None:
             ledger.failed(fetched.nct_id, fetched.error)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
-        _ingest(store, fetched.nct_id, fetched.record, ledger, now, planner, recent)
+        yield fetched.nct_id, fetched.record
 
 
 class RecentVersions:
