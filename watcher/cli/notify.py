@@ -7,9 +7,9 @@ import os
 import click
 
 from watcher.cli.output import emit_json, format_delivery
-from watcher.cli.support import App, json_option, now, pass_app, reports_errors
+from watcher.cli.support import App, audience_option, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
-from watcher.core.change import AUDIENCES, DELIVERIES
+from watcher.core.change import DELIVERIES
 from watcher.core.ids import parse_nct_ids
 from watcher.core.subscriptions import parse_kinds, parse_near
 from watcher.delivery.outbox import deliver_due
@@ -27,13 +27,7 @@ def _address(text: str) -> str:
 @click.command()
 @click.argument("email")
 @click.argument("nct_ids", nargs=-1, required=True)
-@click.option(
-    "--audience",
-    type=click.Choice(AUDIENCES),
-    default="patient",
-    show_default=True,
-    help="patient: plain words; coordinator: exact old → new values.",
-)
+@audience_option("patient: plain words; coordinator: exact old → new values.")
 @click.option(
     "--digest",
     "delivery",

@@ -14,8 +14,7 @@ import click
 
 from watcher.cli.output import emit_json
 from watcher.cli.studies import latest_record, read_study_file
-from watcher.cli.support import App, pass_app, reports_errors
-from watcher.core.change import AUDIENCES
+from watcher.cli.support import App, audience_option, pass_app, reports_errors
 from watcher.core.ids import is_nct_id, parse_nct_id
 from watcher.core.record import parse_trial
 from watcher.core.wording import TrialSummary, trial_summary
@@ -43,13 +42,7 @@ def summary_json(summary: TrialSummary) -> dict[str, Any]:
 
 @click.command()
 @click.argument("source", metavar="NCT|FILE.json")
-@click.option(
-    "--audience",
-    type=click.Choice(AUDIENCES),
-    default="patient",
-    show_default=True,
-    help="patient: plain words and what they mean; coordinator: the official values.",
-)
+@audience_option("patient: plain words and what they mean; coordinator: the official values.")
 @click.option(
     "--format",
     "fmt",

@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 import click
 
 from watcher.config import Settings, load_settings
+from watcher.core.change import AUDIENCES
 from watcher.errors import WatcherError
 from watcher.service.wiring import open_store
 from watcher.store.database import Store
@@ -60,6 +61,17 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def audience_option(help_text: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """`--audience patient|coordinator`, patient by default; each command says what it means."""
+    return click.option(
+        "--audience",
+        type=click.Choice(AUDIENCES),
+        default="patient",
+        show_default=True,
+        help=help_text,
+    )
 
 
 pass_app = click.make_pass_decorator(App)
