@@ -15,9 +15,9 @@ import re
 from collections.abc import Callable
 
 import pytest
-from conftest import oracle_problems
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from oracle import oracle_problems
 
 from watcher.core.fidelity import check
 from watcher.core.rewrite import SHOWN_AS_WRITTEN, PlainItem, rewrite_criteria

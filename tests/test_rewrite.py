@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import load_fixture, oracle_problems
+from conftest import load_fixture
+from oracle import oracle_problems
 
 from watcher.core.glossary import Glossary, glossary_from_json
 from watcher.core.readability import flesch_kincaid_grade, flesch_kincaid_grade_of, syllables
