@@ -26,44 +26,32 @@ from typing import Any
 
 from watcher.core.record import JSON, Site, place_label
 
-KIND_ORDER: tuple[str, ...] = (
-    "status",
-    "why_stopped",
-    "eligibility",
-    "age_sex",
-    "site_added",
-    "site_removed",
-    "site_status",
-    "site_contact",
-    "enrollment",
-    "dates",
-    "results_posted",
-    "phase",
-    "title",
-    "conditions",
-    "interventions",
-    "arms",
-    "outcomes",
-    "sponsor",
-    "contacts",
-    "other",
+# Every kind of change with its severity, most important first: the order the diff reports
+# them in and every output lists them in.
+_KINDS: tuple[tuple[str, str], ...] = (
+    ("status", "major"),
+    ("why_stopped", "major"),
+    ("eligibility", "major"),
+    ("age_sex", "major"),
+    ("site_added", "major"),
+    ("site_removed", "major"),
+    ("site_status", "major"),
+    ("site_contact", "minor"),
+    ("enrollment", "minor"),
+    ("dates", "minor"),
+    ("results_posted", "major"),
+    ("phase", "minor"),
+    ("title", "minor"),
+    ("conditions", "minor"),
+    ("interventions", "minor"),
+    ("arms", "minor"),
+    ("outcomes", "minor"),
+    ("sponsor", "minor"),
+    ("contacts", "minor"),
+    ("other", "info"),
 )
-_MAJOR = frozenset(
-    {
-        "status",
-        "why_stopped",
-        "eligibility",
-        "age_sex",
-        "site_added",
-        "site_removed",
-        "site_status",
-        "results_posted",
-    }
-)
-SEVERITY: Mapping[str, str] = {
-    kind: "major" if kind in _MAJOR else "info" if kind == "other" else "minor"
-    for kind in KIND_ORDER
-}
+KIND_ORDER: tuple[str, ...] = tuple(kind for kind, _ in _KINDS)
+SEVERITY: Mapping[str, str] = dict(_KINDS)
 
 AUDIENCES = ("patient", "coordinator")
 DELIVERIES = ("immediate", "daily", "weekly")
