@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import MailSink, free_port
+from conftest import GatedSink, MailSink, free_port
 
 from watcher.config import Settings, load_settings
 from watcher.core.message import Outgoing, build_email, unsubscribe_url, wire_bytes
-from watcher.delivery.outbox import deliver_due, retry_at
+from watcher.delivery.outbox import LEASE, DeliveryReport, deliver_due, retry_at
 from watcher.delivery.webhook import SIGNATURE_HEADER, signature
 from watcher.store.database import Store
 
@@ -211,3 +212,116 @@ def test_backoff_doubles_and_is_capped() -> None:
         timedelta(minutes=4),
     ]
     assert retry_at(30, T0) - T0 == timedelta(hours=6)
+
+
+# -- claims: each message sent at most once, whoever drains ------------------------------------
+
+
+def subscribed(store: Store, address: str) -> Outgoing:
+    """A subscriber of a watched trial, and one email queued for them."""
+    store.add_watches(["NCT07310784"], T0)
+    person = store.subscribe(address, ["NCT07310784"], T0)
+    message = email(f"to-{address}", to=address)
+    store.enqueue([Outgoing(**{**asdict(message), "subscriber_id": person.id})], T0)
+    return message
+
+
+def test_two_drains_at_once_send_each_message_once(
+    tmp_path: Path, smtp_server: tuple[MailSink, int]
+) -> None:
+    """Two drains on two connections, started together, share 20 messages without a double."""
+    sink, port = smtp_server
+    settings = smtp(tmp_path, port)
+    path = tmp_path / "state" / "t.db"
+    with Store(path) as store:
+        store.enqueue([email(f"k{n}") for n in range(20)], T0)
+    start = threading.Barrier(2)
+    reports: list[int] = []
+
+    def drain() -> None:
+        with Store(path) as own:
+            start.wait()
+            reports.append(deliver_due(own, settings, T0, {}).sent)
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [m["Message-ID"] for m in sink.messages]
+    assert sum(reports) == 20 and len(ids) == 20 and len(set(ids)) == 20
+
+
+def test_cancelled_is_final_even_for_a_claimed_message(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """An unsubscribe cancels a message a drain has claimed; that drain's outcome is ignored."""
+    sink, port = smtp_server
+    subscribed(store, "pat@example.org")
+    lease = datetime.now(UTC) + LEASE
+    (row,) = store.claim_due(T0, "drain-a", at=datetime.now(UTC), until=lease)
+    person = store.subscriber(email="pat@example.org")
+    assert person is not None and store.unsubscribe(person) == 1
+    assert not store.hold(row.id, "drain-a", lease)  # the sender skips it
+    store.mark_sent(row.id, "drain-a", T0)
+    store.mark_retry(row.id, "drain-a", "421", T0)
+    assert store.db.execute("SELECT status FROM outbox").fetchall() == [("cancelled",)]
+    assert deliver_due(store, smtp(tmp_path, port), T0 + timedelta(days=1), {}).attempted == 0
+    assert sink.messages == []
+
+
+def test_a_drain_skips_what_was_cancelled_while_it_sent_another(
+    store: Store, gated_smtp_server: tuple[GatedSink, int], tmp_path: Path
+) -> None:
+    """Claimed together, the second message is cancelled while the first is at the server."""
+    sink, port = gated_smtp_server
+    subscribed(store, "first@example.org")
+    subscribed(store, "second@example.org")
+    sink.gate.clear()
+    settings = smtp(tmp_path, port)
+    path = store.path
+    report: list[DeliveryReport] = []
+
+    def drain() -> None:
+        with Store(path) as own:
+            report.append(deliver_due(own, settings, T0, {}))
+
+    thread = threading.Thread(target=drain)
+    thread.start()
+    assert sink.held.wait(5)  # the first message is at MAIL FROM
+    second = store.subscriber(email="second@example.org")
+    assert second is not None and store.unsubscribe(second) == 1
+    sink.gate.set()
+    thread.join(10)
+    assert [m["To"] for m in sink.messages] == ["first@example.org"]
+    assert report[0].sent == 1
+    statuses = store.db.execute("SELECT status FROM outbox ORDER BY id").fetchall()
+    assert statuses == [("sent",), ("cancelled",)]
+
+
+def test_a_dead_senders_lease_runs_out_and_the_message_goes_once(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """A claim whose sender died keeps others off until its lease ends; then it is sent once."""
+    sink, port = smtp_server
+    settings = smtp(tmp_path, port)
+    store.enqueue([email("orphan")], T0)
+    (row,) = store.claim_due(T0, "dead", at=datetime.now(UTC), until=datetime.now(UTC) + LEASE)
+    assert deliver_due(store, settings, T0, {}).attempted == 0  # still leased
+
+    def later() -> datetime:
+        return datetime.now(UTC) + LEASE + timedelta(seconds=1)
+
+    assert deliver_due(store, settings, T0, {}, clock=later).sent == 1
+    assert deliver_due(store, settings, T0, {}, clock=later).attempted == 0
+    store.mark_sent(row.id, "dead", T0)  # the dead sender's late word changes nothing
+    assert len(sink.messages) == 1
+    assert store.db.execute("SELECT attempts, claimed_by FROM outbox").fetchall() == [(1, None)]
+
+
+def test_a_server_down_leaves_the_untried_messages_free(store: Store, tmp_path: Path) -> None:
+    """Messages not tried because the server was down are released for the next drain."""
+    store.enqueue([email("a"), email("b"), email("c")], T0)
+    assert deliver_due(store, smtp(tmp_path, free_port()), T0, {}).deferred == 3
+    rows = store.db.execute("SELECT attempts, claimed_by FROM outbox ORDER BY id").fetchall()
+    assert rows == [(1, None), (0, None), (0, None)]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from conftest import demo_versions
 
 from watcher.core.canonical import content_hash
@@ -16,6 +19,8 @@ from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
 from watcher.store.database import Store
+from watcher.store.migrations import migrations
+from watcher.store.rows import token_hash
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 VERSIONS = demo_versions("NCT07227597")
@@ -91,3 +96,120 @@ def test_a_file_that_is_not_a_database_is_refused_and_kept(tmp_path: Path) -> No
     with pytest.raises(StoreError, match=r"notes.txt.*\[storage\]\.database"):
         Store(path)
     assert path.read_text(encoding="utf-8").startswith("my notes")
+
+
+# -- writers take turns; what SQLite refuses is one line ---------------------------------------
+
+
+def test_a_writer_waits_for_another_instead_of_failing(tmp_path: Path) -> None:
+    """A second writer, which under deferred BEGIN failed at once, now waits for the lock."""
+    path = tmp_path / "t.db"
+    with Store(path) as first, Store(path) as second:
+        taken, done = threading.Event(), threading.Event()
+
+        def hold_the_lock() -> None:
+            with first.atomic():
+                first.add_watches(["NCT07227597"], T0)
+                taken.set()
+                done.wait(0.5)
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        assert taken.wait(5)
+        started = time.monotonic()
+        assert second.add_watches(["NCT07227597", "NCT05935098"], T0) == ["NCT05935098"]
+        waited = time.monotonic() - started
+        holder.join()
+    assert waited >= 0.4
+
+
+def test_a_writer_that_waits_too_long_says_so_in_one_line(tmp_path: Path) -> None:
+    """Past the busy timeout the write is one StoreError naming the file, and nothing stored."""
+    path = tmp_path / "t.db"
+    with Store(path) as first, Store(path) as second:
+        second.db.execute("PRAGMA busy_timeout = 100")  # the same wait, made short for a test
+        with first.atomic(), pytest.raises(StoreError) as caught:
+            second.add_watches(["NCT07227597"], T0)
+        assert second.trials(watched_only=False) == []
+    message = str(caught.value)
+    assert message.startswith(f"{path}: waited") and "\n" not in message
+
+
+def test_a_full_disk_is_one_line_and_the_database_stays_whole(tmp_path: Path) -> None:
+    """SQLITE_FULL (a page limit stands in for the disk) rolls back the step: one StoreError."""
+    path = tmp_path / "t.db"
+    with Store(path) as store:
+        store.add_watches(["NCT07227597"], T0)
+        pages = store.db.execute("PRAGMA page_count").fetchone()[0]
+        store.db.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StoreError, match=r"t\.db: the disk is full; nothing of this step"):
+            store.save_version(
+                NewVersion.of("NCT07227597", VERSIONS[0], content_hash(VERSIONS[0])),
+                None,
+                None,
+                T0,
+            )
+        assert store.versions("NCT07227597") == []
+        assert store.db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_nested_transaction_is_a_savepoint_of_the_outer_one(tmp_path: Path) -> None:
+    """Health state and its alerts commit together: an inner failure undoes only the inner part,
+    an outer failure undoes both."""
+    with Store(tmp_path / "t.db") as store:
+        with pytest.raises(RuntimeError), store.atomic():
+            store.set_meta({"a": "1"})
+            raise RuntimeError("boom")
+        with store.atomic():
+            store.set_meta({"b": "2"})
+            with pytest.raises(RuntimeError), store.atomic():
+                store.set_meta({"c": "3"})
+                raise RuntimeError("boom")
+        assert [store.get_meta(k) for k in "abc"] == [None, "2", None]
+
+
+def test_the_same_version_stored_by_two_checks_is_kept_once(tmp_path: Path) -> None:
+    """Two checks that fetched one record both store it: the second finds it and writes nothing."""
+    raw = VERSIONS[0]
+    with Store(tmp_path / "t.db") as store:
+        store.add_watches(["NCT07227597"], T0)
+        new = NewVersion.of("NCT07227597", raw, content_hash(raw))
+        assert store.save_version(new, None, None, T0) == 1
+        assert store.save_version(new, None, None, T0) == 1
+        assert [v.version for v in store.versions("NCT07227597")] == [1]
+
+
+# -- tokens --------------------------------------------------------------------------------------
+
+
+def test_tokens_are_found_by_their_hash(tmp_path: Path) -> None:
+    """An unsubscribe token finds its subscriber through the stored SHA-256; a near miss not."""
+    with Store(tmp_path / "t.db") as store:
+        store.add_watches(["NCT07227597"], T0)
+        person = store.subscribe("pat@example.org", ["NCT07227597"], T0)
+        assert store.subscriber(token=person.unsubscribe_token) == person
+        assert store.subscriber(token=person.unsubscribe_token[:-1] + "x") is None
+        assert store.subscriber(token=person.feed_token) is None
+        hashes = store.db.execute("SELECT unsubscribe_hash, feed_hash FROM subscribers").fetchone()
+    assert hashes == (token_hash(person.unsubscribe_token), token_hash(person.feed_token))
+
+
+def test_the_migration_fills_the_hashes_of_existing_subscribers(tmp_path: Path) -> None:
+    """A database from before the hashes: its subscribers can still unsubscribe by token."""
+    path = tmp_path / "t.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m003_outbox_claims")
+    db["subscribers"].insert(
+        {
+            "email": "old@example.org",
+            "unsubscribe_token": "u-tok",
+            "feed_token": "f-tok",
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )
+    db.close()
+    with Store(path) as store:
+        person = store.subscriber(token="u-tok")
+        assert person is not None and person.email == "old@example.org"
+        hashes = store.db.execute("SELECT unsubscribe_hash, feed_hash FROM subscribers").fetchone()
+    assert hashes == (token_hash("u-tok"), token_hash("f-tok"))

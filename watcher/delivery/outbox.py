@@ -4,18 +4,34 @@ A message leaves the outbox in one of three ways: sent (marked with the time), r
 (marked failed with the server's answer, shown by `trialwatch status`), or deferred (retried
 with exponential backoff until it goes or gives up). Each outcome is its own transaction, right
 after the transport answered, so a restart resumes with the messages still pending: nothing is
-dropped, and a message that was recorded as sent is never sent again. (The one window left is
-between an SMTP server's "250 accepted" and that commit; a crash exactly there resends the
-message with the same Message-ID, which mail systems fold. The Maildir transport closes even
-that window: it finds the message already delivered.)
+dropped, and a message that was recorded as sent is never sent again.
+
+Each message is sent at most once, however many drains run at once (the CLI's `deliver` or
+`check` beside the daemon's delivery job):
+- A drain first claims the due rows in one `BEGIN IMMEDIATE` transaction, under an owner id of
+  its own and a lease of `LEASE`; another drain skips claimed rows until their lease ends.
+- Right before each send it renews the claim (`Store.hold`); a row that is no longer its own
+  (cancelled by an unsubscribe meanwhile, or taken over after this drain's lease ran out) is
+  skipped. An outcome is recorded only on a row the drain still owns, and `cancelled` is final.
+- A drain killed mid-way leaves its rows claimed. The owner id starts with the drain's
+  process id, so the next drain on this machine frees the claims of a process that no longer
+  exists at once (`_free_the_dead`); otherwise they wait for the lease to run out. Either way
+  they are sent with the same Message-ID (derived from the outbox key).
+
+The one window left: the server said "250 accepted" and the process died before its commit.
+That message is sent again after the lease, with the same Message-ID, which mail systems fold
+into one. The Maildir transport closes even that window: it names the file after the outbox key
+and finds the message already delivered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import secrets
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from watcher.config import Settings, smtp_password
@@ -28,6 +44,10 @@ from watcher.store.database import Store
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
 GIVE_UP_AFTER = 20  # attempts: about three days of retries at the longest wait
+# How long a claim keeps other drains off a message. Renewed before each send, so it needs to
+# outlast one send (the SMTP timeout is 30 s), not a whole drain; it is what a killed sender's
+# messages wait before another drain sends them.
+LEASE = timedelta(minutes=5)
 
 
 class Transport(Protocol):
@@ -68,14 +88,26 @@ def retry_at(attempts: int, now: datetime) -> datetime:
 
 
 def deliver_due(
-    store: Store, settings: Settings, now: datetime, env: Mapping[str, str]
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    env: Mapping[str, str],
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DeliveryReport:
-    """Send every message that is due, once each; returns counts for the caller to print."""
+    """Send every message that is due, once each; returns counts for the caller to print.
+
+    `now` decides what is due and stamps the outcomes; leases are measured on `clock`, the
+    machine's time that every drain on it shares.
+    """
     report = DeliveryReport()
-    due = store.due_messages(now)
+    owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+    started = clock()
+    _free_the_dead(store, started)
+    due = store.claim_due(now, owner, at=started, until=started + LEASE)
     if not due:
         return report
     with ExitStack() as stack:
+        stack.callback(store.release, owner)
         transports: dict[str, Transport] = {
             "webhook": stack.enter_context(
                 WebhookTransport({w.url: w.secret for w in settings.webhooks})
@@ -97,26 +129,44 @@ def deliver_due(
         unreachable: set[str] = set()  # channels whose server is down: wait for the next drain
         for row in due:
             if row.channel in unreachable:
-                report.deferred += 1
+                report.deferred += 1  # released below, untried, for the next drain
                 continue
+            if not store.hold(row.id, owner, clock() + LEASE):
+                continue  # cancelled meanwhile, or another drain has it now
             try:
                 transports[row.channel].send(row.key, row.recipient, row.body)
             except DeliveryRejected as exc:
-                store.mark_failed(row.id, str(exc))
+                store.mark_failed(row.id, owner, str(exc))
                 report.failed += 1
                 report.errors.append(f"{row.subject}: {exc}")
             except DeliveryDeferred as exc:
                 attempts = row.attempts + 1
                 if attempts >= GIVE_UP_AFTER:
-                    store.mark_failed(row.id, f"gave up after {attempts} attempts: {exc}")
+                    store.mark_failed(row.id, owner, f"gave up after {attempts} attempts: {exc}")
                     report.failed += 1
                 else:
-                    store.mark_retry(row.id, str(exc), retry_at(attempts, now))
+                    store.mark_retry(row.id, owner, str(exc), retry_at(attempts, now))
                     report.deferred += 1
                 report.errors.append(f"{row.subject}: {exc}")
                 if exc.server_down:
                     unreachable.add(row.channel)
             else:
-                store.mark_sent(row.id, now)
+                store.mark_sent(row.id, owner, now)
                 report.sent += 1
     return report
+
+
+def _free_the_dead(store: Store, now: datetime) -> None:
+    """Release the claims of drains whose process is gone (killed, crashed): the database is
+    local, so a process id in the owner is one of this machine's. A process id reused since,
+    or one we may not signal, counts as alive and its claims wait for their lease."""
+    for owner in store.claimants(now):
+        pid, _, _ = owner.partition("-")
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            store.release(owner)
+        except OSError:
+            continue

@@ -6,17 +6,29 @@ transactions, and a method that writes several tables (a version, its changes, t
 must see them all. The schema is in `migrations`, the returned rows in `rows`.
 
 Why it looks like this:
-- Every state change is one `db.atomic()` transaction, so a crash or kill at any point leaves
+- Every state change is one `atomic()` transaction, so a crash or kill at any point leaves
   either the whole new version (with its changes and the messages they cause) or none of it.
+- Each write transaction starts with `BEGIN IMMEDIATE`: it takes the write lock before its
+  first read, so a second writer waits (the busy timeout) instead of failing the moment it
+  tries to turn a read into a write, which under WAL is SQLITE_BUSY at once, timeout or not.
+  The connection runs with `isolation_level=None` so Python never opens a deferred
+  transaction of its own behind our back.
+- Every SQLite failure becomes a one-line `StoreError` naming the file and what to do
+  (`_unusable`): a write that waited too long, a read-only file, a full disk, an I/O error.
 - Versions are append-only; a row is never rewritten, so any stored version stays readable.
 - WAL mode and a busy timeout let the CLI read while the daemon writes, without "database is
-  locked" reaching a user.
+  locked" reaching a user; two writers take turns.
+- The outbox is drained by claims: a sender owns the rows it claimed until its lease ends, and
+  records an outcome only while it still owns the row, so two senders never send one message
+  and a `cancelled` row stays cancelled (`claim_due`, `hold`, `mark_*`).
+- Tokens are found by their SHA-256 (`token_hash`), compared with `hmac.compare_digest`.
 - A database made by a newer trialwatch (a migration unknown here) is refused, not damaged.
 - The file is created private (0600) in a private directory: subscriber data lives here.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import secrets
@@ -44,11 +56,47 @@ from watcher.store.rows import (
     change_row,
     iso,
     stored_change,
+    token_hash,
     trial_row,
     version_row,
 )
 
 BUSY_TIMEOUT_MS = 10_000
+
+# SQLite's primary result codes (the low byte of `sqlite_errorcode`) that `_unusable` words.
+_BUSY, _LOCKED, _READONLY, _IOERR, _FULL, _CANTOPEN = 5, 6, 8, 10, 13, 14
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> StoreError:
+    """One line for a failed SQLite call: which file, what went wrong, what to do.
+
+    The one place SQLite's errors are worded; the transaction that met it was rolled back.
+    """
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (_BUSY, _LOCKED):
+        return StoreError(
+            f"{path}: waited {BUSY_TIMEOUT_MS // 1000} s for another trialwatch process to "
+            "finish writing; nothing of this step was stored, run it again"
+        )
+    if code == _READONLY:
+        return StoreError(
+            f"{path}: the database is read-only ({exc}); give the user running trialwatch "
+            "write access to the file and its folder"
+        )
+    if code == _FULL:
+        return StoreError(
+            f"{path}: the disk is full; nothing of this step was stored, free some space and "
+            "run it again"
+        )
+    if code in (_IOERR, _CANTOPEN):
+        return StoreError(
+            f"{path}: cannot read or write the database ({exc}); check the disk, the path in "
+            "[storage].database and its permissions"
+        )
+    return StoreError(
+        f"{path}: cannot use this database ({exc}); check the path in [storage].database "
+        "or move the file aside to start a new one"
+    )
 
 
 class Store:
@@ -62,16 +110,21 @@ class Store:
                 # Create the file ourselves so it is private from the first byte; SQLite gives
                 # its -wal and -shm files the same mode.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+            # The file this Store uses, for a daemon to notice it deleted or replaced later:
+            # SQLite keeps writing to an unlinked file, and the next Store would start afresh.
+            self.inode = path.stat().st_ino
+            conn = sqlite3.connect(
+                path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+                isolation_level=None,
+            )
             self.db = sqlite_utils.Database(conn)
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(
-                f"{path}: cannot use this database ({exc}); check the path in [storage].database "
-                "or move the file aside to start a new one"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _unusable(path, exc) from exc
         except OSError as exc:
             raise StoreError(
                 f"{path}: cannot create or open the database ({exc.strerror}); check the path "
@@ -79,6 +132,18 @@ class Store:
             ) from exc
 
     def _migrate(self) -> None:
+        """Apply what is pending, under the write lock: two processes starting on a new file
+        take turns, and the second finds the work done."""
+        self._refuse_newer()
+        if not migrations.pending(self.db):
+            return  # the usual case, and it needs no write access
+        if self.db.journal_mode != "wal":
+            self.db.enable_wal()
+        with self.atomic():
+            self._refuse_newer()
+            migrations.apply(self.db)
+
+    def _refuse_newer(self) -> None:
         known = {m.name for m in migrations._migrations}
         applied = {m.name for m in migrations.applied(self.db)}
         if applied - known:
@@ -86,10 +151,6 @@ class Store:
                 f"{self.path}: this database was written by a newer trialwatch "
                 f"(unknown migrations: {', '.join(sorted(applied - known))}); upgrade trialwatch"
             )
-        if migrations.pending(self.db):
-            if self.db.journal_mode != "wal":
-                self.db.enable_wal()
-            migrations.apply(self.db)
 
     def close(self) -> None:
         """Close the connection (a checkpoint folds the WAL back into the file)."""
@@ -98,14 +159,39 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        """Close; a SQLite failure in the block (a read, say) leaves as a one-line `StoreError`."""
         self.close()
+        if isinstance(exc, sqlite3.Error):
+            raise _unusable(self.path, exc) from exc
 
     @contextmanager
     def atomic(self) -> Iterator[sqlite_utils.Database]:
-        """One transaction: all of it is committed, or none of it."""
-        with self.db.atomic() as db:
-            yield db
+        """One write transaction: all of it is committed, or none of it.
+
+        The outermost one begins IMMEDIATE (waiting up to the busy timeout for the write lock);
+        a nested one is a savepoint inside it. Any SQLite failure leaves as a `StoreError`.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic() as db:  # a savepoint
+                yield db
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from exc
+        try:
+            yield self.db
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise _unusable(self.path, exc) from exc
+            raise
 
     # -- watched trials ---------------------------------------------------------------------
 
@@ -202,6 +288,10 @@ class Store:
 
         `previous` is the latest stored record (the caller has it for the diff already); the new
         version is stored as a delta against it, or as a keyframe when the chain is long.
+
+        Another process may have stored a version since the caller read `previous`: when it is
+        this very content (two checks fetched the same record), its number is returned and
+        nothing is written, so the version and its messages exist once.
         """
         nct_id, stamp, changes, sentences = new.nct_id, new.stamp, new.changes, new.sentences
         with self.atomic() as db:
@@ -209,8 +299,11 @@ class Store:
             if trial is None:
                 raise StoreError(f"{nct_id} is not watched; add it with `trialwatch watch add`")
             prev_version = trial["current_version"]
+            latest = None if prev_version is None else self.version(nct_id, prev_version)
+            if latest is not None and latest.content_hash == new.content_hash:
+                return latest.version
             version = (prev_version or 0) + 1
-            if notices is not None and notices.version != version:
+            if self._moved_on(prev_version, notices, first=previous is None):
                 raise StoreError(
                     f"{nct_id}: version {version} was stored meanwhile by another trialwatch "
                     "process; this check is dropped and the next one picks the trial up"
@@ -264,6 +357,14 @@ class Store:
                 },
             )
         return version
+
+    @staticmethod
+    def _moved_on(stored: int | None, notices: Notices | None, first: bool) -> bool:
+        """Whether another process stored a different version after the caller read the latest
+        one: the messages would name the wrong number, a first version would be a second."""
+        if notices is not None:
+            return notices.version != (stored or 0) + 1
+        return first and stored is not None
 
     def _chain_length(self, nct_id: str) -> int:
         """Deltas stored since the trial's latest keyframe."""
@@ -361,11 +462,15 @@ class Store:
                 )
             subscriber = self.subscriber(email=email)
             if subscriber is None:
+                unsubscribe_token = secrets.token_urlsafe(32)
+                feed_token = secrets.token_urlsafe(32)
                 db.table("subscribers").insert(
                     {
                         "email": email,
-                        "unsubscribe_token": secrets.token_urlsafe(32),
-                        "feed_token": secrets.token_urlsafe(32),
+                        "unsubscribe_token": unsubscribe_token,
+                        "feed_token": feed_token,
+                        "unsubscribe_hash": token_hash(unsubscribe_token),
+                        "feed_hash": token_hash(feed_token),
                         "created_at": iso(now),
                     }
                 )
@@ -421,13 +526,24 @@ class Store:
     def subscriber(
         self, *, email: str | None = None, token: str | None = None
     ) -> Subscriber | None:
-        """Find a subscriber by address or by unsubscribe token."""
+        """Find a subscriber by address or by unsubscribe token.
+
+        A token is looked up by its hash, and the stored token is then compared in constant
+        time: neither the index walk nor the comparison tells a guesser how close they came.
+        """
         row = self.db.execute(
             """SELECT id, email, unsubscribe_token, feed_token FROM subscribers
-               WHERE email = ? OR unsubscribe_token = ?""",
-            [email, token],
+               WHERE email = ? OR unsubscribe_hash = ?""",
+            [email, None if token is None else token_hash(token)],
         ).fetchone()
-        return Subscriber(*row) if row else None
+        if row is None:
+            return None
+        person = Subscriber(*row)
+        if token is not None and not hmac.compare_digest(
+            person.unsubscribe_token.encode("utf-8"), token.encode("utf-8")
+        ):
+            return None
+        return person
 
     def subscriptions(
         self, *, nct_id: str | None = None, subscriber_id: int | None = None
@@ -525,40 +641,95 @@ class Store:
             ],
         )
 
-    def due_messages(self, now: datetime, limit: int = 500) -> list[OutboxRow]:
-        """Pending messages whose next attempt is due, oldest first."""
-        rows = self.db.execute(
-            """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
-               WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?""",
-            [iso(now), limit],
-        ).fetchall()
+    def claim_due(
+        self, now: datetime, owner: str, *, at: datetime, until: datetime, limit: int = 500
+    ) -> list[OutboxRow]:
+        """Claim for `owner` the pending messages due at `now` that nobody holds at `at` (the
+        machine's time), until `until`; oldest first.
+
+        One transaction, so two drains at once claim different rows. A row whose lease ran out
+        (its sender died) is claimed again: sent again, under the same Message-ID.
+        """
+        with self.atomic() as db:
+            rows = db.execute(
+                """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
+                   WHERE status = 'pending' AND next_attempt_at <= ?
+                   AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?""",
+                [iso(now), iso(at), limit],
+            ).fetchall()
+            db.conn.executemany(
+                "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id = ?",
+                [(owner, iso(until), r[0]) for r in rows],
+            )
         return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
 
-    def mark_sent(self, outbox_id: int, now: datetime) -> None:
-        """The transport accepted the message."""
+    def claimants(self, at: datetime) -> list[str]:
+        """Who holds an unexpired claim at `at` (the machine's time)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending' AND lease_until > ?",
+            [iso(at)],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def hold(self, outbox_id: int, owner: str, lease_until: datetime) -> bool:
+        """Renew `owner`'s claim on a message about to be sent; False when it is no longer
+        theirs to send (cancelled by an unsubscribe, or claimed by another drain after this
+        one's lease ran out)."""
+        with self.atomic() as db:
+            held = db.execute(
+                """UPDATE outbox SET lease_until = ?
+                   WHERE id = ? AND claimed_by = ? AND status = 'pending'""",
+                [iso(lease_until), outbox_id, owner],
+            ).rowcount
+        return bool(held)
+
+    def release(self, owner: str) -> None:
+        """Give back what `owner` claimed and did not try (its server was down, or it died),
+        untouched: the next drain claims it."""
         with self.atomic() as db:
             db.execute(
-                """UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1,
-                   last_error = NULL WHERE id = ?""",
-                [iso(now), outbox_id],
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?",
+                [owner],
             )
 
-    def mark_retry(self, outbox_id: int, error: str, next_attempt: datetime) -> None:
+    def mark_sent(self, outbox_id: int, owner: str, now: datetime) -> None:
+        """The transport accepted the message (recorded only while `owner` holds the claim)."""
+        self._settle(outbox_id, owner, status="sent", sent_at=now)
+
+    def mark_retry(self, outbox_id: int, owner: str, error: str, next_attempt: datetime) -> None:
         """A temporary failure: try again at `next_attempt`."""
-        with self.atomic() as db:
-            db.execute(
-                """UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
-                   WHERE id = ?""",
-                [error, iso(next_attempt), outbox_id],
-            )
+        self._settle(outbox_id, owner, error=error, next_attempt=next_attempt)
 
-    def mark_failed(self, outbox_id: int, error: str) -> None:
+    def mark_failed(self, outbox_id: int, owner: str, error: str) -> None:
         """A permanent failure, kept with the server's answer for `status`."""
+        self._settle(outbox_id, owner, status="failed", error=error)
+
+    def _settle(
+        self,
+        outbox_id: int,
+        owner: str,
+        *,
+        status: str = "pending",
+        sent_at: datetime | None = None,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+    ) -> None:
+        """Record an attempt's outcome and release the claim, only on a row `owner` still
+        claims and that is still pending: a `cancelled` row is final."""
         with self.atomic() as db:
             db.execute(
-                """UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?
-                   WHERE id = ?""",
-                [error, outbox_id],
+                """UPDATE outbox SET status = ?, sent_at = ?, last_error = ?,
+                   next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + 1,
+                   claimed_by = NULL, lease_until = NULL
+                   WHERE id = ? AND claimed_by = ? AND status = 'pending'""",
+                [
+                    status,
+                    None if sent_at is None else iso(sent_at),
+                    error,
+                    None if next_attempt is None else iso(next_attempt),
+                    outbox_id,
+                    owner,
+                ],
             )
 
     def outbox_summary(self) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from watcher.store.rows import token_hash
+
 migrations = Migrations("trialwatch")
 
 
@@ -136,3 +138,31 @@ def m002_notifications(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+
+
+@migrations()
+def m003_outbox_claims(db: sqlite_utils.Database) -> None:
+    """Who is sending a message, and until when: a drain claims its rows before it talks to a
+    server, so two drains (the CLI beside the daemon) never send one message twice, and a row
+    whose sender died is free again once its lease has run out."""
+    db.execute("ALTER TABLE outbox ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN lease_until TEXT")
+
+
+@migrations()
+def m004_token_hashes(db: sqlite_utils.Database) -> None:
+    """Subscribers are found by the SHA-256 of their tokens, filled in here for existing ones.
+
+    The tokens themselves stay: every email is composed with its reader's unsubscribe link, and
+    a private feed's file name is its token. The hashes are what lookups walk, so an index
+    search never compares a guess with a secret.
+    """
+    db.execute("ALTER TABLE subscribers ADD COLUMN unsubscribe_hash TEXT")
+    db.execute("ALTER TABLE subscribers ADD COLUMN feed_hash TEXT")
+    rows = db.execute("SELECT id, unsubscribe_token, feed_token FROM subscribers").fetchall()
+    db.conn.executemany(
+        "UPDATE subscribers SET unsubscribe_hash = ?, feed_hash = ? WHERE id = ?",
+        [(token_hash(unsub), token_hash(feed), person) for person, unsub, feed in rows],
+    )
+    db.execute("CREATE UNIQUE INDEX subscribers_unsubscribe_hash ON subscribers (unsubscribe_hash)")
+    db.execute("CREATE UNIQUE INDEX subscribers_feed_hash ON subscribers (feed_hash)")

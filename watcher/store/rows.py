@@ -6,6 +6,7 @@ dataclass it fills, and reading code (status, CLI) can name these types without 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +67,11 @@ class OutboxRow:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps to find a token by: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def dumps(value: Any) -> str | None:
