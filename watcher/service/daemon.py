@@ -16,6 +16,9 @@ Why it looks like this:
   No job's timing depends on a setting, so the schedule itself is left as it is.
 - One daemon per state directory: its pid file (`watcher.service.pidfile`) is locked while it
   runs.
+- The database is created on the first start only. Before each job the daemon checks that the
+  file it opened at start is still there (same inode); when the state directory was deleted or
+  the file replaced, it logs why and exits 1 instead of carrying on with a new, empty one.
 """
 
 from __future__ import annotations
@@ -123,6 +126,8 @@ class Daemon:
         self._busy = _Busy()
         self._stopping_sent = False
         self._ready_status = ""
+        self._database_inode: int | None = None  # of the file opened at start
+        self._exit_code = 0
         self.scheduler = BlockingScheduler()
 
     # -- what jobs use ----------------------------------------------------------------------
@@ -133,8 +138,9 @@ class Daemon:
         return self._settings
 
     def open_store(self) -> Store:
-        """A connection of the calling job's own."""
-        return open_store(self._settings)
+        """A connection of the calling job's own, to the database opened at start (never a new
+        one: `_database_in_place` stops the daemon when it is gone)."""
+        return open_store(self._settings, create=False)
 
     def now(self) -> datetime:
         """The daemon's clock."""
@@ -166,7 +172,8 @@ class Daemon:
         pid_file = PidFile(self._settings.state_dir / PID_FILE)
         pid_file.acquire()
         try:
-            with self.open_store() as store:  # migrate, and fail now rather than in a job
+            with open_store(self._settings) as store:  # create, migrate, or fail now
+                self._database_inode = store.inode
                 trials = store.trials()
                 failing = failing_trials(trials, self._settings.schedule.failing_after)
                 self._ready_status = status_line(
@@ -220,7 +227,7 @@ class Daemon:
             self._stop.set()
             self._shutdown_scheduler()
             return 1
-        return 0
+        return self._exit_code
 
     def _job_done(self, event: JobExecutionEvent) -> None:
         """A SIGHUP that came while the poll job was finishing found it still running (so its
@@ -236,7 +243,7 @@ class Daemon:
 
     def _runner(self, spec: JobSpec) -> Callable[[], None]:
         def run_job() -> None:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self._database_in_place():
                 return
             with self._busy.running():
                 try:
@@ -247,6 +254,26 @@ class Daemon:
                     log.exception("%s failed unexpectedly; it runs again at its next time", spec.id)
 
         return run_job
+
+    def _database_in_place(self) -> bool:
+        """False, and the daemon stopping with exit 1, once the database file opened at start
+        is gone or replaced (opening it again would create an empty one)."""
+        path = self._settings.storage.database
+        try:
+            in_place = path.stat().st_ino == self._database_inode
+        except OSError:
+            in_place = False
+        if not in_place:
+            log.error(
+                "%s: the database is gone or was replaced while trialwatch ran (was the state "
+                "directory deleted?); stopping rather than starting an empty one. Put the file "
+                "back from a backup, or start trialwatch again to begin a new database",
+                path,
+            )
+            self._exit_code = 1
+            self._stop.set()
+            self._shutdown_scheduler()
+        return in_place
 
     def _started(self, event: object) -> None:
         """The scheduler runs: take signals from now on, and tell systemd we are ready."""

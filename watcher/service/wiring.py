@@ -21,9 +21,10 @@ from watcher.service.poll import Planner
 from watcher.store.database import Store
 
 
-def open_store(settings: Settings) -> Store:
-    """The database named by `[storage].database`, created and migrated as needed."""
-    return Store(settings.storage.database)
+def open_store(settings: Settings, *, create: bool = True) -> Store:
+    """The database named by `[storage].database`, migrated as needed and created when missing
+    unless `create` is False (a running daemon's jobs)."""
+    return Store(settings.storage.database, create=create)
 
 
 def registry_client(settings: Settings) -> RegistryClient:

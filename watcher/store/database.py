@@ -88,10 +88,15 @@ def _unusable(path: Path, exc: sqlite3.Error) -> StoreError:
             f"{path}: the disk is full; nothing of this step was stored, free some space and "
             "run it again"
         )
-    if code in (_IOERR, _CANTOPEN):
+    if code == _CANTOPEN:
         return StoreError(
-            f"{path}: cannot read or write the database ({exc}); check the disk, the path in "
-            "[storage].database and its permissions"
+            f"{path}: cannot open the database ({exc}); the user running trialwatch needs to "
+            "write to the file and to its folder (SQLite keeps its -wal and -shm files there)"
+        )
+    if code == _IOERR:
+        return StoreError(
+            f"{path}: the disk failed to read or write the database ({exc}); check the disk "
+            "and the file system, then run it again"
         )
     return StoreError(
         f"{path}: cannot use this database ({exc}); check the path in [storage].database "
@@ -102,8 +107,16 @@ def _unusable(path: Path, exc: sqlite3.Error) -> StoreError:
 class Store:
     """A trialwatch database on disk."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        """Open the database at `path`; when it is missing, create it (and its folder) only if
+        `create`: a running daemon passes False, so a deleted state directory is an error
+        rather than a fresh, empty database."""
         self.path = path
+        if not create and not path.exists():
+            raise StoreError(
+                f"{path}: the database is gone (was the state directory deleted?); put it back "
+                "from a backup, or restart trialwatch to begin a new one"
+            )
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not path.exists():
