@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
 import stat
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -230,3 +235,36 @@ def test_check_config_masks_secrets(tmp_path: Path, replay: ReplayServer) -> Non
     out = Trialwatch(tmp_path / "state", config)("check-config").stdout
     assert replay.base_url in out
     assert "hunter2" not in out and "********" in out
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """The file made read-only for trialwatch: by its mode, or (as root, whom modes do not stop)
+    by the immutable attribute; skips where neither is possible."""
+    chattr = shutil.which("chattr")
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+        undo = ["chmod", "600"]
+    elif chattr and not subprocess.run([chattr, "+i", str(path)], check=False).returncode:
+        undo = [chattr, "-i"]
+    else:
+        pytest.skip("cannot make a file read-only for root here")
+    try:
+        yield
+    finally:
+        subprocess.run([shutil.which(undo[0]) or undo[0], *undo[1:], str(path)], check=True)
+
+
+def test_a_read_only_database_is_one_error_line(trialwatch: Trialwatch) -> None:
+    """Writing to a read-only database file: one `Error:` line naming it and what to do; reading
+    still works."""
+    trialwatch("watch", "add", "NCT06911827")
+    database = trialwatch.state_dir / "trialwatch.db"
+    with read_only(database):
+        result = trialwatch("watch", "add", "NCT05935098", expect=1)
+        assert "NCT06911827" in trialwatch("watch", "list").stdout
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith(
+        f"Error: {database}: the database is read-only"
+    )
+    assert "write access" in lines[0]
