@@ -136,11 +136,8 @@ def commands(
 @pytest.fixture
 def daemons(tmp_path: Path, commands: Commands) -> Iterator[Harness]:
     """Starts `trialwatch run` against the same settings and state as `commands`."""
-    started = Harness(tmp_path, commands.config, commands.state_dir)
-    try:
+    with Harness(tmp_path, commands.config, commands.state_dir) as started:
         yield started
-    finally:
-        started.close()
 
 
 def watched(commands: Commands, replay: ReplayServer, ids: list[str]) -> None:
@@ -167,6 +164,22 @@ def assert_versions_once(commands: Commands, ids: list[str], latest: int) -> Non
     assert commands.rows("PRAGMA integrity_check") == [("ok",)]
 
 
+def assert_all_once(
+    what: str, runs: list[Run], commands: Commands, sink: MailSink, ids: list[str], rounds: int
+) -> None:
+    """Print the figures; then every command survived, and each of the `rounds` new versions
+    of each trial was stored once and reached READER once."""
+    survived = sum(r.survived for r in runs)
+    print(
+        f"\n{what}: {survived}/{len(runs)} commands survived, {len(sink.messages)} emails, "
+        f"{len(duplicates(sink))} duplicated"
+    )
+    assert survived == len(runs), [r for r in runs if not r.survived]
+    assert_versions_once(commands, ids, rounds)
+    assert len([m for m in sink.messages if m["To"] == READER]) == len(ids) * rounds
+    assert duplicates(sink) == []
+
+
 # -- at the same moment ------------------------------------------------------------------------
 
 
@@ -183,16 +196,7 @@ def test_two_checks_and_a_subscribe_at_once(
         replay.registry.publish(*(version(i, n) for i in ids))
         runs += commands.together(("check",), ("check",), ("subscribe", f"s{n}@example.org", *ids))
     commands.run("deliver")
-    survived = sum(r.survived for r in runs)
-    print(
-        f"\ntwo checks + a subscribe at once: {survived}/{len(runs)} commands survived, "
-        f"{len(sink.messages)} emails, {len(duplicates(sink))} duplicated"
-    )
-    assert survived == len(runs), [r for r in runs if not r.survived]
-    assert_versions_once(commands, ids, rounds)
-    to_reader = [m for m in sink.messages if m["To"] == READER]
-    assert len(to_reader) == len(ids) * rounds
-    assert duplicates(sink) == []
+    assert_all_once("two checks + a subscribe at once", runs, commands, sink, ids, rounds)
     subscribers = commands.rows("SELECT COUNT(*) FROM subscribers")
     assert subscribers == [(rounds + 1,)]
 
@@ -225,15 +229,9 @@ def test_a_check_and_a_deliver_beside_the_running_daemon(
     commands.run("deliver")
     daemon.send(signal.SIGTERM)
     assert daemon.wait() == 0
-    survived = sum(r.survived for r in runs)
-    print(
-        f"\ncheck + deliver + subscribe beside the daemon: {survived}/{len(runs)} survived, "
-        f"{len(sink.messages)} emails, {len(duplicates(sink))} duplicated"
+    assert_all_once(
+        "check + deliver + subscribe beside the daemon", runs, commands, sink, ids, rounds
     )
-    assert survived == len(runs), [r for r in runs if not r.survived]
-    assert_versions_once(commands, ids, rounds)
-    assert len([m for m in sink.messages if m["To"] == READER]) == len(ids) * rounds
-    assert duplicates(sink) == []
     assert "Traceback" not in daemon.stderr
 
 

@@ -134,15 +134,18 @@ class Harness:
                 daemon.proc.wait()
         self.notify.close()
 
+    def __enter__(self) -> Harness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @pytest.fixture
 def harness(tmp_path: Path, trialwatch: Trialwatch) -> Iterator[Harness]:
     """Daemons sharing the `trialwatch` CLI fixture's settings file and state directory."""
-    h = Harness(tmp_path, trialwatch.config, trialwatch.state_dir)
-    try:
+    with Harness(tmp_path, trialwatch.config, trialwatch.state_dir) as h:
         yield h
-    finally:
-        h.close()
 
 
 def db_rows(state_dir: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -298,11 +301,8 @@ def slow_harness(tmp_path: Path, slow_replay: ReplayServer) -> Iterator[Harness]
         "requests_per_minute = 0\nmax_retries = 0\nrecords_per_request = 1\n",
         encoding="utf-8",
     )
-    h = Harness(tmp_path, config, tmp_path / "state")
-    try:
+    with Harness(tmp_path, config, tmp_path / "state") as h:
         yield h
-    finally:
-        h.close()
 
 
 def _cli(h: Harness) -> Trialwatch:

@@ -111,7 +111,7 @@ def test_a_writer_waits_for_another_instead_of_failing(tmp_path: Path) -> None:
             with first.atomic():
                 first.add_watches(["NCT07227597"], T0)
                 taken.set()
-                done.wait(0.5)
+                done.wait(0.3)
 
         holder = threading.Thread(target=hold_the_lock)
         holder.start()
@@ -120,7 +120,7 @@ def test_a_writer_waits_for_another_instead_of_failing(tmp_path: Path) -> None:
         assert second.add_watches(["NCT07227597", "NCT05935098"], T0) == ["NCT05935098"]
         waited = time.monotonic() - started
         holder.join()
-    assert waited >= 0.4
+    assert waited >= 0.2
 
 
 def test_a_writer_that_waits_too_long_says_so_in_one_line(tmp_path: Path) -> None:
