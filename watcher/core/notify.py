@@ -25,7 +25,14 @@ from typing import Any, Protocol
 from watcher.core.change import Change, StoredChange
 from watcher.core.glossary import Glossary
 from watcher.core.ids import registry_url
-from watcher.core.message import Notices, Outgoing, build_email, unsubscribe_url, wire_bytes
+from watcher.core.message import (
+    Notices,
+    Outgoing,
+    build_email,
+    unsubscribe_targets,
+    unsubscribe_url,
+    wire_bytes,
+)
 from watcher.core.record import Trial
 from watcher.core.subscriptions import Subscriber, Subscription, select
 from watcher.core.wording import (
@@ -134,7 +141,9 @@ def _email(
         html=render(f"{template}.html.j2", **context),
         key=key,
         date=now,
-        unsubscribe=context["unsubscribe"],
+        unsubscribe=unsubscribe_targets(
+            person.unsubscribe_token, letterhead.web_base_url, letterhead.sender
+        ),
     )
     return Outgoing(key, "email", person.email, subject, wire_bytes(message), person.id)
 
