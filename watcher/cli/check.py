@@ -23,7 +23,7 @@ from watcher.service.check import check_now
 def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     """Run one poll cycle now and report, per trial, what was found."""
     ids = parse_nct_ids(nct_ids) if nct_ids else None
-    settings = app.settings
+    settings = app.checked_settings()
     with app.store() as store:
         if ids:
             unknown = [i for i in ids if (t := store.trial(i)) is None or not t.watched]

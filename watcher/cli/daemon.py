@@ -21,7 +21,7 @@ _FAILURES_SHOWN = 10  # failed messages listed by the text output; --json lists 
 @reports_errors
 def run(app: App) -> None:
     """Run the daemon: poll on schedule until SIGTERM; SIGHUP rereads the settings."""
-    settings = app.settings  # a configuration error stops us here, with exit status 78
+    settings = app.checked_settings()  # a configuration error stops us here: exit 78
     setup_logging(settings.log.level)
     sys.exit(Daemon(settings, app.config_path).run())
 

@@ -135,12 +135,13 @@ def subscribers(app: App, as_json: bool) -> None:
 @reports_errors
 def deliver(app: App, as_json: bool) -> None:
     """Send the messages waiting in the outbox (retries included)."""
+    settings = app.checked_settings()
     with app.store() as store:
-        report = deliver_due(store, app.settings, now(), os.environ)
+        report = deliver_due(store, settings, now(), os.environ)
     if as_json:
         emit_json(report.to_json())
         return
-    click.echo(format_delivery(report, app.settings))
+    click.echo(format_delivery(report, settings))
 
 
 @click.command()
@@ -150,9 +151,10 @@ def deliver(app: App, as_json: bool) -> None:
 @reports_errors
 def digest(app: App, force: bool, as_json: bool) -> None:
     """Queue the daily/weekly digests that are due (all with --now) and send them."""
+    settings = app.checked_settings()
     with app.store() as store:
-        run = queue_digests(store, app.settings, now(), force=force)
-        report = deliver_due(store, app.settings, now(), os.environ)
+        run = queue_digests(store, settings, now(), force=force)
+        report = deliver_due(store, settings, now(), os.environ)
     if as_json:
         emit_json({"queued": run.queued, "delivery": report.to_json()})
         return
@@ -161,4 +163,4 @@ def digest(app: App, force: bool, as_json: bool) -> None:
         return
     for delivery, count in run.queued.items():
         click.echo(f"{delivery.capitalize()} digests queued: {count}.")
-    click.echo(format_delivery(report, app.settings))
+    click.echo(format_delivery(report, settings))
