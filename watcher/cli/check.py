@@ -6,7 +6,7 @@ import os
 
 import click
 
-from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.ids import parse_nct_ids
 from watcher.core.wording.cycle import cycle_text
@@ -39,7 +39,7 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     for problem in result.problems:
         click.echo(f"Error: {problem}", err=True)
     if as_json:
-        emit_json({**report.to_json(), "delivery": delivery.to_json()})
+        emit_json({**report.to_json(), "delivery": delivery_json(delivery)})
     else:
         click.echo(cycle_text(report))
         if delivery.attempted:

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, audience_option, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import DELIVERIES
@@ -139,7 +139,7 @@ def deliver(app: App, as_json: bool) -> None:
     with app.store() as store:
         report = deliver_due(store, settings, now(), os.environ)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(delivery_json(report))
         return
     click.echo(format_delivery(report, settings))
 
@@ -156,7 +156,7 @@ def digest(app: App, force: bool, as_json: bool) -> None:
         run = queue_digests(store, settings, now(), force=force)
         report = deliver_due(store, settings, now(), os.environ)
     if as_json:
-        emit_json({"queued": run.queued, "delivery": report.to_json()})
+        emit_json({"queued": run.queued, "delivery": delivery_json(report)})
         return
     if not run.queued:
         click.echo("No digest is due (use --now to send waiting changes anyway).")

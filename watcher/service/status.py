@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config import Settings
+from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
 from watcher.core.schedule import earliest_check
 from watcher.service.pidfile import PID_FILE, DaemonProcess, daemon_process
@@ -108,14 +109,22 @@ class OutboxStatus:
 
     @classmethod
     def read(cls, store: Store) -> OutboxStatus:
-        """The figures of the outbox in `store`."""
+        """The figures of the outbox in `store`, without an address anywhere.
+
+        A server's answer often quotes the recipient ("550 <pat@…>: no such user"), and rows
+        failed before transports redacted them still hold it: `status` is read by whoever
+        runs the machine, and subscribers' addresses are not theirs to see.
+        """
         summary = store.outbox_summary()
         return cls(
             pending=summary["pending"],
             sent=summary["sent"],
             failed=summary["failed"],
             last_delivery=summary["last_delivery"],
-            failures=tuple((f["subject"], f["error"]) for f in summary["failures"]),
+            failures=tuple(
+                (redact_addresses(f["subject"]), f["error"] and redact_addresses(f["error"]))
+                for f in summary["failures"]
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
