@@ -21,7 +21,7 @@ def _address(text: str) -> str:
     try:
         return validate_email(text)
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise InputError(f"EMAIL: {exc}") from exc
 
 
 @click.command()

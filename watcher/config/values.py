@@ -303,14 +303,14 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if match is None or not any(match.groups()):
         raise ValueError(
-            f'"{text.strip()}" is not a duration; write a whole number and a unit '
+            f"{describe(text.strip())} is not a duration; write a whole number and a unit "
             '(s, m, h or d), e.g. "90s", "15m", "6h", "1d" or "1h30m"'
         )
     seconds = sum(int(match[u] or 0) * size for u, size, _ in _UNITS)
     try:
         return timedelta(seconds=seconds)
     except OverflowError:
-        raise ValueError(f'"{text.strip()}" is too long to be a duration') from None
+        raise ValueError(f"{describe(text.strip())} is too long to be a duration") from None
 
 
 def bounded_duration(text: str, minimum: timedelta) -> timedelta:
@@ -318,12 +318,12 @@ def bounded_duration(text: str, minimum: timedelta) -> timedelta:
     value = parse_duration(text)
     if value < minimum:
         raise ValueError(
-            f'"{text.strip()}" is shorter than the {_in_words(minimum)} minimum; '
+            f"{describe(text.strip())} is shorter than the {_in_words(minimum)} minimum; "
             f'use "{format_duration(minimum)}" or more'
         )
     if value > MAX_DURATION:
         raise ValueError(
-            f'"{text.strip()}" is longer than the {_in_words(MAX_DURATION)} maximum; '
+            f"{describe(text.strip())} is longer than the {_in_words(MAX_DURATION)} maximum; "
             f'use "{format_duration(MAX_DURATION)}" or less'
         )
     return value

@@ -23,6 +23,7 @@ settings key, a command-line argument) and raises its own `WatcherError`.
 
 from __future__ import annotations
 
+import json
 import re
 
 _LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -58,7 +59,7 @@ def validate_email(text: str) -> str:
                 "all offer; use an ASCII address)"
             )
         raise ValueError(
-            f'"{candidate}" is not an email address; expected e.g. name@example.org{why}'
+            f"{_quoted(candidate)} is not an email address; expected e.g. name@example.org{why}"
         )
     return f"{match['local']}@{_ascii_domain(match['domain'], candidate)}"
 
@@ -71,8 +72,13 @@ def _ascii_domain(domain: str, candidate: str) -> str:
         return domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise ValueError(
-            f'"{candidate}" is not an email address: its domain cannot be written in IDNA form'
+            f"{_quoted(candidate)} is not an email address: its domain has no IDNA form"
         ) from None
+
+
+def _quoted(text: str) -> str:
+    """`text` in double quotes, line breaks and control characters escaped: one line always."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def redact_addresses(text: str) -> str:
@@ -95,7 +101,7 @@ def validate_mailbox(text: str) -> str:
         return validate_email(candidate)
     name = (match["quoted"] if match["quoted"] is not None else match["name"]).strip()
     if any(not ch.isprintable() for ch in name):
-        raise ValueError(f'"{candidate}": the display name holds control characters')
+        raise ValueError(f"{_quoted(candidate)}: the display name holds control characters")
     address = validate_email(match["address"])
     if not name:
         return address
