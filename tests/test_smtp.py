@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import MailSink, free_port
+from conftest import MailSink, Trialwatch, free_port
 from test_outbox import T0, email, smtp
 
 from watcher.delivery.outbox import deliver_due
@@ -73,3 +73,35 @@ def test_a_rejection_keeps_the_answer_and_loses_the_address(
     (failure,) = store.outbox_summary()["failures"]
     assert "550 5.1.1 <<email>>: Recipient address rejected" in failure["error"]
     assert "nobody@" not in str(store.outbox_summary())
+
+
+def test_status_shows_no_address_even_from_rows_failed_before(
+    trialwatch: Trialwatch,
+) -> None:
+    """A row whose stored error still quotes an address is shown without it, text and JSON."""
+    trialwatch("watch", "add", "NCT07310784")  # creates the database
+    with Store(trialwatch.state_dir / "trialwatch.db") as store:
+        store.enqueue([email("old", to="pat@example.org")], T0)
+        (row,) = store.due_messages(T0)
+        store.mark_failed(row.id, "recipient refused: 550 <pat@example.org> unknown; root@mx")
+    shown = trialwatch("status").stdout + trialwatch("status", "--json").stdout
+    assert "550 <<email>> unknown; <email>" in shown
+    assert "pat@" not in shown and "root@" not in shown
+
+
+def test_deliver_prints_the_answer_without_the_address(
+    trialwatch: Trialwatch, smtp_server: tuple[MailSink, int]
+) -> None:
+    """`deliver` and `deliver --json` show why a message failed, not whom it was for."""
+    sink, port = smtp_server
+    with trialwatch.config.open("a", encoding="utf-8") as config:
+        config.write(f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n')
+    trialwatch("watch", "add", "NCT07310784")
+    shown = []
+    for key, command in (("ann", ("deliver",)), ("bob", ("deliver", "--json"))):
+        with Store(trialwatch.state_dir / "trialwatch.db") as store:
+            store.enqueue([email(key, to=f"{key}@example.org")], T0)
+        sink.answers = [f"550 5.1.1 <{key}@example.org>: no such user"]
+        shown.append(trialwatch(*command).stdout)
+    assert all("<<email>>: no such user" in out for out in shown)
+    assert "ann@" not in shown[0] and "bob@" not in shown[1]
