@@ -167,3 +167,22 @@ def test_private_settings_get_no_warning(trialwatch: Trialwatch, replay: ReplayS
     password = _leaky(trialwatch, replay, 0o600, "starttls")
     assert stat.S_IMODE(password.stat().st_mode) == 0o600
     assert trialwatch("check-config").stderr == ""
+
+
+def test_an_interval_stored_before_the_limit_neither_overflows_nor_crashes_status(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """A trial stored with `--every 999999999d` by an older version is checked yearly at most."""
+    from watcher.core.schedule import LONGEST_INTERVAL, interval_of, next_check_at
+    from watcher.store.database import Store
+
+    trialwatch("watch", "add", STARTED)
+    with Store(trialwatch.state_dir / "trialwatch.db") as store:
+        store.db.execute(
+            "UPDATE trials SET every_s = ?, last_checked_at = ?",
+            [86400 * 999999999, "2026-11-24T09:00:00+00:00"],
+        )
+        (trial,) = store.trials()
+    assert interval_of(trial, LONGEST_INTERVAL) == LONGEST_INTERVAL
+    assert next_check_at(trial, LONGEST_INTERVAL) is not None
+    assert trialwatch.json("status")["trials"]["watched"] == 1

@@ -31,6 +31,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from watcher.core.addresses import validate_mailbox
+from watcher.core.schedule import LONGEST_INTERVAL
 
 T = TypeVar("T")
 
@@ -39,7 +40,7 @@ TomlValue = str | int | float | bool | list[Any]
 
 # The longest duration anything is scheduled on: a year is the longest wait anyone means, and
 # far below the ~2.7 million years after which `now + interval` overflows a datetime.
-MAX_DURATION = timedelta(days=365)
+MAX_DURATION = LONGEST_INTERVAL
 # The largest count any setting takes (feed entries, retries, requests per minute...). None of
 # them means anything near it, and 2**63-1 would overflow SQLite and the loops that count up.
 MAX_COUNT = 10_000
