@@ -89,3 +89,19 @@ def test_the_server_receives_the_header_unencoded(
     assert f"List-Unsubscribe: <https://trials.example.org/unsubscribe/{TOKEN}>,".encode() in head
     assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in head
     assert b"\r\nBcc:" not in head and b"\r\nX-Evil:" not in head
+
+
+@pytest.mark.parametrize(
+    ("to", "header"),
+    [
+        ("pat@müller.de", "To: pat@xn--mller-kva.de\r\n"),
+        ("zoë@example.org", "To: undisclosed-recipients:;\r\n"),
+    ],
+)
+def test_a_subscriber_stored_before_the_checks_never_breaks_building(to: str, header: str) -> None:
+    """A Unicode domain is written in IDNA; a non-ASCII local part leaves To: an empty group
+    (the envelope carries it), instead of raising inside the poll that plans the message."""
+    msg = build_email(
+        sender=SENDER, to=to, subject="s", text="t\n", html="<p>h</p>\n", key="k", date=T0
+    )
+    assert header in header_block(wire_bytes(msg))

@@ -20,6 +20,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
+from watcher.core.addresses import validate_email
+
 CHANNELS = ("email", "webhook")
 
 
@@ -79,6 +81,20 @@ def single_line(value: str) -> str:
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value)
 
 
+def _to_header(to: str) -> Address | str:
+    """The To: header: the address in its IDNA form, or an empty group when it has no ASCII form.
+
+    Subscribers stored before addresses were checked for delivery may have a Unicode domain
+    (written here in IDNA) or a non-ASCII local part, which the email package refuses to write:
+    building must not raise inside a poll, so the envelope alone carries such an address, and
+    the transport sends it (SMTPUTF8) or fails that one message.
+    """
+    try:
+        return Address(addr_spec=validate_email(to))
+    except ValueError:
+        return "undisclosed-recipients:;"
+
+
 def build_email(
     *,
     sender: str,
@@ -98,7 +114,7 @@ def build_email(
     """
     msg = EmailMessage()
     msg["From"] = single_line(sender)
-    msg["To"] = Address(addr_spec=single_line(to))
+    msg["To"] = _to_header(to)
     msg["Subject"] = single_line(subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id(key, sender)
