@@ -186,3 +186,24 @@ def test_an_interval_stored_before_the_limit_neither_overflows_nor_crashes_statu
     assert interval_of(trial, LONGEST_INTERVAL) == LONGEST_INTERVAL
     assert next_check_at(trial, LONGEST_INTERVAL) is not None
     assert trialwatch.json("status")["trials"]["watched"] == 1
+
+
+def test_sighup_with_a_missing_password_file_keeps_the_old_settings(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The daemon's reload reads the password file too: gone, the old settings stay in effect."""
+    from watcher.config import load_settings
+    from watcher.service.daemon import Daemon
+
+    env = {"STATE_DIRECTORY": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    config = tmp_path / "config.toml"
+    config.write_text('[log]\nlevel = "info"\n', encoding="utf-8")
+    daemon = Daemon(load_settings(config, env), config, env=env, jobs=())
+    before = daemon._settings
+    config.write_text(
+        '[smtp]\nhost = "127.0.0.1"\nusername = "tw"\npassword_file = "/nonexistent/pw"\n',
+        encoding="utf-8",
+    )
+    daemon.reload()
+    assert daemon._settings is before
+    assert "settings not reloaded" in caplog.text and "/nonexistent/pw" in caplog.text
