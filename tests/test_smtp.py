@@ -10,6 +10,7 @@ import pytest
 from conftest import MailSink, Trialwatch, free_port
 from test_outbox import T0, email, smtp
 
+from watcher.core.notify import addressee
 from watcher.delivery.outbox import deliver_due
 from watcher.store.database import Store
 
@@ -81,10 +82,14 @@ def test_status_shows_no_address_even_from_rows_failed_before(
     """A row whose stored error still quotes an address is shown without it, text and JSON."""
     trialwatch("watch", "add", "NCT07310784")  # creates the database
     with Store(trialwatch.state_dir / "trialwatch.db") as store:
-        store.enqueue([email("old", to="pat@example.org")], T0)
+        store.enqueue([email("NCT07310784/v2/s7", to="pat@example.org")], T0)
         (row,) = store.due_messages(T0)
         store.mark_failed(row.id, "recipient refused: 550 <pat@example.org> unknown; root@mx")
-    shown = trialwatch("status").stdout + trialwatch("status", "--json").stdout
+    text = trialwatch("status").stdout
+    assert "  subscription 7: NCT07310784 is now recruiting: recipient refused: 550" in text
+    (failure,) = trialwatch.json("status")["outbox"]["failures"]
+    assert failure["to"] == "subscription 7"
+    shown = text + str(failure)
     assert "550 <<email>> unknown; <email>" in shown
     assert "pat@" not in shown and "root@" not in shown
 
@@ -105,3 +110,17 @@ def test_deliver_prints_the_answer_without_the_address(
         shown.append(trialwatch(*command).stdout)
     assert all("<<email>>: no such user" in out for out in shown)
     assert "ann@" not in shown[0] and "bob@" not in shown[1]
+
+
+@pytest.mark.parametrize(
+    ("key", "who"),
+    [
+        ("NCT07310784/v2/s7", "subscription 7"),
+        ("digest/daily/p12/c345", "subscriber 12"),
+        ("NCT07310784/v2/hook-0123456789abcdef", "a webhook"),
+        ("admin/outage/registry/2026-11-24T09:00:00+00:00", "the admin"),
+    ],
+)
+def test_a_message_is_named_by_whom_it_is_for_not_by_address(key: str, who: str) -> None:
+    """What `status` shows instead of an address, read from the outbox key."""
+    assert addressee(key) == who

@@ -82,7 +82,8 @@ def format_status(report: DaemonStatus) -> str:
         box = report.outbox
         last_sent = _when(box.last_delivery) if box.last_delivery else "none yet"
         lines.append(f"outbox:      {box.pending} pending, {box.failed} failed")
-        lines += [f"  {subject}: {error}" for subject, error in box.failures[:_FAILURES_SHOWN]]
+        shown = box.failures[:_FAILURES_SHOWN]
+        lines += [f"  {to}: {subject}: {error}" for to, subject, error in shown]
         if len(box.failures) > _FAILURES_SHOWN:
             lines.append(f"  and {len(box.failures) - _FAILURES_SHOWN} more (--json lists all)")
         lines.append(f"last sent:   {last_sent}")

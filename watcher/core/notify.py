@@ -171,6 +171,24 @@ def hook_key(nct_id: str, version: int, url: str) -> str:
     return f"{nct_id}/v{version}/hook-{sha256(url.encode('utf-8')).hexdigest()[:16]}"
 
 
+def addressee(key: str) -> str:
+    """Whom an outbox row is for, without their address, read back from its key.
+
+    "subscription 3" (an immediate email), "subscriber 12" (a digest), "a webhook", "the admin"
+    (`Alert.key`): what `status` names a failed message by, since it must not print addresses.
+    """
+    parts = key.split("/")
+    if parts[0] == "admin":
+        return "the admin"
+    if parts[0] == "digest" and len(parts) > 2:
+        return f"subscriber {parts[2].removeprefix('p')}"
+    if parts[-1].startswith("hook-"):
+        return "a webhook"
+    if parts[-1].startswith("s"):
+        return f"subscription {parts[-1].removeprefix('s')}"
+    return "a recipient"
+
+
 def plan_notices(
     nct_id: str,
     version: int,

@@ -18,6 +18,7 @@ from typing import Any
 from watcher.config import Settings
 from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
+from watcher.core.notify import addressee
 from watcher.core.schedule import earliest_check
 from watcher.service.pidfile import PID_FILE, DaemonProcess, daemon_process
 from watcher.service.wiring import open_store
@@ -105,7 +106,7 @@ class OutboxStatus:
     sent: int
     failed: int
     last_delivery: str | None
-    failures: tuple[tuple[str, str | None], ...]  # (subject, the server's answer)
+    failures: tuple[tuple[str, str, str | None], ...]  # (whom, subject, the server's answer)
 
     @classmethod
     def read(cls, store: Store) -> OutboxStatus:
@@ -122,7 +123,11 @@ class OutboxStatus:
             failed=summary["failed"],
             last_delivery=summary["last_delivery"],
             failures=tuple(
-                (redact_addresses(f["subject"]), f["error"] and redact_addresses(f["error"]))
+                (
+                    addressee(f["key"]),
+                    redact_addresses(f["subject"]),
+                    f["error"] and redact_addresses(f["error"]),
+                )
                 for f in summary["failures"]
             ),
         )
@@ -134,7 +139,7 @@ class OutboxStatus:
             "sent": self.sent,
             "failed": self.failed,
             "last_delivery": self.last_delivery,
-            "failures": [{"subject": s, "error": e} for s, e in self.failures],
+            "failures": [{"to": t, "subject": s, "error": e} for t, s, e in self.failures],
         }
 
 
