@@ -248,7 +248,7 @@ def queue_emails(state_dir: Path, tag: str, count: int) -> None:
             html="<p>hello</p>\n",
             key=key,
             date=at,
-            unsubscribe="mailto:x@example.org",
+            unsubscribe=("mailto:x@example.org",),
         )
         messages.append(Outgoing(key, "email", f"r{n}@example.org", key, wire_bytes(msg)))
     with Store(state_dir / "trialwatch.db") as store:

@@ -6,8 +6,9 @@ import os
 
 import click
 
-from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
+from watcher.core.addresses import redact_addresses
 from watcher.core.ids import parse_nct_ids
 from watcher.core.wording.cycle import cycle_text
 from watcher.delivery.outbox import DeliveryReport
@@ -23,7 +24,7 @@ from watcher.service.check import check_now
 def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     """Run one poll cycle now and report, per trial, what was found."""
     ids = parse_nct_ids(nct_ids) if nct_ids else None
-    settings = app.settings
+    settings = app.checked_settings()
     with app.store() as store:
         if ids:
             unknown = [i for i in ids if (t := store.trial(i)) is None or not t.watched]
@@ -36,10 +37,10 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
             raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
         result = check_now(store, settings, now(), env=os.environ, nct_ids=ids)
     report, delivery = result.report, result.delivery or DeliveryReport()
-    for problem in result.problems:
-        click.echo(f"Error: {problem}", err=True)
+    for problem in result.problems:  # an exception's text: it may quote an address
+        click.echo(f"Error: {redact_addresses(problem)}", err=True)
     if as_json:
-        emit_json({**report.to_json(), "delivery": delivery.to_json()})
+        emit_json({**report.to_json(), "delivery": delivery_json(delivery)})
     else:
         click.echo(cycle_text(report))
         if delivery.attempted:
