@@ -19,9 +19,10 @@ Each message is sent at most once, however many drains run at once (the CLI's `d
   they are sent with the same Message-ID (derived from the outbox key).
 
 The one window left: the server said "250 accepted" and the process died before its commit.
-That message is sent again after the lease, with the same Message-ID, which mail systems fold
-into one. The Maildir transport closes even that window: it names the file after the outbox key
-and finds the message already delivered.
+The next drain sends that message again, with the same Message-ID, which mail systems fold
+into one (the kill test in `tests/test_concurrency.py` counts these). The Maildir transport
+closes even that window: it names the file after the outbox key and finds the message already
+delivered.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The `Store`: every read and write of the trialwatch database (with `migrations`, the only
 SQLite user in the package).
 
-It is one class of about 550 lines on purpose: every write shares one connection and its
+It is one class of about 750 lines on purpose: every write shares one connection and its
 transactions, and a method that writes several tables (a version, its changes, their messages)
 must see them all. The schema is in `migrations`, the returned rows in `rows`.
 
@@ -519,7 +519,8 @@ class Store:
         """End some (or all) of a subscriber's subscriptions; returns how many ended.
 
         When none is left, the subscriber is forgotten: the row goes, and their address is
-        scrubbed from the outbox (queued messages to them are cancelled, not sent).
+        scrubbed from the outbox (queued messages to them are cancelled, not sent; a drain that
+        has already claimed one finds it cancelled when it renews its claim, and skips it).
         """
         with self.atomic() as db:
             if nct_ids is None:
