@@ -99,6 +99,13 @@ def with_status(record: dict[str, Any], status: str) -> dict[str, Any]:
     return flipped
 
 
+def posted(record: dict[str, Any], date: str) -> dict[str, Any]:
+    """The record with its update posted on `date`."""
+    moved = copy.deepcopy(record)
+    moved["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": date}
+    return moved
+
+
 def test_no_new_data_release_costs_one_request(
     store: Store, client: RegistryClient, replay: ReplayServer
 ) -> None:
@@ -257,7 +264,14 @@ def test_versions_kept_between_cycles_give_the_changes_a_fresh_read_gives(
 ) -> None:
     """A daemon that keeps the latest versions in memory finds exactly the changes that a
     process reading them back from the database finds, across several new versions."""
-    chain = [STARTED[0], STARTED[1], STARTED[0], STARTED[1]]  # back and forth: 3 new versions
+    # Back and forth: 3 new versions, each posted later than the one before (an older update
+    # date is a stale answer, not a version).
+    chain = [
+        STARTED[0],
+        STARTED[1],
+        posted(STARTED[0], "2027-01-01"),
+        posted(STARTED[1], "2027-02-01"),
+    ]
     found: dict[str, list[list[dict[str, Any]]]] = {}
     for name, recent in (("kept", RecentVersions()), ("read back", None)):
         with Store(tmp_path / f"{name}.db") as store:

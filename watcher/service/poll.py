@@ -6,10 +6,17 @@ The registry publishes new data about once a day and says when (`/version`), so 
 2. asks for the light fields (update date and overall status) of the rest, in batches;
 3. fetches full records only for trials whose light fields moved, that are new, or that failed.
 A fetch that fails records the error on the trial and stores nothing: a fault is never a change.
+
+Each trial is its own fault boundary: a record that cannot be cleaned, hashed, parsed, diffed,
+worded or planned fails that trial alone, with a one-line reason, and the cycle goes on. What
+the registry answers is believed only after `watcher.core.clean`: text cleaned once, here, a
+record without the modules every full record has is "incomplete" (nothing stored), and a
+record older than the stored one is a stale answer (logged, neither a change nor a failure).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -17,6 +24,7 @@ from typing import Any, Protocol
 
 from watcher.core.canonical import Stamp, content_hash, stamp_of
 from watcher.core.change import Change
+from watcher.core.clean import clean_record, missing_parts
 from watcher.core.cycle import CycleReport, Outcome
 from watcher.core.diff import diff_trials
 from watcher.core.message import Notices
@@ -30,6 +38,7 @@ from watcher.store.rows import TrialRow
 # Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →
 # the messages and digest entries to store with it (`watcher.service.wiring.notice_planner`).
 Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
+log = logging.getLogger(__name__)
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
 
@@ -76,9 +85,9 @@ class _Ledger:
         self.outcomes.append(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
-    def failed(self, nct_id: str, error: RegistryError) -> None:
-        self._failed.append((nct_id, error.detail))
-        self.outcomes.append(Outcome(nct_id, "failed", error=error.detail))
+    def failed(self, nct_id: str, detail: str) -> None:
+        self._failed.append((nct_id, detail))
+        self.outcomes.append(Outcome(nct_id, "failed", error=detail))
         self._maybe_flush()
 
     def new_version(self, nct_id: str, version: int, changes: Sequence[Change]) -> None:
@@ -151,13 +160,19 @@ def run_cycle(
             known.overall_status,
         ):
             ledger.unchanged(seen, nct_id)
+        elif _older(seen.last_update_posted, known.last_update_posted):
+            _stale(ledger, nct_id, seen.last_update_posted, known.last_update_posted)
         else:
             full.append(nct_id)
 
     if not should_stop():
         recent = recent or RecentVersions()
         for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
-            _ingest(store, nct_id, record, ledger, now, planner, recent)
+            try:
+                _ingest(store, nct_id, record, ledger, now, planner, recent)
+            except Exception as exc:  # one trial's fault must not stop the others
+                log.exception("%s: the record could not be processed", nct_id)
+                ledger.failed(nct_id, _one_line(exc))
     ledger.flush()
     return CycleReport(
         started_at=now,
@@ -165,6 +180,23 @@ def run_cycle(
         requests=registry.request_count - requests_before,
         outcomes=tuple(sorted(ledger.outcomes, key=lambda o: o.nct_id)),
     )
+
+
+def _older(seen: str | None, known: str | None) -> bool:
+    """Is the update date `seen` earlier than `known` (ISO dates compare as text)?"""
+    return seen is not None and known is not None and seen < known
+
+
+def _stale(ledger: _Ledger, nct_id: str, seen: str | None, known: str | None) -> None:
+    """A stale answer (a lagging replica): logged and left alone, neither a change nor a fault."""
+    log.warning("%s: stale answer (updated %s, stored %s); ignored", nct_id, seen, known)
+    ledger.skipped(nct_id)
+
+
+def _one_line(exc: Exception) -> str:
+    """An unexpected error as the one-line reason stored on the trial."""
+    text = " ".join(str(exc).split())[:200]
+    return f"the record could not be processed ({type(exc).__name__}{': ' if text else ''}{text})"
 
 
 def _needs_full(trial: TrialRow) -> bool:
@@ -188,7 +220,7 @@ def _answered(
         if should_stop():
             return
         if fetched.error is not None:
-            ledger.failed(fetched.nct_id, fetched.error)
+            ledger.failed(fetched.nct_id, fetched.error.detail)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
         yield fetched.nct_id, fetched.record
@@ -227,7 +259,7 @@ def _previous(
     kept = recent.get(nct_id, version)
     if kept is not None:
         return kept
-    raw = store.record(nct_id, version)
+    raw = clean_record(store.record(nct_id, version))  # stored before cleaning existed, maybe
     return raw, parse_trial(raw)
 
 
@@ -241,8 +273,16 @@ def _ingest(
     recent: RecentVersions,
 ) -> None:
     """Store `raw` as a new version when its content differs from the latest stored one."""
-    digest = content_hash(raw)
+    missing = missing_parts(raw)
+    if missing:
+        ledger.failed(nct_id, f"incomplete record from the registry (no {', '.join(missing)})")
+        return
+    raw = clean_record(raw)
     latest = store.version(nct_id)
+    if latest is not None and _older(stamp_of(raw).last_update_posted, latest.last_update_posted):
+        _stale(ledger, nct_id, stamp_of(raw).last_update_posted, latest.last_update_posted)
+        return
+    digest = content_hash(raw)
     if latest is not None and latest.content_hash == digest:
         ledger.unchanged(stamp_of(raw), nct_id)
         return
