@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from watcher.errors import InputError
 
 _NCT_ID = re.compile(r"NCT\d{8}")
+# Production clients of ClinicalTrials.gov send at most this many IDs in one `filter.ids`.
+MAX_IDS_PER_REQUEST = 500
 
 
 def parse_nct_id(text: str) -> str:

@@ -14,7 +14,15 @@ study record or a `RegistryError` (errors.py) that names the trial and says what
   not, or it is rate-limiting us, the rest of the call fails fast instead of multiplying the
   requests against a registry that is down.
 - An ID missing from a batch answer is fetched on its own, so a removed trial gets a definite
-  404 and nothing is silently dropped; a study nobody asked for is ignored.
+  404 and nothing is silently dropped; a study nobody asked for is ignored. A trial listed
+  twice in a page (a lagging replica's copy beside the live one) is answered with the copy
+  updated last.
+- Paging is bounded: a batch stops paging once every ID is answered, and needs at most one
+  page per ID asked for, so a `nextPageToken` that repeats, or keeps coming past that, fails
+  the trials not yet answered (not split: every half would page forever too) instead of
+  asking forever.
+- An alias ID (301 to another trial) is followed; the record comes back under the ID it now
+  has, and the caller moves the watch.
 
 Library exceptions are translated in one place, `_transport_failure`.
 """
@@ -33,6 +41,8 @@ from urllib.parse import quote
 
 import httpx
 
+from watcher.core.canonical import stamp_of
+from watcher.core.ids import MAX_IDS_PER_REQUEST
 from watcher.errors import (
     RegistryError,
     RegistryResponseInvalid,
@@ -77,6 +87,10 @@ class _Answer:
     redirected: bool
 
 
+class _RunawayPagesError(RegistryUnavailable):
+    """A batch whose pages do not end: failed as a whole, never split."""
+
+
 class RegistryClient:
     """A synchronous client over one keep-alive HTTP/1.1 connection."""
 
@@ -88,7 +102,7 @@ class RegistryClient:
         timeout_s: float,
         requests_per_minute: int,
         max_retries: int = 4,
-        ids_per_request: int = 200,
+        ids_per_request: int = MAX_IDS_PER_REQUEST,
         records_per_request: int = 20,
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 60.0,
@@ -97,8 +111,11 @@ class RegistryClient:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if ids_per_request < 1 or records_per_request < 1:
-            raise ValueError("ids_per_request and records_per_request must be at least 1")
+        if not 1 <= ids_per_request <= MAX_IDS_PER_REQUEST or records_per_request < 1:
+            raise ValueError(
+                f"ids_per_request must be from 1 to {MAX_IDS_PER_REQUEST} and "
+                "records_per_request at least 1"
+            )
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}")
         self._http = httpx.Client(
@@ -182,11 +199,15 @@ class RegistryClient:
         pending = dict.fromkeys(nct_ids)
         try:
             for studies in self._pages(nct_ids, fields):
-                for study in studies:
-                    nct_id = _nct_id_of(study)
+                for nct_id, study in _latest_of_each(studies).items():
                     if nct_id in pending:
                         del pending[nct_id]
                         yield Fetched(nct_id, study, None)
+                if not pending:  # all answered: a further page could add nothing
+                    return
+        except _RunawayPagesError as error:
+            yield from (Fetched(n, None, _for_trial(error, n)) for n in pending)
+            return
         except RegistryError as error:
             yield from self._split(list(pending), fields, error)
             return
@@ -194,10 +215,12 @@ class RegistryClient:
             yield self._fetched_single(nct_id, fields)
 
     def _pages(self, nct_ids: list[str], fields: str | None) -> Iterator[list[Any]]:
+        """Every page of one batch, at most one per ID asked for (each page holds a study)."""
         params = {"filter.ids": ",".join(nct_ids), "pageSize": str(len(nct_ids))}
         if fields is not None:
             params["fields"] = fields
         token: str | None = None
+        seen: set[str] = set()
         while True:
             page = {**params, "pageToken": token} if token is not None else params
             body = self._send("/studies", page, None).body
@@ -210,6 +233,13 @@ class RegistryClient:
             yield studies
             if token is None:
                 return
+            if token in seen or len(seen) + 1 >= len(nct_ids):
+                raise _RunawayPagesError(
+                    f"the registry kept paging ({len(seen) + 1} pages for {len(nct_ids)} IDs"
+                    f"{', a page token repeated' if token in seen else ''}); {_RETRY_NEXT_CYCLE}",
+                    None,
+                )
+            seen.add(token)
 
     def _split(
         self, nct_ids: list[str], fields: str | None, error: RegistryError
@@ -252,13 +282,7 @@ class RegistryClient:
                 "(no protocolSection.identificationModule.nctId)",
                 nct_id,
             )
-        if found != nct_id:
-            if answer.redirected:
-                raise RegistryResponseInvalid(
-                    f"the registry now lists this trial as {found} (it redirects {nct_id} "
-                    f"there); watch {found} instead",
-                    nct_id,
-                )
+        if found != nct_id and not answer.redirected:  # a redirect is an alias: followed
             raise RegistryResponseInvalid(f"the registry answered with {found} instead", nct_id)
         record: dict[str, Any] = answer.body
         return record
@@ -404,6 +428,23 @@ def _nct_id_of(study: Any) -> str | None:
     ident = protocol.get("identificationModule") if isinstance(protocol, dict) else None
     nct_id = ident.get("nctId") if isinstance(ident, dict) else None
     return nct_id if isinstance(nct_id, str) else None
+
+
+def _latest_of_each(studies: list[Any]) -> dict[str, Any]:
+    """The studies of one page by NCT ID; of two copies, the one updated last (the first on a tie).
+
+    ISO dates compare as text; a copy without a date loses to one with a date."""
+    latest: dict[str, Any] = {}
+    for study in studies:
+        nct_id = _nct_id_of(study)
+        if nct_id is None:
+            continue
+        kept = latest.get(nct_id)
+        if kept is None or (stamp_of(study).last_update_posted or "") > (
+            stamp_of(kept).last_update_posted or ""
+        ):
+            latest[nct_id] = study
+    return latest
 
 
 def _for_trial(outage: RegistryUnavailable, nct_id: str | None) -> RegistryUnavailable:

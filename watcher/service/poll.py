@@ -155,7 +155,9 @@ def run_cycle(
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
         seen = stamp_of(record)
         known = by_id[nct_id].stamp
-        if (seen.last_update_posted, seen.overall_status) == (
+        if seen.nct_id != nct_id:  # an alias the registry redirects: the full fetch moves it
+            full.append(nct_id)
+        elif (seen.last_update_posted, seen.overall_status) == (
             known.last_update_posted,
             known.overall_status,
         ):
@@ -169,6 +171,7 @@ def run_cycle(
         recent = recent or RecentVersions()
         for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
             try:
+                nct_id = _follow_alias(store, nct_id, record)
                 _ingest(store, nct_id, record, ledger, now, planner, recent)
             except Exception as exc:  # one trial's fault must not stop the others
                 log.exception("%s: the record could not be processed", nct_id)
@@ -180,6 +183,19 @@ def run_cycle(
         requests=registry.request_count - requests_before,
         outcomes=tuple(sorted(ledger.outcomes, key=lambda o: o.nct_id)),
     )
+
+
+def _follow_alias(store: Store, nct_id: str, record: dict[str, Any]) -> str:
+    """The ID the record is now listed under; the watch moves there when the registry says
+    `nct_id` is an alias of it (the client follows its 301 and hands back the record)."""
+    listed = stamp_of(record).nct_id
+    if listed is None or listed == nct_id:
+        return nct_id
+    log.warning(
+        "%s: the registry now lists this trial as %s; the watch moves there", nct_id, listed
+    )
+    store.move_watch(nct_id, listed)
+    return listed
 
 
 def _older(seen: str | None, known: str | None) -> bool:
