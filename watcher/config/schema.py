@@ -153,6 +153,13 @@ class ScheduleSettings:
         "24h",
         "check every trial at least this often, even when the registry's data has not moved",
     )
+    full_refresh: timedelta = setting(
+        Duration(MIN_INTERVAL),
+        "7d",
+        "fetch and compare every trial's whole record at least this often, also when neither "
+        "its update date nor its status moved (the registry adds a reference without either); "
+        "spread over the cycles, about one trial in seven a day at 7d",
+    )
     failing_after: int = setting(
         Integer(1), 3, "consecutive failed checks before a trial is reported as failing"
     )

@@ -360,7 +360,7 @@ def _judge(response: httpx.Response, nct_id: str | None) -> _Answer | _Failure:
     if code == httpx.codes.OK:
         try:
             return _Answer(response.json(), redirected=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested beyond reading
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             # Proxies and maintenance pages answer 200 with HTML: worth another try.
             return _Failure(f"{said} with a body that is not JSON ({kind})", invalid_body=True)

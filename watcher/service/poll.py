@@ -4,7 +4,10 @@ The registry publishes new data about once a day and says when (`/version`), so 
 1. asks `/version`; a trial already checked against that data release is not asked about again
    (unless it is failing, new, or its last success is older than the safety-net interval);
 2. asks for the light fields (update date and overall status) of the rest, in batches;
-3. fetches full records only for trials whose light fields moved, that are new, or that failed.
+3. fetches full records only for trials whose light fields moved, that are new, or that failed,
+   and, in their stead of a light check, the few whose last full comparison is oldest (the
+   rolling full refresh, `_refresh_due`): a change that moves neither the update date nor the
+   status (a reference added) is found within `full_refresh`.
 A fetch that fails records the error on the trial and stores nothing: a fault is never a change.
 
 Each trial is its own fault boundary: a record that cannot be cleaned, hashed, parsed, diffed,
@@ -17,6 +20,7 @@ record older than the stored one is a stale answer (logged, neither a change nor
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -73,6 +77,11 @@ class _Ledger:
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
         self._failed: list[tuple[str, str]] = []
+        self._compared: list[str] = []
+
+    def compared(self, nct_id: str) -> None:
+        """The whole record was fetched and compared with the stored one."""
+        self._compared.append(nct_id)
 
     def unchanged(self, stamp: Stamp, nct_id: str) -> None:
         self._unchanged.append(Stamp(nct_id, stamp.last_update_posted, stamp.overall_status))
@@ -91,7 +100,9 @@ class _Ledger:
         self._maybe_flush()
 
     def new_version(self, nct_id: str, version: int, changes: Sequence[Change]) -> None:
+        """A new version stored: its whole record was compared (or is the first)."""
         self.outcomes.append(Outcome(nct_id, "new_version", version, tuple(changes)))
+        self.compared(nct_id)
 
     def _maybe_flush(self) -> None:
         if len(self._unchanged) + len(self._skipped) + len(self._failed) >= FLUSH_EVERY:
@@ -107,6 +118,9 @@ class _Ledger:
         if self._failed:
             self.store.record_failures(self._failed, self.now)
             self._failed = []
+        if self._compared:
+            self.store.mark_fully_compared(self._compared, self.now)
+            self._compared = []
 
 
 def run_cycle(
@@ -115,6 +129,7 @@ def run_cycle(
     now: datetime,
     *,
     full_check_every: timedelta,
+    full_refresh: timedelta | None = None,
     nct_ids: Sequence[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     planner: Planner | None = None,
@@ -127,11 +142,15 @@ def run_cycle(
 
     `recent` keeps the latest versions between cycles (a daemon passes the same one each time).
 
+    With `full_refresh`, every trial's whole record is fetched and compared at least that often
+    (`_refresh_due`), not only when its light fields move.
+
     `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
     ends after the trial in hand; the rest keep their old state and are due next time.
     """
     requests_before = registry.request_count
     trials = store.trials()
+    refresh = _refresh_due(trials, now, full_refresh) if full_refresh else set()
     if nct_ids is not None:
         wanted = set(nct_ids)
         trials = [t for t in trials if t.nct_id in wanted]
@@ -141,10 +160,10 @@ def run_cycle(
         release = None  # unknown: every trial gets at least a light check
     ledger = _Ledger(store, release, now)
 
-    full = [t.nct_id for t in trials if _needs_full(t)]
+    full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []
     for t in trials:
-        if _needs_full(t):
+        if _needs_full(t) or t.nct_id in refresh:
             continue
         if _needs_light(t, release, now, full_check_every):
             light.append(t.nct_id)
@@ -183,6 +202,33 @@ def run_cycle(
         requests=registry.request_count - requests_before,
         outcomes=tuple(sorted(ledger.outcomes, key=lambda o: o.nct_id)),
     )
+
+
+def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) -> set[str]:
+    """The trials whose whole record is fetched this cycle, although their light fields did not
+    move: every one last compared `every` ago or longer (the promise), and, up to this cycle's
+    share of all trials (as many as `every` needs at the pace cycles have run), the oldest past
+    half their period or never compared since the upgrade (so the refreshes spread over cycles
+    instead of falling due all at once). A cycle with no trial past half its period asks nothing.
+    """
+    checked = [t.last_checked_at for t in trials if t.last_checked_at is not None]
+    since = now - datetime.fromisoformat(max(checked)) if checked else every
+    share = math.ceil(len(trials) * min(max(since, timedelta(0)), every) / every)
+    stored = [t for t in trials if t.current_version is not None]
+    overdue = {t.nct_id for t in stored if _compared_before(t, now - every, never=False)}
+    ahead = sorted(
+        (t for t in stored if t.nct_id not in overdue and _compared_before(t, now - every / 2)),
+        key=lambda t: (t.last_full_at or "", t.nct_id),
+    )
+    return overdue | {t.nct_id for t in ahead[: max(0, share - len(overdue))]}
+
+
+def _compared_before(trial: TrialRow, moment: datetime, *, never: bool = True) -> bool:
+    """Was the trial's whole record last compared before `moment`? `never` answers for a trial
+    not compared since m004 (spread, not all due at once after an upgrade)."""
+    if trial.last_full_at is None:
+        return never
+    return datetime.fromisoformat(trial.last_full_at) <= moment
 
 
 def _follow_alias(store: Store, nct_id: str, record: dict[str, Any]) -> str:
@@ -301,6 +347,7 @@ def _ingest(
     digest = content_hash(raw)
     if latest is not None and latest.content_hash == digest:
         ledger.unchanged(stamp_of(raw), nct_id)
+        ledger.compared(nct_id)
         return
     trial = parse_trial(raw)
     if latest is None:  # the first version: nothing to compare with, nobody to tell

@@ -633,3 +633,12 @@ class Store:
                 db.execute("DELETE FROM trials WHERE nct_id = ?", [old])
             else:
                 db.table("trials").update(old, {"watched": 0})
+
+    def mark_fully_compared(self, nct_ids: Sequence[str], now: datetime) -> None:
+        """Trials whose whole record was fetched and compared with the stored one just now
+        (whether or not it changed): the rolling full refresh counts from here."""
+        with self.atomic() as db:
+            db.conn.executemany(
+                "UPDATE trials SET last_full_at = ? WHERE nct_id = ?",
+                [(iso(now), nct_id) for nct_id in nct_ids],
+            )

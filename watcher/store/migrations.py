@@ -136,3 +136,10 @@ def m002_notifications(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+
+
+@migrations()
+def m004_full_refresh(db: sqlite_utils.Database) -> None:
+    """When each trial's whole record was last fetched and compared (the rolling full refresh,
+    `[schedule].full_refresh`). NULL until then: such trials are spread over the next cycles."""
+    db.execute("ALTER TABLE trials ADD COLUMN last_full_at TEXT")
