@@ -46,6 +46,7 @@ FAULTS = (
     "drop",
     "endless_pages",  # /studies: every page, even past the end, has a new nextPageToken
     "same_page_token",  # /studies: every page has a nextPageToken back to the same page
+    "too_deep",  # 200 with JSON nested deeper than a JSON reader goes
 )
 _PAGING_FAULTS = ("endless_pages", "same_page_token")
 ENDPOINTS = ("/version", "/studies", "/studies/{nctId}")
@@ -391,6 +392,8 @@ def _faulty(fault: _Fault, answer: _Reply) -> _Reply:
         return _Reply(503, b"Service Unavailable", text)
     if fault.kind == "invalid_json":
         return _Reply(200, _MAINTENANCE_PAGE, "text/html; charset=utf-8")
+    if fault.kind == "too_deep":
+        return _Reply(200, b"[" * 100_000 + b"]" * 100_000)
     if fault.kind == "slow":
         return _Reply(answer.status, answer.body, answer.content_type, answer.headers, fault.delay)
     transport: Transport = "truncated" if fault.kind == "truncated" else "drop"
