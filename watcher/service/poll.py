@@ -172,7 +172,7 @@ def run_cycle(
 
     by_id = {t.nct_id: t for t in trials}
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
-        seen = stamp_of(record)
+        seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
         known = by_id[nct_id].stamp
         if seen.nct_id != nct_id:  # an alias the registry redirects: the full fetch moves it
             full.append(nct_id)
