@@ -6,12 +6,11 @@ Request counts come from the replay server's own log, so they are what went over
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import demo_versions
 
 from watcher.registry.client import LIGHT_FIELDS, RegistryClient
@@ -26,24 +25,6 @@ OTHER = demo_versions("NCT07227597")
 WATCHED = ["NCT05935098", "NCT06911827", "NCT07227597"]
 DAY = timedelta(hours=24)
 T0 = datetime(2026, 3, 16, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "trialwatch.db") as opened:
-        yield opened
-
-
-@pytest.fixture
-def client(replay: ReplayServer) -> Iterator[RegistryClient]:
-    with RegistryClient(
-        replay.base_url,
-        user_agent="trialwatch-tests",
-        timeout_s=2.0,
-        requests_per_minute=0,
-        max_retries=0,
-    ) as registry:
-        yield registry
 
 
 def cycle(

@@ -10,11 +10,10 @@ from __future__ import annotations
 import copy
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
-from pathlib import Path
 from typing import Any
 
 import feedparser
@@ -57,24 +56,6 @@ def edited(record: dict[str, Any], module: str, **values: Any) -> dict[str, Any]
     changed = copy.deepcopy(record)
     section(changed, module).update(values)
     return changed
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "trialwatch.db") as opened:
-        yield opened
-
-
-@pytest.fixture
-def client(replay: ReplayServer) -> Iterator[RegistryClient]:
-    with RegistryClient(
-        replay.base_url,
-        user_agent="trialwatch-tests",
-        timeout_s=2.0,
-        requests_per_minute=0,
-        max_retries=0,
-    ) as registry:
-        yield registry
 
 
 def cycle(
