@@ -413,8 +413,9 @@ def test_an_alias_id_is_followed_to_the_trial_it_now_names(
 def test_a_page_token_that_never_ends_fails_the_batch_within_one_page_per_id(
     server: ReplayServer, connect: Connect
 ) -> None:
-    """A runaway or repeating nextPageToken ends the batch after at most one page per ID asked
-    for: the trials still unanswered fail (not split), the answered ones stand."""
+    """A runaway or repeating nextPageToken ends the batch at the first page that answers none
+    of the IDs still pending (so at most one page per ID): those fail (not split), the answered
+    ones stand."""
     server.registry.max_page_size = 1
     gone = "NCT09999990"  # never in an answer, so only the bound ends the paging
     for fault, pages, answered in (("endless_pages", 4, 3), ("same_page_token", 2, 1)):

@@ -17,10 +17,9 @@ study record or a `RegistryError` (errors.py) that names the trial and says what
   404 and nothing is silently dropped; a study nobody asked for is ignored. A trial listed
   twice in a page (a lagging replica's copy beside the live one) is answered with the copy
   updated last.
-- Paging is bounded: a batch stops paging once every ID is answered, and needs at most one
-  page per ID asked for, so a `nextPageToken` that repeats, or keeps coming past that, fails
-  the trials not yet answered (not split: every half would page forever too) instead of
-  asking forever.
+- Paging is bounded: a batch stops paging once every ID is answered, and every page must
+  answer one more, so a `nextPageToken` that repeats or never ends fails the trials not yet
+  answered (not split: every half would page forever too) after at most one page per ID.
 - An alias ID (301 to another trial) is followed; the record comes back under the ID it now
   has, and the caller moves the watch.
 
@@ -198,13 +197,11 @@ class RegistryClient:
             return
         pending = dict.fromkeys(nct_ids)
         try:
-            for studies in self._pages(nct_ids, fields):
+            for studies in self._pages(nct_ids, fields, pending):
                 for nct_id, study in _latest_of_each(studies).items():
                     if nct_id in pending:
                         del pending[nct_id]
                         yield Fetched(nct_id, study, None)
-                if not pending:  # all answered: a further page could add nothing
-                    return
         except _RunawayPagesError as error:
             yield from (Fetched(n, None, _for_trial(error, n)) for n in pending)
             return
@@ -214,13 +211,18 @@ class RegistryClient:
         for nct_id in pending:  # absent from the answer: removed, renamed, or a typo
             yield self._fetched_single(nct_id, fields)
 
-    def _pages(self, nct_ids: list[str], fields: str | None) -> Iterator[list[Any]]:
-        """Every page of one batch, at most one per ID asked for (each page holds a study)."""
+    def _pages(
+        self, nct_ids: list[str], fields: str | None, pending: dict[str, None]
+    ) -> Iterator[list[Any]]:
+        """Every page of one batch while it helps: `pending` (the IDs not answered yet, shrunk by
+        the caller before it asks for the next page) must shrink with every page, so a batch
+        costs at most one page per ID, and a page token that repeats or never ends is cut off
+        after the first page that answered nothing new."""
         params = {"filter.ids": ",".join(nct_ids), "pageSize": str(len(nct_ids))}
         if fields is not None:
             params["fields"] = fields
         token: str | None = None
-        seen: set[str] = set()
+        pages = 0
         while True:
             page = {**params, "pageToken": token} if token is not None else params
             body = self._send("/studies", page, None).body
@@ -230,16 +232,17 @@ class RegistryClient:
                 raise RegistryResponseInvalid(
                     "the registry's /studies answer is not a page of studies"
                 )
+            before = len(pending)
+            pages += 1
             yield studies
-            if token is None:
+            if token is None or not pending:  # the end, or all answered: nothing more to add
                 return
-            if token in seen or len(seen) + 1 >= len(nct_ids):
+            if len(pending) == before:
                 raise _RunawayPagesError(
-                    f"the registry kept paging ({len(seen) + 1} pages for {len(nct_ids)} IDs"
-                    f"{', a page token repeated' if token in seen else ''}); {_RETRY_NEXT_CYCLE}",
+                    f"the registry kept paging ({pages} pages for {len(nct_ids)} IDs, the last "
+                    f"answering none of them); {_RETRY_NEXT_CYCLE}",
                     None,
                 )
-            seen.add(token)
 
     def _split(
         self, nct_ids: list[str], fields: str | None, error: RegistryError
