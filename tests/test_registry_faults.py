@@ -19,11 +19,13 @@ from typing import Any
 import feedparser
 import pytest
 from conftest import Trialwatch, demo_versions
+from test_poll import full_fetches
 
 from watcher.core.change import Change
 from watcher.core.message import Notices
 from watcher.core.record import Trial
 from watcher.registry.client import RegistryClient
+from watcher.registry.replay import with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.poll import CycleReport, Planner, run_cycle
 from watcher.store.database import Store
@@ -345,3 +347,31 @@ def test_check_exits_1_when_the_registry_cannot_be_reached(
     assert "Error: the registry could not be reached" in trialwatch("check", expect=1).stderr
     with sqlite3.connect(trialwatch.state_dir / "trialwatch.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM versions").fetchone() == (2,)
+
+
+@pytest.mark.slow
+def test_the_full_refresh_settles_at_n_over_7_a_day_and_never_leaves_a_trial_a_week(
+    store: Store, client: RegistryClient, replay: ReplayServer
+) -> None:
+    """14 trials added together, hourly cycles for three weeks: no trial goes longer than 7
+    days without a full fetch; after the one catch-up of the first week's remainder (day 7),
+    two a day, N a week."""
+    ids = [f"NCT{90000000 + n:08d}" for n in range(14)]
+    replay.registry.publish(*(with_nct_id(STOPPED[1], nct_id) for nct_id in ids))
+    store.add_watches(ids, T0)
+    cycle(store, client, T0, full_refresh=7 * DAY)
+    last = dict.fromkeys(ids, T0)
+    per_day = [0] * 21
+    at = T0
+    while at < T0 + 21 * DAY - timedelta(hours=1):
+        at += timedelta(hours=1)
+        replay.registry.release()
+        replay.reset_log()
+        cycle(store, client, at, full_refresh=7 * DAY)
+        for nct_id in full_fetches(replay.requests):
+            assert at - last[nct_id] <= 7 * DAY
+            last[nct_id] = at
+            per_day[(at - T0).days] += 1
+    assert all(at - seen <= 7 * DAY for seen in last.values())
+    assert per_day[:3] == [0, 0, 0] and sum(per_day[3:7]) == 7  # half spread in the first week
+    assert per_day[8:] == [2] * 13  # N/7 a day

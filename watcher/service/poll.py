@@ -206,21 +206,30 @@ def run_cycle(
 
 def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) -> set[str]:
     """The trials whose whole record is fetched this cycle, although their light fields did not
-    move: every one last compared `every` ago or longer (the promise), and, up to this cycle's
-    share of all trials (as many as `every` needs at the pace cycles have run), the oldest past
-    half their period or never compared since the upgrade (so the refreshes spread over cycles
-    instead of falling due all at once). A cycle with no trial past half its period asks nothing.
+    move: every one last compared `every` ago or longer (the promise), and, oldest first, some
+    of those past half their period or never compared since the upgrade, so the refreshes
+    spread over cycles instead of falling due together: this cycle's share of all trials at the
+    pace cycles run (`slots`: N per period, N/7 a day at 7 days, hourly or daily cycles alike).
+    Trials added together are half spread in their first period, and the rest fall due together
+    once; after the upgrade, the never-compared ones are spread by the share alone. A cycle
+    with no trial past half its period asks nothing.
     """
     checked = [t.last_checked_at for t in trials if t.last_checked_at is not None]
-    since = now - datetime.fromisoformat(max(checked)) if checked else every
-    share = math.ceil(len(trials) * min(max(since, timedelta(0)), every) / every)
+    last_cycle = max(datetime.fromisoformat(max(checked)) if checked else now, now - every)
     stored = [t for t in trials if t.current_version is not None]
     overdue = {t.nct_id for t in stored if _compared_before(t, now - every, never=False)}
     ahead = sorted(
         (t for t in stored if t.nct_id not in overdue and _compared_before(t, now - every / 2)),
         key=lambda t: (t.last_full_at or "", t.nct_id),
     )
-    return overdue | {t.nct_id for t in ahead[: max(0, share - len(overdue))]}
+
+    # N slots per period on a fixed time grid: the cycles since the last one own the slots
+    # passed meanwhile, so N are refreshed per period whether cycles run hourly or daily.
+    def slots(moment: datetime) -> int:
+        return math.floor(len(trials) * moment.timestamp() / every.total_seconds())
+
+    share = slots(now) - slots(last_cycle) - len(overdue)
+    return overdue | {t.nct_id for t in ahead[: max(0, share)]}
 
 
 def _compared_before(trial: TrialRow, moment: datetime, *, never: bool = True) -> bool:
