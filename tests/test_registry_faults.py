@@ -375,3 +375,31 @@ def test_the_full_refresh_settles_at_n_over_7_a_day_and_never_leaves_a_trial_a_w
     assert all(at - seen <= 7 * DAY for seen in last.values())
     assert per_day[:3] == [0, 0, 0] and sum(per_day[3:7]) == 7  # half spread in the first week
     assert per_day[8:] == [2] * 13  # N/7 a day
+
+
+def test_an_alias_of_a_trial_also_watched_keeps_both_histories(
+    store: Store, client: RegistryClient, replay: ReplayServer
+) -> None:
+    """Watched under both IDs: the alias is unwatched with its own history, its subscribers
+    move to the trial it names (one subscription each, not two)."""
+    old, new = "NCT07227597", "NCT07227598"
+    watching(store, client, replay)
+    replay.registry.publish(with_nct_id(OTHER[0], new))
+    store.add_watches([new], T0)
+    store.subscribe("both@example.org", [old, new], T0)
+    store.subscribe("old@example.org", [old], T0)
+    cycle(store, client, T0)
+    moved = with_nct_id(OTHER[1], new)
+    section(moved, "identificationModule")["nctIdAliases"] = [old]
+    replay.registry.remove(old, release=False)
+    replay.registry.publish(moved)
+
+    assert failures(cycle(store, client, T0 + DAY)) == {}
+    gone = store.trial(old)
+    assert gone is not None and not gone.watched and len(store.versions(old)) == 1
+    assert [v.version for v in store.versions(new)] == [1, 2]
+    assert sorted(who.email for who, _ in store.subscriptions(nct_id=new)) == [
+        "both@example.org",
+        "old@example.org",
+    ]
+    assert store.subscriptions(nct_id=old) == []
