@@ -162,6 +162,7 @@ class MailSink:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # the bytes received, as a mail program would read them
         self.envelopes: list[tuple[str, list[str]]] = []
         self.answers: list[str] = []
 
@@ -173,6 +174,7 @@ class MailSink:
         parsed = BytesParser(policy=policy.default).parsebytes(envelope.content)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
+        self.raw.append(envelope.content)
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watcher.core.addresses import validate_email, validate_mailbox
+from watcher.core.addresses import redact_addresses, validate_email, validate_mailbox
 
 
 @pytest.mark.parametrize(
@@ -14,7 +14,10 @@ from watcher.core.addresses import validate_email, validate_mailbox
         ("  Ana.Lopez+trials@Example.ORG ", "Ana.Lopez+trials@example.org"),
         ("trialwatch@localhost", "trialwatch@localhost"),
         ("o'brien@mail.example.co.uk", "o'brien@mail.example.co.uk"),
-        ("ana@bücher.example", "ana@bücher.example"),
+        # An IDN domain is kept in its IDNA form, which SMTP and DNS understand (before the
+        # reliability issue it was kept in Unicode, and every send of it crashed).
+        ("ana@bücher.example", "ana@xn--bcher-kva.example"),
+        ("pat@Müller.DE", "pat@xn--mller-kva.de"),
     ],
 )
 def test_plain_addresses_are_accepted_with_the_domain_folded(text: str, expected: str) -> None:
@@ -72,3 +75,15 @@ def test_mailbox_refuses_a_broken_address_or_name(text: str) -> None:
     """A display name with a broken address, or control characters, is refused."""
     with pytest.raises(ValueError):
         validate_mailbox(text)
+
+
+def test_a_non_ascii_local_part_is_refused_saying_why() -> None:
+    """zoë@… could only be sent with SMTPUTF8: the refusal says so, not a failure at delivery."""
+    with pytest.raises(ValueError, match="need SMTPUTF8"):
+        validate_email("zoë@example.org")
+
+
+def test_free_text_loses_every_form_of_address() -> None:
+    """A server's answer or a log line keeps its words and loses its addresses."""
+    text = '550 5.1.1 <pat@xn--mller-kva.de>: unknown; tried "a b"@example.org and root@host'
+    assert redact_addresses(text) == "550 5.1.1 <<email>>: unknown; tried <email> and <email>"

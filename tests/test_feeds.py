@@ -10,7 +10,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import demo_versions
+from conftest import Trialwatch, demo_versions
 
 from watcher.config import Settings, load_settings
 from watcher.core.canonical import content_hash
@@ -18,6 +18,7 @@ from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
 from watcher.delivery.feed_files import private_feed_path, trial_feed_path, write_feeds
+from watcher.registry.replay_server import ReplayServer
 from watcher.store.database import Store
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -106,3 +107,31 @@ def test_private_feed_follows_subscriptions_and_holds_no_address(
     everything = b"".join(p.read_bytes() for p in written)
     assert b"pat@example.org" not in everything
     assert all(p.stat().st_mode & 0o077 == 0 for p in written)
+
+
+def test_feeds_a_failed_write_left_behind_are_rewritten_by_the_next_check(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """A check whose feeds cannot be written says so and exits 1; the next check, with nothing
+    new from the registry, writes the feed with the change it missed."""
+    started = demo_versions(NCT)
+    replay.registry.publish(started[0])
+    trialwatch("watch", "add", NCT)
+    trialwatch("check")
+    feeds = trialwatch.state_dir / "feeds"
+    (feeds / "trials" / f"{NCT}.atom").unlink()
+    blocker = feeds / "trials"
+    blocker.rename(feeds / "trials.kept")
+    blocker.write_text("a file where the feed directory should be", encoding="utf-8")
+
+    replay.registry.publish(started[1])
+    failed = trialwatch("check", expect=1)
+    assert "feeds not written" in failed.stderr
+    assert "new version v2" in failed.stdout
+
+    blocker.unlink()
+    healed = trialwatch("check")
+    assert "0 new version(s)" in healed.stdout
+    feed = parsed(feeds / "trials" / f"{NCT}.atom")
+    assert len(feed.entries) == 1
+    assert "started looking for participants" in feed.entries[0].title

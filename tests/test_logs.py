@@ -30,11 +30,18 @@ def _log_to(path: Path, env: dict[str, str], level: str = "info") -> None:
 
 
 def test_addresses_are_redacted_everywhere() -> None:
-    """Every address in a text becomes <email>; other text with an @ is left alone."""
+    """Every address in a text becomes <email>, in every form; other text with an @ is left alone.
+
+    (Before the reliability issue "user@localhost" was left alone: a domain without a dot is an
+    address too, and the log must not show it.)
+    """
     assert redact("sent to a.b+c@example.org and x@mail.example.co.uk") == (
         "sent to <email> and <email>"
     )
-    assert redact("@ 10:02, user@localhost") == "@ 10:02, user@localhost"
+    assert redact("@ 10:02, user@localhost") == "@ 10:02, <email>"
+    assert redact('550 <"ana lopez"@example.org>: zoë@bücher.de, root@[127.0.0.1]') == (
+        "550 <<email>>: <email>, <email>"
+    )
 
 
 def test_log_lines_never_show_an_address(log_file: Path) -> None:

@@ -109,7 +109,9 @@ def test_patient_email_says_what_changed_first_then_what_the_trial_is() -> None:
     message = parse(outgoing.body)
     assert message["Subject"].startswith(f"{STARTED} is now recruiting — A Clinical Study")
     assert message["To"] == PERSON.email
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # No web base here, so the only way out is mailto:, which RFC 8058 does not allow one-click
+    # for (the header was sent before the reliability issue; tests/test_message.py has the rest).
+    assert message["List-Unsubscribe-Post"] is None
     assert PERSON.unsubscribe_token in message["List-Unsubscribe"]
     assert message["Message-ID"].endswith("@trials.example.org>")
     text, html = parts(message)

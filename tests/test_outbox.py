@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -16,9 +19,9 @@ import pytest
 from conftest import MailSink, free_port
 
 from watcher.config import Settings, load_settings
-from watcher.core.message import Outgoing, build_email, unsubscribe_url, wire_bytes
+from watcher.core.message import Outgoing, build_email, unsubscribe_targets, wire_bytes
 from watcher.delivery.outbox import deliver_due, retry_at
-from watcher.delivery.webhook import SIGNATURE_HEADER, signature
+from watcher.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from watcher.store.database import Store
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -36,7 +39,7 @@ def email(
         html="<p>This study has started looking for participants.</p>\n",
         key=key,
         date=T0,
-        unsubscribe=unsubscribe_url("tok-" + key, None, SENDER),
+        unsubscribe=unsubscribe_targets("tok-" + key, None, SENDER),
     )
     return Outgoing(key, "email", to, subject, wire_bytes(msg))
 
@@ -73,7 +76,9 @@ def test_a_queued_email_arrives_once_with_its_headers(
         .strip()
         .startswith("<mailto:alerts@example.org?subject=unsubscribe%20tok-")
     )
-    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # A mailto: alone gets no one-click header: RFC 8058 wants an https URI for it (before the
+    # reliability issue it was sent anyway).
+    assert msg["List-Unsubscribe-Post"] is None
     assert msg["Message-ID"].endswith("@example.org>")
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     assert sink.envelopes == [("alerts@example.org", ["pat@example.org"])]
@@ -180,7 +185,11 @@ def hook() -> Iterator[str]:
 
 @pytest.mark.slow
 def test_webhooks_are_signed_and_retried(store: Store, tmp_path: Path, hook: str) -> None:
-    """A 503 is retried; the delivered POST carries an HMAC-SHA256 of the exact body."""
+    """A 503 is retried; the delivered POST carries an HMAC-SHA256 of its timestamp and body.
+
+    Before the reliability issue the HMAC covered the body alone, so a captured POST could be
+    replayed for ever; the receiver now checks it as the README says, done here by hand.
+    """
     settings = settings_for(tmp_path, f'[[webhooks]]\nurl = "{hook}"\nsecret = "s3cret"\n')
     body = json.dumps({"nct_id": "NCT07310784", "changes": []}).encode()
     store.enqueue([Outgoing("wh1", "webhook", hook, "NCT07310784 v2", body)], T0)
@@ -189,7 +198,11 @@ def test_webhooks_are_signed_and_retried(store: Store, tmp_path: Path, hook: str
     assert deliver_due(store, settings, retry_at(1, T0), {}).sent == 1
     ((headers, got),) = Hook.received
     assert got == body
-    assert headers[SIGNATURE_HEADER] == signature("s3cret", body)
+    timestamp = int(headers[TIMESTAMP_HEADER])
+    assert abs(time.time() - timestamp) < 60  # the sender's clock at send time
+    expected = hmac.new(b"s3cret", f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    assert headers[SIGNATURE_HEADER] == f"sha256={expected}" == signature("s3cret", timestamp, body)
+    assert signature("s3cret", timestamp + 600, body) != headers[SIGNATURE_HEADER]  # no replay
     assert headers["X-Trialwatch-Delivery"] == "wh1"
 
 

@@ -6,8 +6,9 @@ import os
 
 import click
 
-from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
+from watcher.core.addresses import redact_addresses
 from watcher.core.ids import parse_nct_ids
 from watcher.core.wording.cycle import cycle_failure, cycle_text
 from watcher.delivery.outbox import DeliveryReport
@@ -26,7 +27,7 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     Exits 1 when a step after the poll failed, or when every trial failed (the registry could
     not be reached, for one), so cron and scripts see it; the report is printed first."""
     ids = parse_nct_ids(nct_ids) if nct_ids else None
-    settings = app.settings
+    settings = app.checked_settings()
     with app.store() as store:
         if ids:
             unknown = [i for i in ids if (t := store.trial(i)) is None or not t.watched]
@@ -41,10 +42,10 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     report, delivery = result.report, result.delivery or DeliveryReport()
     failure = cycle_failure(report)
     problems = (*result.problems, *([failure] if failure else []))
-    for problem in problems:
-        click.echo(f"Error: {problem}", err=True)
+    for problem in problems:  # an exception's text: it may quote an address
+        click.echo(f"Error: {redact_addresses(problem)}", err=True)
     if as_json:
-        emit_json({**report.to_json(), "delivery": delivery.to_json()})
+        emit_json({**report.to_json(), "delivery": delivery_json(delivery)})
     else:
         click.echo(cycle_text(report))
         if delivery.attempted:

@@ -21,7 +21,7 @@ _FAILURES_SHOWN = 10  # failed messages listed by the text output; --json lists 
 @reports_errors
 def run(app: App) -> None:
     """Run the daemon: poll on schedule until SIGTERM; SIGHUP rereads the settings."""
-    settings = app.settings  # a configuration error stops us here, with exit status 78
+    settings = app.checked_settings()  # a configuration error stops us here: exit 78
     setup_logging(settings.log.level)
     sys.exit(Daemon(settings, app.config_path).run())
 
@@ -82,7 +82,8 @@ def format_status(report: DaemonStatus) -> str:
         box = report.outbox
         last_sent = _when(box.last_delivery) if box.last_delivery else "none yet"
         lines.append(f"outbox:      {box.pending} pending, {box.failed} failed")
-        lines += [f"  {subject}: {error}" for subject, error in box.failures[:_FAILURES_SHOWN]]
+        shown = box.failures[:_FAILURES_SHOWN]
+        lines += [f"  {to}: {subject}: {error}" for to, subject, error in shown]
         if len(box.failures) > _FAILURES_SHOWN:
             lines.append(f"  and {len(box.failures) - _FAILURES_SHOWN} more (--json lists all)")
         lines.append(f"last sent:   {last_sent}")

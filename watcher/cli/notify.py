@@ -6,7 +6,7 @@ import os
 
 import click
 
-from watcher.cli.output import emit_json, format_delivery
+from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, audience_option, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import DELIVERIES
@@ -21,7 +21,7 @@ def _address(text: str) -> str:
     try:
         return validate_email(text)
     except ValueError as exc:
-        raise InputError(str(exc)) from exc
+        raise InputError(f"EMAIL: {exc}") from exc
 
 
 @click.command()
@@ -135,12 +135,13 @@ def subscribers(app: App, as_json: bool) -> None:
 @reports_errors
 def deliver(app: App, as_json: bool) -> None:
     """Send the messages waiting in the outbox (retries included)."""
+    settings = app.checked_settings()
     with app.store() as store:
-        report = deliver_due(store, app.settings, now(), os.environ)
+        report = deliver_due(store, settings, now(), os.environ)
     if as_json:
-        emit_json(report.to_json())
+        emit_json(delivery_json(report))
         return
-    click.echo(format_delivery(report, app.settings))
+    click.echo(format_delivery(report, settings))
 
 
 @click.command()
@@ -150,15 +151,16 @@ def deliver(app: App, as_json: bool) -> None:
 @reports_errors
 def digest(app: App, force: bool, as_json: bool) -> None:
     """Queue the daily/weekly digests that are due (all with --now) and send them."""
+    settings = app.checked_settings()
     with app.store() as store:
-        run = queue_digests(store, app.settings, now(), force=force)
-        report = deliver_due(store, app.settings, now(), os.environ)
+        run = queue_digests(store, settings, now(), force=force)
+        report = deliver_due(store, settings, now(), os.environ)
     if as_json:
-        emit_json({"queued": run.queued, "delivery": report.to_json()})
+        emit_json({"queued": run.queued, "delivery": delivery_json(report)})
         return
     if not run.queued:
         click.echo("No digest is due (use --now to send waiting changes anyway).")
         return
     for delivery, count in run.queued.items():
         click.echo(f"{delivery.capitalize()} digests queued: {count}.")
-    click.echo(format_delivery(report, app.settings))
+    click.echo(format_delivery(report, settings))

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from watcher.config import Settings
+from watcher.core.addresses import redact_addresses
 from watcher.delivery.outbox import DeliveryReport
 
 
@@ -25,6 +26,12 @@ def format_delivery(report: DeliveryReport, settings: Settings) -> str:
     where = f" (to the Maildir {settings.mail.maildir})" if not settings.smtp.host else ""
     lines = [
         f"Sent {report.sent}{where}, deferred {report.deferred}, failed {report.failed}.",
-        *(f"  {error}" for error in report.errors),
+        *(f"  {error}" for error in delivery_json(report)["errors"]),
     ]
     return "\n".join(lines)
+
+
+def delivery_json(report: DeliveryReport) -> dict[str, Any]:
+    """`report.to_json()` with no address in its errors: `check` and `deliver` print them."""
+    data = report.to_json()
+    return {**data, "errors": [redact_addresses(error) for error in data["errors"]]}

@@ -33,7 +33,7 @@ def demo(state_dir: Path | None) -> None:
 @reports_errors
 def check_config(app: App, as_json: bool) -> None:
     """Validate the settings and print the effective values (secrets masked)."""
-    settings = app.settings
+    settings = app.checked_settings()
     if as_json:
         emit_json(effective_json(settings))
     else:

@@ -6,6 +6,7 @@ Command modules import these so each command stays "parse, call one function, pr
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from typing import ParamSpec, TypeVar
 
 import click
 
-from watcher.config import Settings, load_settings
+from watcher.config import Settings, load_settings, preflight
 from watcher.core.change import AUDIENCES
 from watcher.errors import WatcherError
 from watcher.service.wiring import open_store
@@ -38,6 +39,16 @@ class App:
         if self._settings is None:
             self._settings = load_settings(self.config_path)
         return self._settings
+
+    def checked_settings(self) -> Settings:
+        """The settings, once `preflight` has read the password; each warning one stderr line.
+
+        For the commands that send or check: they stop with exit 78 before storing anything.
+        """
+        settings = self.settings
+        for warning in preflight(settings, os.environ):
+            click.echo(f"Warning: {warning}", err=True)
+        return settings
 
     def store(self) -> Store:
         """The database named by the settings."""

@@ -9,7 +9,7 @@ import click
 
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
-from watcher.config import MIN_INTERVAL, parse_duration
+from watcher.config import MIN_INTERVAL, bounded_duration
 from watcher.core.ids import parse_nct_ids
 from watcher.errors import InputError
 
@@ -40,7 +40,7 @@ def _ids_from(args: Sequence[str], file: Path | None) -> list[str]:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Read NCT IDs from a file, one per line (# starts a comment).",
 )
-@click.option("--every", help='Check this trial on its own interval, e.g. "6h" (at least 1m).')
+@click.option("--every", help='Check this trial on its own interval, e.g. "6h" (1m to 365d).')
 @pass_app
 @reports_errors
 def watch_add(app: App, nct_ids: tuple[str, ...], file: Path | None, every: str | None) -> None:
@@ -49,11 +49,9 @@ def watch_add(app: App, nct_ids: tuple[str, ...], file: Path | None, every: str 
     interval = None
     if every is not None:
         try:
-            interval = parse_duration(every)
+            interval = bounded_duration(every, MIN_INTERVAL)
         except ValueError as exc:
             raise InputError(f"--every: {exc}") from exc
-        if interval < MIN_INTERVAL:
-            raise InputError(f"--every {every!r} is shorter than the 1 minute minimum")
     with app.store() as store:
         added = store.add_watches(ids, now(), interval)
     for nct_id in ids:

@@ -6,7 +6,7 @@ problem reported together; the SMTP password file), `show` (`check-config` and t
 file). The rest of trialwatch imports the names below from `watcher.config`, not the modules.
 """
 
-from watcher.config.load import load_settings, smtp_password, state_directory
+from watcher.config.load import load_settings, preflight, smtp_password, state_directory
 from watcher.config.schema import (
     CREDENTIAL_NAME,
     MIN_INTERVAL,
@@ -33,7 +33,7 @@ from watcher.config.show import (
     example_toml,
     format_effective,
 )
-from watcher.config.values import format_duration, parse_duration
+from watcher.config.values import bounded_duration, format_duration, parse_duration
 
 __all__ = [
     "CREDENTIAL_NAME",
@@ -54,6 +54,7 @@ __all__ = [
     "StorageSettings",
     "WebSettings",
     "Webhook",
+    "bounded_duration",
     "effective_json",
     "effective_settings",
     "example_toml",
@@ -61,6 +62,7 @@ __all__ = [
     "format_effective",
     "load_settings",
     "parse_duration",
+    "preflight",
     "smtp_password",
     "state_directory",
 ]

@@ -8,14 +8,19 @@ Why it looks like this:
   $XDG_STATE_HOME/trialwatch, else ~/.local/state/trialwatch), never against the working
   directory, which differs between a shell and a service.
 - Loading reads the settings file and nothing else: directories are created by the parts that
-  write into them, and the password is read (`smtp_password`) only when mail is sent, from
-  `[smtp].password_file` or systemd's credential, never from the settings file.
+  write into them. The password (`smtp_password`: `[smtp].password_file` or systemd's
+  credential, never the settings file) is read when mail is sent, and first by `preflight`,
+  which `check-config`, `check`, `deliver` and `run` call before doing anything, so a missing
+  file stops them with exit 78 instead of failing after a check has stored and queued.
+- A file larger or more deeply nested than any settings file is refused before it is walked: a
+  settings file is a few kilobytes, a few tables deep.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,6 +81,11 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     )
 
 
+# A settings file is a few kilobytes and at most a few levels deep ([[webhooks]] -> a table ->
+# a list of names); these bounds are far above that and far below what strains a parser.
+_MAX_BYTES = 1 << 20
+_MAX_DEPTH = 8
+
 # tomllib (3.11) puts the position in the message only: "Invalid value (at line 2, column 5)".
 _TOML_POSITION = re.compile(r"(?P<what>.*) \(at (?P<where>line \d+, column \d+|end of document)\)")
 
@@ -94,8 +104,12 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(
             [f"{path}: cannot be read ({exc.strerror}); check the path and its permissions"]
         ) from None
+    if len(data) > _MAX_BYTES:
+        raise ConfigError([f"{path}: {len(data)} bytes is too large for a settings file"])
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        document = tomllib.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise _too_deep(path) from None
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         byte = data[exc.start]
@@ -110,6 +124,28 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(
             [f"{path}: {where}invalid TOML: {what}; see https://toml.io for the syntax"]
         ) from None
+    if _depth(document) > _MAX_DEPTH:
+        raise _too_deep(path)
+    return document
+
+
+def _too_deep(path: Path) -> ConfigError:
+    return ConfigError(
+        [f"{path}: tables or lists nested more than {_MAX_DEPTH} deep; no setting needs that"]
+    )
+
+
+def _depth(value: object) -> int:
+    """How deeply tables and lists nest in `value`, counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 class _Reader:
@@ -224,3 +260,40 @@ def smtp_password(settings: Settings, env: Mapping[str, str]) -> str | None:
             ]
         )
     return password
+
+
+def preflight(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    """Read what the settings name but do not hold, before anything is stored; return warnings.
+
+    Raises ConfigError (exit 78) when the SMTP password cannot be read: found at delivery, it
+    would be found after a check had stored versions and queued mail. The warnings, one line
+    each, are for settings that work but leak: a password sent in clear text, a password file
+    or a settings file holding a webhook secret that every user of the machine can read.
+    """
+    smtp = settings.smtp
+    warnings: list[str] = []
+    if smtp.password_file is not None or (smtp.host and smtp.username):
+        smtp_password(settings, env)
+    if smtp.host and smtp.username and smtp.security == "none":
+        warnings.append(
+            f'[smtp].security = "none" with a username: the password crosses the network to '
+            f'{smtp.host} in clear text; use "starttls" or "tls"'
+        )
+    if smtp.password_file is not None and _readable_by_all(smtp.password_file):
+        warnings.append(
+            f"{smtp.password_file}: the SMTP password file is readable by every user; "
+            f"chmod 600 {smtp.password_file}"
+        )
+    if settings.source is not None and settings.webhooks and _readable_by_all(settings.source):
+        warnings.append(
+            f"{settings.source}: holds webhook secrets and is readable by every user; "
+            f"chmod 600 {settings.source} (or 640 with a group of its own)"
+        )
+    return warnings
+
+
+def _readable_by_all(path: Path) -> bool:
+    try:
+        return bool(path.stat().st_mode & stat.S_IROTH)
+    except OSError:  # unreadable for us: then not for others either, as far as we can tell
+        return False

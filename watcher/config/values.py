@@ -6,6 +6,10 @@ Why it looks like this:
   and `config.example.toml` all go through the same two methods.
 - Defaults are written the way a user would write them in the file ("24h", "trialwatch.db") and
   go through the same parsing, so the documented default is exactly the effective one.
+- Every value has an upper bound as well as a lower one, and no string holds a control
+  character: a value that loads but breaks something later (a 999999999-day interval overflows
+  the clock arithmetic, 2**63-1 overflows SQLite, CR/LF in a User-Agent makes every request
+  fail) must be refused here, where `check-config` names the key, not hours later in the daemon.
 - Paths: an absolute path is used as is; "~/" means the home directory; any other relative path
   is resolved against the state directory, never against the working directory, which differs
   between a shell and a service.
@@ -17,6 +21,7 @@ import difflib
 import json
 import math
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,11 +31,22 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from watcher.core.addresses import validate_mailbox
+from watcher.core.schedule import LONGEST_INTERVAL
 
 T = TypeVar("T")
 
 # A value as the settings file spells it (tables are sections, never values).
 TomlValue = str | int | float | bool | list[Any]
+
+# The longest duration anything is scheduled on: a year is the longest wait anyone means, and
+# far below the ~2.7 million years after which `now + interval` overflows a datetime.
+MAX_DURATION = LONGEST_INTERVAL
+# The largest count any setting takes (feed entries, retries, requests per minute...). None of
+# them means anything near it, and 2**63-1 would overflow SQLite and the loops that count up.
+MAX_COUNT = 10_000
+# The longest wait for one answer, in seconds (the only unbounded number is a timeout): an hour
+# is already absurd for an HTTP request, and 1e308 overflows the event loop's deadlines.
+MAX_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -68,9 +84,21 @@ def describe(raw: object) -> str:
 
 
 def _string(raw: object, expected: str) -> str:
+    """`raw` when it is a string free of control characters (which end up in headers and paths)."""
     if not isinstance(raw, str):
         raise ValueError(f"expected {expected}, got {describe(raw)}")
+    refuse_control_characters(raw)
     return raw
+
+
+def refuse_control_characters(text: str) -> None:
+    """Raise ValueError naming the first control character or line separator in `text`."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            raise ValueError(
+                f"contains the control character U+{ord(ch):04X}; remove it (no line breaks, "
+                "tabs or NUL in a value)"
+            )
 
 
 @dataclass(frozen=True)
@@ -145,15 +173,18 @@ class Url(ValueType[str]):
 
 @dataclass(frozen=True)
 class Number(ValueType[float]):
-    """A number above a floor (whole numbers are accepted: `timeout_s = 30`)."""
+    """A number of seconds above a floor and at most `maximum` (`timeout_s = 30` is fine too)."""
 
     above: float
+    maximum: float = MAX_SECONDS
 
     def parse(self, raw: object, ctx: ParseContext) -> float:
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
             raise ValueError(f"expected a number, got {describe(raw)}")
         if raw <= self.above:
             raise ValueError(f"must be more than {self.above:g}, got {raw}")
+        if raw > self.maximum:
+            raise ValueError(f"must be at most {self.maximum:g}, got {raw:g}")
         return float(raw)
 
     def show(self, value: float) -> TomlValue:
@@ -162,7 +193,7 @@ class Number(ValueType[float]):
 
 @dataclass(frozen=True)
 class Integer(ValueType[int]):
-    """A whole number within bounds."""
+    """A whole number within bounds; without a declared maximum, at most `MAX_COUNT`."""
 
     minimum: int
     maximum: int | None = None
@@ -174,6 +205,8 @@ class Integer(ValueType[int]):
             raise ValueError(f"must be from {self.minimum} to {self.maximum}, got {raw}")
         if raw < self.minimum:
             raise ValueError(f"must be {self.minimum} or more, got {raw}")
+        if self.maximum is None and raw > MAX_COUNT:
+            raise ValueError(f"must be at most {MAX_COUNT}, got {raw}")
         return raw
 
     def show(self, value: int) -> TomlValue:
@@ -199,19 +232,12 @@ class Choice(ValueType[str]):
 
 @dataclass(frozen=True)
 class Duration(ValueType[timedelta]):
-    """A duration string ("90s", "15m", "6h", "1d", "1h30m") with a floor."""
+    """A duration string ("90s", "15m", "6h", "1d", "1h30m") from a floor to `MAX_DURATION`."""
 
     minimum: timedelta
 
     def parse(self, raw: object, ctx: ParseContext) -> timedelta:
-        text = _string(raw, 'a duration such as "15m"')
-        value = parse_duration(text)
-        if value < self.minimum:
-            raise ValueError(
-                f'"{text.strip()}" is shorter than the {_in_words(self.minimum)} minimum; '
-                f'use "{format_duration(self.minimum)}" or more'
-            )
-        return value
+        return bounded_duration(_string(raw, 'a duration such as "15m"'), self.minimum)
 
     def show(self, value: timedelta) -> TomlValue:
         return format_duration(value)
@@ -278,11 +304,30 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.fullmatch(text.strip())
     if match is None or not any(match.groups()):
         raise ValueError(
-            f'"{text.strip()}" is not a duration; write a whole number and a unit '
+            f"{describe(text.strip())} is not a duration; write a whole number and a unit "
             '(s, m, h or d), e.g. "90s", "15m", "6h", "1d" or "1h30m"'
         )
     seconds = sum(int(match[u] or 0) * size for u, size, _ in _UNITS)
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{describe(text.strip())} is too long to be a duration") from None
+
+
+def bounded_duration(text: str, minimum: timedelta) -> timedelta:
+    """`parse_duration`, refusing less than `minimum` and more than `MAX_DURATION`."""
+    value = parse_duration(text)
+    if value < minimum:
+        raise ValueError(
+            f"{describe(text.strip())} is shorter than the {_in_words(minimum)} minimum; "
+            f'use "{format_duration(minimum)}" or more'
+        )
+    if value > MAX_DURATION:
+        raise ValueError(
+            f"{describe(text.strip())} is longer than the {_in_words(MAX_DURATION)} maximum; "
+            f'use "{format_duration(MAX_DURATION)}" or less'
+        )
+    return value
 
 
 def format_duration(value: timedelta) -> str:

@@ -10,8 +10,10 @@ Severity policy (what a subscriber is told first):
   `eligibility`, `age_sex`, `site_added`, `site_removed`, `site_status`, `results_posted`;
 - **minor**: the other named kinds: `enrollment`, `dates`, `phase`, `title`, `interventions`,
   `arms`, `outcomes`, `sponsor`, `contacts`, `site_contact`, `conditions`;
-- **info**: `other`: any other submitted field that changed (descriptions, references, design
-  details, IPD sharing, identifiers, annotations…), one change per key below a module.
+- **info**: `site_info`: the registry renamed a site's city or state (its bulk housekeeping:
+  "Napoli" → "Naples"), the site itself unchanged; `other`: any other submitted field that
+  changed (descriptions, references, design details, IPD sharing, identifiers, annotations…),
+  one change per key below a module.
 
 A `Change` is found by `watcher.core.diff`; once stored it comes back as a `StoredChange`
 (with where and when it was found and its plain-English sentence), and one new version's
@@ -48,6 +50,7 @@ _KINDS: tuple[tuple[str, str], ...] = (
     ("outcomes", "minor"),
     ("sponsor", "minor"),
     ("contacts", "minor"),
+    ("site_info", "info"),
     ("other", "info"),
 )
 KIND_ORDER: tuple[str, ...] = tuple(kind for kind, _ in _KINDS)
@@ -59,7 +62,9 @@ SITE_KINDS = frozenset({"site_added", "site_removed", "site_status", "site_conta
 # What a patient hears about unless they choose otherwise: what changes whether, where and how
 # they could join, and who to call; that is every kind but these design details and `info`
 # changes, which are for coordinators.
-COORDINATOR_ONLY_KINDS = frozenset({"conditions", "arms", "outcomes", "sponsor", "other"})
+COORDINATOR_ONLY_KINDS = frozenset(
+    {"site_info", "conditions", "arms", "outcomes", "sponsor", "other"}
+)
 PATIENT_KINDS = frozenset(KIND_ORDER) - COORDINATOR_ONLY_KINDS
 
 

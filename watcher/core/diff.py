@@ -11,8 +11,11 @@ Each change carries its kind's severity (the policy is `watcher.core.change`'s).
 Never a change: `versionHolder`, `lastUpdateSubmitDate`, `lastUpdatePostDateStruct`,
 `statusVerifiedDate`, anything under `derivedSection`, keys added by third-party tools (all
 removed by `watcher.core.canonical.strip_noise` before the remainder is kept), a reordered site,
-contact, condition or reference list, site coordinates (the registry geocodes them), and
-eligibility edits that only touch whitespace or CommonMark escaping.
+contact, condition or reference list, site coordinates (the registry geocodes them), a site
+whose state was filled in, and eligibility edits that only touch whitespace or CommonMark
+escaping. A site the registry moved to another city name in its bulk housekeeping ("Napoli" →
+"Naples", "Lichtenberg" → "Berlin") is the same site: one `site_info`, never a removal and an
+addition, which would tell a patient near it that it closed.
 
 Changes come out ordered by `KIND_ORDER`, then by a stable key within the kind (document order
 for criteria, the site's label for sites, the item's name otherwise), so the same pair of
@@ -31,7 +34,7 @@ from deepdiff import DeepDiff
 from watcher.core.canonical import canonical_json
 from watcher.core.change import KIND_ORDER, SEVERITY, Change, SiteRef
 from watcher.core.criteria import Criterion, parse_criteria
-from watcher.core.matching import SIMILAR, match, similarity
+from watcher.core.matching import SIMILAR, distance_km, match, similarity
 from watcher.core.record import (
     JSON,
     ArmGroup,
@@ -156,19 +159,51 @@ def _site_ident(site: Site) -> str:
     return canonical_json([list(site.key), site.status, _contacts_json(site.contacts)])
 
 
-def _same_place(a: Site, b: Site) -> float:
-    """1.0 when two keys differ only where one side has no state or no zip.
+# The registry's renames move a site's geocode with its city name ("Lichtenberg" → "Berlin",
+# zip 10365, moved 6 km in NCT07221253; a dropped "… District" moves it to the city's centre).
+# The same facility in the same country this close, and with no other zip, is the same site.
+RENAMED_WITHIN_KM = 25.0
 
-    The registry fills in missing address parts of existing sites ("Beijing" gained the state
-    "Beijing Municipality" in NCT06892548); that is the same site, not one closed and one
-    opened. Two different non-empty values (another zip) still make another site.
+
+def _same_place(a: Site, b: Site) -> float:
+    """How surely two sites left unpaired by their keys are one site (0.0: not at all).
+
+    1.0 when the keys differ only where one side has no state or no zip: the registry fills in
+    missing address parts ("Beijing" gained the state "Beijing Municipality" in NCT06892548).
+    Then the registry's renames: the same named facility in the same country with the same
+    zip (1.0), or without another zip and with coordinates within `RENAMED_WITHIN_KM` (the
+    nearer, the surer). Two different non-empty zips still make another site.
     """
     (facility, city, state, zip_code, country), other = a.key, b.key
-    named_alike = (facility, city, country) == (other[0], other[1], other[4])
-    return float(
-        named_alike
-        and all(x == y or not x or not y for x, y in ((state, other[2]), (zip_code, other[3])))
-    )
+    if (facility, country) != (other[0], other[4]):
+        return 0.0
+    zips_agree = zip_code == other[3] or not zip_code or not other[3]
+    if city == other[1] and zips_agree and (state == other[2] or not state or not other[2]):
+        return 1.0
+    if not facility or not zips_agree:
+        return 0.0
+    if zip_code and zip_code == other[3]:
+        return 1.0
+    if a.geo is None or b.geo is None:
+        return 0.0
+    km = distance_km(a.geo, b.geo)
+    return 1.0 - (1.0 - SIMILAR) * km / RENAMED_WITHIN_KM if km <= RENAMED_WITHIN_KM else 0.0
+
+
+def _renamed(was: Site, now: Site) -> tuple[dict[str, JSON], dict[str, JSON]] | None:
+    """The city and state as they were and are, when the registry renamed either.
+
+    A state filled in where there was none is not a rename (see `_same_place`).
+    """
+    (_, city, state, _, _), other = was.key, now.key
+    if city == other[1] and (state == other[2] or not state or not other[2]):
+        return None
+    old: dict[str, JSON] = {"city": was.city, "state": was.state}
+    new: dict[str, JSON] = {"city": now.city, "state": now.state}
+    for part, before, after in (("city", city, other[1]), ("state", state, other[2])):
+        if before == after:
+            del old[part], new[part]
+    return old, new
 
 
 def _sites(old: Trial, new: Trial) -> list[Change]:
@@ -182,6 +217,10 @@ def _sites(old: Trial, new: Trial) -> list[Change]:
         ref = SiteRef.of(now)
         if was.status != now.status:
             change = _change("site_status", f"{_LOCATIONS}.status", was.status, now.status, ref)
+            out.append(((now.label(), _site_ident(now)), change))
+        renamed = _renamed(was, now)
+        if renamed is not None:
+            change = _change("site_info", _LOCATIONS, *renamed, ref)
             out.append(((now.label(), _site_ident(now)), change))
         was_contacts, now_contacts = _contacts_json(was.contacts), _contacts_json(now.contacts)
         if was_contacts != now_contacts:

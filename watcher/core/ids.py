@@ -11,7 +11,9 @@ from collections.abc import Iterable
 
 from watcher.errors import InputError
 
-_NCT_ID = re.compile(r"NCT\d{8}")
+# ASCII digits only: `\d` would also take full-width digits and those of other scripts, which
+# the registry answers with 400 on every check, for ever.
+_NCT_ID = re.compile(r"NCT[0-9]{8}")
 # Production clients of ClinicalTrials.gov send at most this many IDs in one `filter.ids`.
 MAX_IDS_PER_REQUEST = 500
 

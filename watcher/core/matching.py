@@ -9,6 +9,7 @@ broken on content, never on side) is what makes diff(b, a) mirror diff(a, b).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from difflib import SequenceMatcher
@@ -30,6 +31,14 @@ def similarity(a: str, b: str, floor: float = SIMILAR) -> float:
         return 0.0
     ratio = matcher.ratio()
     return ratio if ratio >= floor else 0.0
+
+
+def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (latitude, longitude) points in km (haversine)."""
+    (lat1, lon1), (lat2, lon2) = (tuple(map(math.radians, p)) for p in (a, b))
+    h = math.sin((lat2 - lat1) / 2) ** 2
+    h += math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _unmatched(items: Sequence[T], common: Counter[str], ident: Callable[[T], str]) -> list[T]:

@@ -10,6 +10,8 @@ mail systems can fold the copies.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -17,6 +19,8 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
+
+from watcher.core.addresses import validate_email
 
 CHANNELS = ("email", "webhook")
 
@@ -54,12 +58,41 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}.trialwatch@{domain}>"
 
 
-def unsubscribe_url(token: str, web_base_url: str | None, sender: str) -> str:
-    """The one-click unsubscribe target: an https URL when a web base is set, else mailto:."""
-    if web_base_url:
-        return f"{web_base_url}/unsubscribe/{quote(token, safe='')}"
+def unsubscribe_targets(token: str, web_base_url: str | None, sender: str) -> tuple[str, ...]:
+    """Every way out, best first: the https one-click URL when a web base is set, then mailto:."""
     address = parseaddr(sender)[1]
-    return f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
+    mailto = f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
+    if web_base_url:
+        return (f"{web_base_url}/unsubscribe/{quote(token, safe='')}", mailto)
+    return (mailto,)
+
+
+def unsubscribe_url(token: str, web_base_url: str | None, sender: str) -> str:
+    """The one target shown in the message itself: the https URL when there is one, else mailto:."""
+    return unsubscribe_targets(token, web_base_url, sender)[0]
+
+
+def single_line(value: str) -> str:
+    """`value` with every line break and control character as a space, fit for a header.
+
+    Header values come from registry text (a trial title) and settings; a CR or LF in one would
+    make the email package raise, and anything it let through could start a header of its own.
+    """
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value)
+
+
+def _to_header(to: str) -> Address | str:
+    """The To: header: the address in its IDNA form, or an empty group when it has no ASCII form.
+
+    Subscribers stored before addresses were checked for delivery may have a Unicode domain
+    (written here in IDNA) or a non-ASCII local part, which the email package refuses to write:
+    building must not raise inside a poll, so the envelope alone carries such an address, and
+    the transport sends it (SMTPUTF8) or fails that one message.
+    """
+    try:
+        return Address(addr_spec=validate_email(to))
+    except ValueError:
+        return "undisclosed-recipients:;"
 
 
 def build_email(
@@ -71,23 +104,28 @@ def build_email(
     html: str,
     key: str,
     date: datetime,
-    unsubscribe: str | None = None,
+    unsubscribe: Sequence[str] = (),
 ) -> EmailMessage:
     """A multipart/alternative message (plain text first, HTML second) with list headers.
 
-    `unsubscribe` (from `unsubscribe_url`) adds List-Unsubscribe and the RFC 8058 one-click
-    header; admin alerts have none.
+    `unsubscribe` (from `unsubscribe_targets`) adds List-Unsubscribe, and the RFC 8058 one-click
+    header when an https URL is among them (RFC 8058 forbids it beside a mailto: alone); admin
+    alerts have none. Every header value is made one line first (`single_line`).
     """
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = Address(addr_spec=to)
-    msg["Subject"] = subject
+    msg["From"] = single_line(sender)
+    msg["To"] = _to_header(to)
+    msg["Subject"] = single_line(subject)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = message_id(key, sender)
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
     if unsubscribe:
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        # Set raw, folded only between targets: the email package would otherwise fold a long
+        # URL into RFC 2047 encoded words, which no mail program reads as a link (`wire_bytes`).
+        targets = [f"<{single_line(target).replace(' ', '%20')}>" for target in unsubscribe]
+        msg.set_raw("List-Unsubscribe", ",\n ".join(targets))
+        if any(target.startswith("https:") for target in unsubscribe):
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     # Left to itself, the generator draws the MIME boundary from `random`: the same message
@@ -97,6 +135,12 @@ def build_email(
     return msg
 
 
+# SMTP's policy, except that a header set raw (List-Unsubscribe, already folded at its commas)
+# is written as it is instead of being refolded into encoded words when a line is long; lines
+# stay far below RFC 5322's hard limit of 998 characters.
+_WIRE = policy.SMTP.clone(refold_source="none")
+
+
 def wire_bytes(msg: EmailMessage) -> bytes:
     """The message as SMTP wants it: CRLF line ends (bare LF is refused by careful servers)."""
-    return msg.as_bytes(policy=policy.SMTP)
+    return msg.as_bytes(policy=_WIRE)

@@ -25,7 +25,14 @@ from typing import Any, Protocol
 from watcher.core.change import Change, StoredChange
 from watcher.core.glossary import Glossary
 from watcher.core.ids import registry_url
-from watcher.core.message import Notices, Outgoing, build_email, unsubscribe_url, wire_bytes
+from watcher.core.message import (
+    Notices,
+    Outgoing,
+    build_email,
+    unsubscribe_targets,
+    unsubscribe_url,
+    wire_bytes,
+)
 from watcher.core.record import Trial
 from watcher.core.subscriptions import Subscriber, Subscription, select
 from watcher.core.wording import (
@@ -134,7 +141,9 @@ def _email(
         html=render(f"{template}.html.j2", **context),
         key=key,
         date=now,
-        unsubscribe=context["unsubscribe"],
+        unsubscribe=unsubscribe_targets(
+            person.unsubscribe_token, letterhead.web_base_url, letterhead.sender
+        ),
     )
     return Outgoing(key, "email", person.email, subject, wire_bytes(message), person.id)
 
@@ -160,6 +169,24 @@ def webhook_body(
 def hook_key(nct_id: str, version: int, url: str) -> str:
     """A webhook message's key; the URL is hashed so keys stay short and free of secrets."""
     return f"{nct_id}/v{version}/hook-{sha256(url.encode('utf-8')).hexdigest()[:16]}"
+
+
+def addressee(key: str) -> str:
+    """Whom an outbox row is for, without their address, read back from its key.
+
+    "subscription 3" (an immediate email), "subscriber 12" (a digest), "a webhook", "the admin"
+    (`Alert.key`): what `status` names a failed message by, since it must not print addresses.
+    """
+    parts = key.split("/")
+    if parts[0] == "admin":
+        return "the admin"
+    if parts[0] == "digest" and len(parts) > 2:
+        return f"subscriber {parts[2].removeprefix('p')}"
+    if parts[-1].startswith("hook-"):
+        return "a webhook"
+    if parts[-1].startswith("s"):
+        return f"subscription {parts[-1].removeprefix('s')}"
+    return "a recipient"
 
 
 def plan_notices(

@@ -26,6 +26,11 @@ TICK_JITTER_S = 10
 # A trial due before the next tick can fire (jitter included) is checked on this one.
 SLACK = TICK + timedelta(seconds=TICK_JITTER_S)
 
+# The longest interval anything is checked on (settings and `--every` refuse more). A row stored
+# before that limit existed (999999999 days) is read as this, not left to overflow the clock in
+# the daemon and in `status`.
+LONGEST_INTERVAL = timedelta(days=365)
+
 # `[schedule].digest_weekday` takes these; `datetime.weekday()` indexes them (Monday is 0).
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -44,8 +49,10 @@ class Watched(Protocol):
 
 
 def interval_of(trial: Watched, default: timedelta) -> timedelta:
-    """The trial's own interval (`watch add --every`), else the global one."""
-    return timedelta(seconds=trial.every_s) if trial.every_s else default
+    """The trial's own interval (`watch add --every`), else the global one; a year at most."""
+    if not trial.every_s:
+        return default
+    return timedelta(seconds=min(trial.every_s, int(LONGEST_INTERVAL.total_seconds())))
 
 
 def next_check_at(trial: Watched, default: timedelta) -> datetime | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from watcher.core.change import KIND_ORDER, PATIENT_KINDS, SITE_KINDS, Change
+from watcher.core.change import KIND_ORDER, PATIENT_KINDS, Change
 from watcher.core.places import (
     parse_near as parse_near,  # re-exported: `subscribe --near` checks it
 )
@@ -70,7 +70,7 @@ def wants(subscription: Subscription, change: Change) -> bool:
     if change.kind not in wanted_kinds(subscription):
         return False
     # The place only filters site changes: status and eligibility come wherever one lives.
-    if subscription.near and change.kind in SITE_KINDS and change.site is not None:
+    if subscription.near and change.site is not None:
         place = parse_near(subscription.near)
         return place is None or place.includes(change.site)
     return True

@@ -2,7 +2,12 @@
 
 smtplib's many exceptions become `DeliveryDeferred` (try again later: 4xx, a refused or dropped
 connection, a timeout, a refused login) or `DeliveryRejected` (the server said no for good:
-5xx), carrying the server's own answer so the admin sees it in `trialwatch status`.
+5xx), carrying the server's own answer so the admin sees it in `trialwatch status`, with any
+address in it redacted (status, `check` and `deliver` print these texts; addresses are private).
+
+An address that cannot go out as it is (a non-ASCII local part without SMTPUTF8) fails its own
+message, never the session: smtplib would raise UnicodeEncodeError, which no retry cures and which
+used to stop the whole drain, so every later message waited behind it.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import ssl
 from email.utils import parseaddr
 from types import TracebackType
 
+from watcher.core.addresses import redact_addresses, validate_email
 from watcher.errors import DeliveryDeferred, DeliveryRejected
 
 SMTP_TIMEOUT_S = 30.0
@@ -61,16 +67,44 @@ class SmtpTransport:
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryDeferred(
-                f"cannot reach SMTP server {self.host}:{self.port} ({exc})", server_down=True
+                f"cannot reach SMTP server {self.host}:{self.port} ({_redacted(exc)})",
+                server_down=True,
             ) from exc
         return smtp
+
+    def _envelope_to(self, smtp: smtplib.SMTP, recipient: str) -> tuple[str, list[str]]:
+        """The recipient as the envelope carries it, and the MAIL options that requires.
+
+        An IDN domain goes in its IDNA form (rows queued before addresses were stored that way);
+        a non-ASCII local part only with SMTPUTF8, and only when this server offers it.
+        """
+        try:
+            return validate_email(recipient), []
+        except ValueError:
+            pass
+        smtp.ehlo_or_helo_if_needed()
+        if not smtp.has_extn("smtputf8"):
+            raise DeliveryRejected(
+                f"the recipient's address is not ASCII and {self.host} does not offer SMTPUTF8; "
+                "the subscriber needs an ASCII address"
+            )
+        return recipient, ["SMTPUTF8"]
 
     def send(self, key: str, recipient: str, body: bytes) -> None:
         """Send one message in its own SMTP transaction."""
         if self._smtp is None:
             self._smtp = self._connect()
         try:
-            refused = self._smtp.sendmail(self.envelope_from, [recipient], body)
+            envelope_to, options = self._envelope_to(self._smtp, recipient)
+            refused = self._smtp.sendmail(
+                self.envelope_from, [envelope_to], body, mail_options=options
+            )
+        except UnicodeEncodeError as exc:  # refused before it left; the session goes on
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.rset()  # in case the MAIL command had gone out already
+            raise DeliveryRejected(
+                f"the message cannot be written for this server ({exc.reason})"
+            ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             code, answer = next(iter(exc.recipients.values()))
             raise _by_code(code, f"recipient refused: {code} {_text(answer)}") from exc
@@ -79,7 +113,7 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError) as exc:
             self._smtp = None  # the session is gone; the next message reconnects
             raise DeliveryDeferred(
-                f"SMTP connection to {self.host} failed ({exc})", server_down=True
+                f"SMTP connection to {self.host} failed ({_redacted(exc)})", server_down=True
             ) from exc
         if refused:
             code, answer = next(iter(refused.values()))
@@ -102,7 +136,13 @@ class SmtpTransport:
 
 
 def _text(answer: bytes | str) -> str:
-    return answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    """A server's answer as text, without the addresses it may quote back."""
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    return redact_addresses(text)
+
+
+def _redacted(exc: BaseException) -> str:
+    return redact_addresses(str(exc))
 
 
 def _answer(exc: smtplib.SMTPResponseException) -> str:

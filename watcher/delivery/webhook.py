@@ -1,5 +1,9 @@
 """Webhook POSTs over httpx, signed with HMAC-SHA256 so the receiver can trust them.
 
+The signature covers the send time as well as the body (`signature`): a POST captured on the
+way could otherwise be replayed for ever with its valid signature. The receiver recomputes the
+HMAC over "<X-Trialwatch-Timestamp>." + body and refuses a timestamp older than 5 minutes.
+
 httpx is the project's one HTTP client (the registry uses it too), so timeouts, TLS and proxy
 settings behave the same everywhere. Its failures are translated here: a 2xx is delivered, a
 4xx (but 408 and 429) is `DeliveryRejected`, anything else `DeliveryDeferred`, retried through
@@ -10,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from types import TracebackType
 
 import httpx
@@ -18,13 +24,20 @@ from watcher.errors import DeliveryDeferred, DeliveryRejected
 
 WEBHOOK_TIMEOUT_S = 15.0
 SIGNATURE_HEADER = "X-Trialwatch-Signature"
+TIMESTAMP_HEADER = "X-Trialwatch-Timestamp"
 
 
 class WebhookTransport:
     """POSTs a JSON body to a URL from `[[webhooks]]`, with one connection pool per drain."""
 
-    def __init__(self, secrets: dict[str, str], timeout_s: float = WEBHOOK_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        secrets: dict[str, str],
+        timeout_s: float = WEBHOOK_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.secrets = secrets  # url -> secret, from the current settings
+        self.clock = clock  # the sender's clock, read at each send (a retry is signed anew)
         self._client = httpx.Client(timeout=timeout_s, headers={"User-Agent": "trialwatch"})
 
     def send(self, key: str, recipient: str, body: bytes) -> None:
@@ -32,10 +45,12 @@ class WebhookTransport:
         secret = self.secrets.get(recipient)
         if secret is None:
             raise DeliveryRejected(f"webhook {recipient} is no longer in [[webhooks]]")
+        timestamp = int(self.clock())
         headers = {
             "Content-Type": "application/json",
             "X-Trialwatch-Delivery": key,
-            SIGNATURE_HEADER: signature(secret, body),
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: signature(secret, timestamp, body),
         }
         try:
             response = self._client.post(recipient, content=body, headers=headers)
@@ -61,6 +76,7 @@ class WebhookTransport:
         self.close()
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The signature header's value: "sha256=" + hex HMAC of the exact body bytes."""
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: "sha256=" + hex HMAC of "<timestamp>." + the exact body."""
+    signed = f"{timestamp}.".encode("ascii") + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()

@@ -9,6 +9,10 @@ keeps a setting or a step from being honoured by one entry point and forgotten b
 The steps after the poll are each their own fault boundary: a full disk for the feeds must not
 keep the emails queued, and neither undoes what the poll stored. Their failures come back in
 `CheckResult.problems` for the caller to print or log.
+
+Feeds heal themselves: the store remembers the newest change whose feeds were written
+(`META_FEEDS`), so the feeds a kill or a failed write left behind are rewritten by the next
+check, whoever runs it, even when the registry has nothing new.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from watcher.errors import WatcherError
 from watcher.service.poll import RecentVersions, run_cycle
 from watcher.service.wiring import notice_planner, registry_client
 from watcher.store.database import Store
+
+META_FEEDS = "feeds_written_through"  # the newest change id whose feeds are written
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +68,15 @@ def check_now(
             recent=recent,
         )
     problems: list[str] = []
-    if report.feeds_to_write:
+    newest, behind = store.changed_since(int(store.get_meta(META_FEEDS) or 0))
+    stale = sorted({*report.feeds_to_write, *behind})
+    if stale:
         try:
-            write_feeds(store, settings, now, report.feeds_to_write)
+            write_feeds(store, settings, now, stale)
         except (WatcherError, OSError) as exc:
             problems.append(f"feeds not written: {exc}")
+        else:
+            store.set_meta({META_FEEDS: str(newest)})
     delivery = None
     if deliver:
         try:

@@ -45,7 +45,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import __version__
-from watcher.config import Settings, format_duration, load_settings
+from watcher.config import Settings, format_duration, load_settings, preflight
 from watcher.errors import ConfigError, WatcherError
 from watcher.service.jobs import JOBS, JobSpec, watchdog_job
 from watcher.service.logs import set_level
@@ -295,9 +295,12 @@ class Daemon:
         """SIGHUP: reread the settings (keeping the old ones if the file is wrong), check now."""
         try:
             new = load_settings(self.config_path, env=self.env)
+            warnings = preflight(new, self.env)
         except ConfigError as exc:
             log.error("SIGHUP: settings not reloaded, the previous ones stay in effect: %s", exc)
         else:
+            for warning in warnings:
+                log.warning("SIGHUP: %s", warning)
             old = self._settings
             if new.storage.database != old.storage.database:
                 log.warning(

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-REDACTED = "<email>"
+from watcher.core.addresses import redact_addresses
+
 CHATTY_LIBRARIES = ("apscheduler", "httpx", "httpcore")
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -44,8 +43,8 @@ _HANDLER_NAME = "trialwatch-stderr"
 
 
 def redact(text: str) -> str:
-    """`text` with every email address replaced by `<email>`."""
-    return EMAIL.sub(REDACTED, text)
+    """`text` with every email address replaced by `<email>` (the forms: `redact_addresses`)."""
+    return redact_addresses(text)
 
 
 class RedactEmails(logging.Filter):

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config import Settings
+from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
+from watcher.core.notify import addressee
 from watcher.core.schedule import earliest_check
 from watcher.service.pidfile import PID_FILE, DaemonProcess, daemon_process
 from watcher.service.wiring import open_store
@@ -104,18 +106,30 @@ class OutboxStatus:
     sent: int
     failed: int
     last_delivery: str | None
-    failures: tuple[tuple[str, str | None], ...]  # (subject, the server's answer)
+    failures: tuple[tuple[str, str, str | None], ...]  # (whom, subject, the server's answer)
 
     @classmethod
     def read(cls, store: Store) -> OutboxStatus:
-        """The figures of the outbox in `store`."""
+        """The figures of the outbox in `store`, without an address anywhere.
+
+        A server's answer often quotes the recipient ("550 <pat@…>: no such user"), and rows
+        failed before transports redacted them still hold it: `status` is read by whoever
+        runs the machine, and subscribers' addresses are not theirs to see.
+        """
         summary = store.outbox_summary()
         return cls(
             pending=summary["pending"],
             sent=summary["sent"],
             failed=summary["failed"],
             last_delivery=summary["last_delivery"],
-            failures=tuple((f["subject"], f["error"]) for f in summary["failures"]),
+            failures=tuple(
+                (
+                    addressee(f["key"]),
+                    redact_addresses(f["subject"]),
+                    f["error"] and redact_addresses(f["error"]),
+                )
+                for f in summary["failures"]
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -125,7 +139,7 @@ class OutboxStatus:
             "sent": self.sent,
             "failed": self.failed,
             "last_delivery": self.last_delivery,
-            "failures": [{"subject": s, "error": e} for s, e in self.failures],
+            "failures": [{"to": t, "subject": s, "error": e} for t, s, e in self.failures],
         }
 
 

@@ -338,6 +338,17 @@ class Store:
             for nct, version, at, digest, title in heads
         ]
 
+    def changed_since(self, change_id: int) -> tuple[int, list[str]]:
+        """The newest change id, and the trials with a change stored after `change_id`.
+
+        Feeds use it to find what a killed or failed feed write left behind (`check_now`)."""
+        newest = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM changes").fetchone()[0]
+        rows = self.db.execute(
+            "SELECT DISTINCT nct_id FROM changes WHERE id > ? AND id <= ? ORDER BY nct_id",
+            [change_id, newest],
+        ).fetchall()
+        return int(newest), [str(r[0]) for r in rows]
+
     # -- subscribers and subscriptions ------------------------------------------------------------
 
     def subscribe(

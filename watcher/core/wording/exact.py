@@ -17,6 +17,7 @@ from watcher.core.wording.words import (
     contacts_words,
     item_name,
     operation,
+    renamed_parts,
     shorten,
     value_words,
 )
@@ -30,6 +31,7 @@ HEADINGS: Mapping[str, str] = {
     "site_removed": "Sites removed",
     "site_status": "Site status",
     "site_contact": "Site contacts",
+    "site_info": "Site addresses renamed",
     "enrollment": "Enrollment",
     "dates": "Dates",
     "results_posted": "Results",
@@ -106,6 +108,10 @@ def _line(change: Change) -> list[str]:
         return [f"- {site}: was {value_words(old)}"]
     if kind == "site_status":
         return [f"{site}: {value_words(old)} {ARROW} {value_words(new)}"]
+    if kind == "site_info":
+        named = change.site.facility if change.site and change.site.facility else site
+        parts = "; ".join(f"{p} {was} {ARROW} {now}" for p, was, now in renamed_parts(old, new))
+        return [f"Site {named}: {parts}"]
     if kind in ("site_contact", "contacts"):
         prefix = f"{site}: " if site else ""
         was, now = contacts_words(old, exact=True), contacts_words(new, exact=True)

@@ -24,6 +24,7 @@ from watcher.core.wording.words import (
     item_name,
     phase_words,
     quoted,
+    renamed_parts,
     shorten,
     text_of,
 )
@@ -132,6 +133,16 @@ def _age_sex_sentence(change: Change) -> str:
 def _facility(change: Change) -> str:
     facility = change.site.facility if change.site else None
     return f": {facility.rstrip('.')}." if facility else "."
+
+
+def _site_info_sentence(change: Change) -> str:
+    facility = change.site.facility if change.site and change.site.facility else "A site"
+    renamed = "; ".join(
+        f"{part} {after} (before: {before})"
+        for part, before, after in renamed_parts(change.old, change.new)
+    )
+    name = facility.rstrip(".")
+    return f"The registry renamed the address of {name}: {renamed}. It is the same site."
 
 
 def _site_sentence(change: Change) -> str:
@@ -273,6 +284,7 @@ _SENTENCES: Mapping[str, Callable[[Change], str]] = {
     "site_removed": _site_sentence,
     "site_status": _site_sentence,
     "site_contact": _site_sentence,
+    "site_info": _site_info_sentence,
     "enrollment": _enrollment_sentence,
     "dates": _date_sentence,
     "interventions": _item_sentence,

@@ -165,3 +165,14 @@ def by_kind(changes: Sequence[Change]) -> list[tuple[str, list[Change]]]:
         groups.setdefault(change.kind, []).append(change)
     order = [k for k in KIND_ORDER if k in groups] + [k for k in groups if k not in KIND_ORDER]
     return [(kind, groups[kind]) for kind in order]
+
+
+def renamed_parts(old: JSON, new: JSON) -> list[tuple[str, str, str]]:
+    """A `site_info` change's (part, before, after) for each renamed address part, in order."""
+    was = old if isinstance(old, dict) else {}
+    now = new if isinstance(new, dict) else {}
+    return [
+        (part, text_of(was.get(part)) or "not given", text_of(now.get(part)) or "not given")
+        for part in ("city", "state")
+        if part in was or part in now
+    ]
