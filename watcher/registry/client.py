@@ -87,7 +87,7 @@ class _Answer:
 
 
 class _RunawayPagesError(RegistryUnavailable):
-    """A batch whose pages do not end: failed as a whole, never split."""
+    """A batch whose pages do not end: the trials it has not answered fail; it is never split."""
 
 
 class RegistryClient:
