@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from watcher.registry.client import RegistryClient
 from watcher.registry.replay import ReplayRegistry
 from watcher.registry.replay_server import ReplayServer
+from watcher.store.database import Store
 
 TESTS = Path(__file__).parent
 FIXTURE_DIRS = (
@@ -82,6 +84,26 @@ def replay() -> Iterator[ReplayServer]:
     """A real replay registry on 127.0.0.1, empty until a test publishes records."""
     with ReplayServer(ReplayRegistry()) as server:
         yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite store in tmp_path (test modules with other needs define their own)."""
+    with Store(tmp_path / "trialwatch.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def client(replay: ReplayServer) -> Iterator[RegistryClient]:
+    """The real registry client against the `replay` server, impatient and unthrottled."""
+    with RegistryClient(
+        replay.base_url,
+        user_agent="trialwatch-tests",
+        timeout_s=2.0,
+        requests_per_minute=0,
+        max_retries=0,
+    ) as registry:
+        yield registry
 
 
 class Trialwatch:

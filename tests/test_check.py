@@ -141,7 +141,7 @@ def test_rate_limiting_stops_the_cycle_politely_and_stores_nothing(
     replay.registry.fail("429", times=None, nct_id="NCT06911827")
     replay.reset_log()
 
-    report = trialwatch.json("check")
+    report = trialwatch.json("check", expect=1)  # every trial failed: cron must see it
     assert {f["nct_id"] for f in report["failed"]} == {"NCT06911827", "NCT05935098"}
     assert all("429" in f["error"] for f in report["failed"])
     assert sum(r.status == 429 for r in replay.requests) == 1  # no hammering after a 429

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -67,7 +68,11 @@ def test_defaults_without_a_file_live_under_the_home_state_directory(
     assert settings.feeds.dir == state / "feeds"
     assert settings.mail.maildir == state / "maildir"
     assert settings.registry.base_url == "https://clinicaltrials.gov/api/v2"
-    assert settings.registry.user_agent == f"trialwatch/{__version__}"
+    assert settings.registry.user_agent == (
+        f"trialwatch/{__version__} (+https://github.com/trialwatch/trialwatch) "
+        f"python-httpx/{httpx.__version__}"
+    )
+    assert (settings.registry.requests_per_minute, settings.registry.ids_per_request) == (50, 500)
     assert settings.registry.timeout_s == 30.0
     assert settings.schedule.interval == timedelta(hours=1)
     assert settings.schedule.full_check_every == timedelta(days=1)
@@ -119,7 +124,7 @@ user_agent = "trialwatch-test/1"
 timeout_s = 5
 requests_per_minute = 0
 max_retries = 0
-ids_per_request = 1000
+ids_per_request = 500
 records_per_request = 1
 
 [storage]
@@ -172,7 +177,7 @@ def test_a_full_file_sets_every_key(tmp_path: Path, env: dict[str, str]) -> None
     reg = settings.registry
     assert reg.base_url == "http://127.0.0.1:8765/api/v2"
     assert (reg.user_agent, reg.timeout_s, reg.requests_per_minute) == ("trialwatch-test/1", 5, 0)
-    assert (reg.max_retries, reg.ids_per_request, reg.records_per_request) == (0, 1000, 1)
+    assert (reg.max_retries, reg.ids_per_request, reg.records_per_request) == (0, 500, 1)
     assert isinstance(reg.timeout_s, float)
     assert settings.storage.database == Path("/srv/trialwatch/watch.db")
     sched = settings.schedule
@@ -296,7 +301,7 @@ def test_wrong_type_says_what_was_expected_and_found(
     [
         (
             "[registry]\nids_per_request = 0",
-            "[registry].ids_per_request: must be from 1 to 1000, got 0",
+            "[registry].ids_per_request: must be from 1 to 500, got 0",
         ),
         ("[registry]\nmax_retries = -1", "[registry].max_retries: must be 0 or more, got -1"),
         ("[registry]\ntimeout_s = 0", "[registry].timeout_s: must be more than 0, got 0"),

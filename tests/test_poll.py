@@ -6,12 +6,11 @@ Request counts come from the replay server's own log, so they are what went over
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import demo_versions
 
 from watcher.registry.client import LIGHT_FIELDS, RegistryClient
@@ -26,24 +25,6 @@ OTHER = demo_versions("NCT07227597")
 WATCHED = ["NCT05935098", "NCT06911827", "NCT07227597"]
 DAY = timedelta(hours=24)
 T0 = datetime(2026, 3, 16, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "trialwatch.db") as opened:
-        yield opened
-
-
-@pytest.fixture
-def client(replay: ReplayServer) -> Iterator[RegistryClient]:
-    with RegistryClient(
-        replay.base_url,
-        user_agent="trialwatch-tests",
-        timeout_s=2.0,
-        requests_per_minute=0,
-        max_retries=0,
-    ) as registry:
-        yield registry
 
 
 def cycle(
@@ -97,6 +78,13 @@ def with_status(record: dict[str, Any], status: str) -> dict[str, Any]:
     module["lastKnownStatus"] = module["overallStatus"]
     module["overallStatus"] = status
     return flipped
+
+
+def posted(record: dict[str, Any], date: str) -> dict[str, Any]:
+    """The record with its update posted on `date`."""
+    moved = copy.deepcopy(record)
+    moved["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": date}
+    return moved
 
 
 def test_no_new_data_release_costs_one_request(
@@ -257,7 +245,14 @@ def test_versions_kept_between_cycles_give_the_changes_a_fresh_read_gives(
 ) -> None:
     """A daemon that keeps the latest versions in memory finds exactly the changes that a
     process reading them back from the database finds, across several new versions."""
-    chain = [STARTED[0], STARTED[1], STARTED[0], STARTED[1]]  # back and forth: 3 new versions
+    # Back and forth: 3 new versions, each posted later than the one before (an older update
+    # date is a stale answer, not a version).
+    chain = [
+        STARTED[0],
+        STARTED[1],
+        posted(STARTED[0], "2027-01-01"),
+        posted(STARTED[1], "2027-02-01"),
+    ]
     found: dict[str, list[list[dict[str, Any]]]] = {}
     for name, recent in (("kept", RecentVersions()), ("read back", None)):
         with Store(tmp_path / f"{name}.db") as store:

@@ -7,6 +7,7 @@ limits are checked by the waits they ask for, not by waiting.
 
 from __future__ import annotations
 
+import copy
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import astuple
@@ -391,20 +392,53 @@ def test_rate_limiting_registry_stops_the_call(server: ReplayServer, connect: Co
     assert client.request_count == 3
 
 
-def test_alias_id_asks_the_user_to_watch_the_new_id(server: ReplayServer, connect: Connect) -> None:
-    """An ID the registry redirects to another trial is reported with the ID to watch instead."""
+def test_an_alias_id_is_followed_to_the_trial_it_now_names(
+    server: ReplayServer, connect: Connect
+) -> None:
+    """An ID the registry redirects (301) to another trial answers with that trial's record,
+    alone or in a batch, so the caller can move the watch instead of failing every cycle."""
     old, new = "NCT09999998", "NCT09999999"
     moved = with_nct_id(RECORDS[IDS[0]], new)
     moved["protocolSection"]["identificationModule"]["nctIdAliases"] = [old]
     server.registry.publish(moved)
     client = connect()
-    with pytest.raises(RegistryResponseInvalid, match=f"^{old}: .*watch {new} instead"):
-        client.fetch_study(old)
+    assert client.fetch_study(old) == moved
     assert [r.status for r in server.requests] == [301, 200]
     answers = by_id(client.fetch_stamps([old, IDS[1], IDS[2]]))
     assert set(answers) == {old, IDS[1], IDS[2]}  # the unasked-for {new} is not reported
-    assert isinstance(answers[old].error, RegistryResponseInvalid)
+    assert stamp_of(answers[old].record or {}).nct_id == new
     assert answers[IDS[1]].record is not None
+
+
+def test_a_page_token_that_never_ends_fails_the_batch_within_one_page_per_id(
+    server: ReplayServer, connect: Connect
+) -> None:
+    """A runaway or repeating nextPageToken ends the batch at the first page that answers none
+    of the IDs still pending (so at most one page per ID): those fail (not split), the answered
+    ones stand."""
+    server.registry.max_page_size = 1
+    gone = "NCT09999990"  # never in an answer, so only the bound ends the paging
+    for fault, pages, answered in (("endless_pages", 4, 3), ("same_page_token", 2, 1)):
+        server.registry.fail(fault, times=None)
+        client = connect(ids_per_request=4)
+        answers = by_id(client.fetch_stamps([*IDS[:3], gone]))
+        server.registry.clear_faults()
+        failed = {n for n, f in answers.items() if f.error is not None}
+        assert failed == {*IDS[answered:3], gone}, fault
+        assert all("kept paging" in str(answers[n].error) for n in failed)
+        assert client.request_count == pages, fault
+
+
+def test_a_stale_copy_listed_first_does_not_hide_the_live_record(
+    server: ReplayServer, connect: Connect
+) -> None:
+    """Of two copies of a trial in one page, the one updated last is the answer."""
+    live = RECORDS[IDS[0]]
+    stale = copy.deepcopy(live)
+    stale["protocolSection"]["statusModule"]["lastUpdatePostDateStruct"] = {"date": "2001-01-01"}
+    server.registry.stale_copy(stale)
+    answers = by_id(connect().fetch_studies(IDS[:3]))
+    assert answers[IDS[0]].record == live
 
 
 # --- politeness ------------------------------------------------------------------------------

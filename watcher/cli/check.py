@@ -10,7 +10,7 @@ from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import redact_addresses
 from watcher.core.ids import parse_nct_ids
-from watcher.core.wording.cycle import cycle_text
+from watcher.core.wording.cycle import cycle_failure, cycle_text
 from watcher.delivery.outbox import DeliveryReport
 from watcher.errors import InputError
 from watcher.service.check import check_now
@@ -22,7 +22,10 @@ from watcher.service.check import check_now
 @pass_app
 @reports_errors
 def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
-    """Run one poll cycle now and report, per trial, what was found."""
+    """Run one poll cycle now and report, per trial, what was found.
+
+    Exits 1 when a step after the poll failed, or when every trial failed (the registry could
+    not be reached, for one), so cron and scripts see it; the report is printed first."""
     ids = parse_nct_ids(nct_ids) if nct_ids else None
     settings = app.checked_settings()
     with app.store() as store:
@@ -37,7 +40,9 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
             raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
         result = check_now(store, settings, now(), env=os.environ, nct_ids=ids)
     report, delivery = result.report, result.delivery or DeliveryReport()
-    for problem in result.problems:  # an exception's text: it may quote an address
+    failure = cycle_failure(report)
+    problems = (*result.problems, *([failure] if failure else []))
+    for problem in problems:  # an exception's text: it may quote an address
         click.echo(f"Error: {redact_addresses(problem)}", err=True)
     if as_json:
         emit_json({**report.to_json(), "delivery": delivery_json(delivery)})
@@ -45,5 +50,5 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
         click.echo(cycle_text(report))
         if delivery.attempted:
             click.echo(format_delivery(delivery, settings))
-    if result.problems:
+    if problems:
         raise SystemExit(1)

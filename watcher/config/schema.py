@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ from watcher.config.values import (
     Url,
     ValueType,
 )
+from watcher.core.ids import MAX_IDS_PER_REQUEST
 from watcher.core.schedule import WEEKDAYS
 
 T = TypeVar("T")
@@ -92,6 +94,14 @@ def tables(cls: type[S]) -> tuple[S, ...]:
     return declared
 
 
+# ClinicalTrials.gov has answered 403 to a custom User-Agent that did not look like httpx's own:
+# name trialwatch and where to reach its authors, then the library, as browsers and httpx do.
+DEFAULT_USER_AGENT = (
+    f"trialwatch/{__version__} (+https://github.com/trialwatch/trialwatch) "
+    f"python-httpx/{version('httpx')}"
+)
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
     """How trialwatch talks to ClinicalTrials.gov."""
@@ -100,17 +110,26 @@ class RegistrySettings:
         Url(), "https://clinicaltrials.gov/api/v2", "ClinicalTrials.gov API v2 base URL"
     )
     user_agent: str = setting(
-        Text(), f"trialwatch/{__version__}", "User-Agent header sent with every request"
+        Text(),
+        DEFAULT_USER_AGENT,
+        "User-Agent header sent with every request; keep the python-httpx part: the registry "
+        "has refused (403) User-Agents that did not look like httpx",
     )
     timeout_s: float = setting(Number(above=0), 30.0, "seconds to wait for one response")
     requests_per_minute: int = setting(
-        Integer(0), 60, "politeness limit on requests; 0 turns the limit off (benchmarks only)"
+        Integer(0),
+        50,
+        "politeness limit on requests (the registry's folklore limit is about 50 a minute); "
+        "0 turns the limit off (benchmarks only)",
     )
     max_retries: int = setting(
         Integer(0), 4, "retries of one request after a timeout, 429 or 5xx (with backoff)"
     )
     ids_per_request: int = setting(
-        Integer(1, 1000), 200, "NCT IDs per light-fields request (keeps URLs short)"
+        Integer(1, MAX_IDS_PER_REQUEST),
+        MAX_IDS_PER_REQUEST,
+        f"NCT IDs per light-fields request (filter.ids); at most {MAX_IDS_PER_REQUEST}, as "
+        "production clients of the registry send",
     )
     records_per_request: int = setting(Integer(1, 1000), 20, "full records per request")
 
@@ -133,6 +152,13 @@ class ScheduleSettings:
         Duration(MIN_INTERVAL),
         "24h",
         "check every trial at least this often, even when the registry's data has not moved",
+    )
+    full_refresh: timedelta = setting(
+        Duration(MIN_INTERVAL),
+        "7d",
+        "fetch and compare every trial's whole record at least this often, also when neither "
+        "its update date nor its status moved (the registry adds a reference without either); "
+        "spread over the cycles, about one trial in seven a day at 7d",
     )
     failing_after: int = setting(
         Integer(1), 3, "consecutive failed checks before a trial is reported as failing"

@@ -14,6 +14,8 @@ from watcher.errors import InputError
 # ASCII digits only: `\d` would also take full-width digits and those of other scripts, which
 # the registry answers with 400 on every check, for ever.
 _NCT_ID = re.compile(r"NCT[0-9]{8}")
+# Production clients of ClinicalTrials.gov send at most this many IDs in one `filter.ids`.
+MAX_IDS_PER_REQUEST = 500
 
 
 def parse_nct_id(text: str) -> str:

@@ -14,7 +14,14 @@ study record or a `RegistryError` (errors.py) that names the trial and says what
   not, or it is rate-limiting us, the rest of the call fails fast instead of multiplying the
   requests against a registry that is down.
 - An ID missing from a batch answer is fetched on its own, so a removed trial gets a definite
-  404 and nothing is silently dropped; a study nobody asked for is ignored.
+  404 and nothing is silently dropped; a study nobody asked for is ignored. A trial listed
+  twice in a page (a lagging replica's copy beside the live one) is answered with the copy
+  updated last.
+- Paging is bounded: a batch stops paging once every ID is answered, and every page must
+  answer one more, so a `nextPageToken` that repeats or never ends fails the trials not yet
+  answered (not split: every half would page forever too) after at most one page per ID.
+- An alias ID (301 to another trial) is followed; the record comes back under the ID it now
+  has, and the caller moves the watch.
 
 Library exceptions are translated in one place, `_transport_failure`.
 """
@@ -33,6 +40,8 @@ from urllib.parse import quote
 
 import httpx
 
+from watcher.core.canonical import stamp_of
+from watcher.core.ids import MAX_IDS_PER_REQUEST
 from watcher.errors import (
     RegistryError,
     RegistryResponseInvalid,
@@ -77,6 +86,10 @@ class _Answer:
     redirected: bool
 
 
+class _RunawayPagesError(RegistryUnavailable):
+    """A batch whose pages do not end: the trials it has not answered fail; it is never split."""
+
+
 class RegistryClient:
     """A synchronous client over one keep-alive HTTP/1.1 connection."""
 
@@ -88,7 +101,7 @@ class RegistryClient:
         timeout_s: float,
         requests_per_minute: int,
         max_retries: int = 4,
-        ids_per_request: int = 200,
+        ids_per_request: int = MAX_IDS_PER_REQUEST,
         records_per_request: int = 20,
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 60.0,
@@ -97,8 +110,11 @@ class RegistryClient:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if ids_per_request < 1 or records_per_request < 1:
-            raise ValueError("ids_per_request and records_per_request must be at least 1")
+        if not 1 <= ids_per_request <= MAX_IDS_PER_REQUEST or records_per_request < 1:
+            raise ValueError(
+                f"ids_per_request must be from 1 to {MAX_IDS_PER_REQUEST} and "
+                "records_per_request at least 1"
+            )
         if max_retries < 0:
             raise ValueError(f"max_retries must be 0 or more, not {max_retries}")
         self._http = httpx.Client(
@@ -181,23 +197,32 @@ class RegistryClient:
             return
         pending = dict.fromkeys(nct_ids)
         try:
-            for studies in self._pages(nct_ids, fields):
-                for study in studies:
-                    nct_id = _nct_id_of(study)
+            for studies in self._pages(nct_ids, fields, pending):
+                for nct_id, study in _latest_of_each(studies).items():
                     if nct_id in pending:
                         del pending[nct_id]
                         yield Fetched(nct_id, study, None)
+        except _RunawayPagesError as error:
+            yield from (Fetched(n, None, _for_trial(error, n)) for n in pending)
+            return
         except RegistryError as error:
             yield from self._split(list(pending), fields, error)
             return
         for nct_id in pending:  # absent from the answer: removed, renamed, or a typo
             yield self._fetched_single(nct_id, fields)
 
-    def _pages(self, nct_ids: list[str], fields: str | None) -> Iterator[list[Any]]:
+    def _pages(
+        self, nct_ids: list[str], fields: str | None, pending: dict[str, None]
+    ) -> Iterator[list[Any]]:
+        """Every page of one batch while it helps: `pending` (the IDs not answered yet, shrunk by
+        the caller before it asks for the next page) must shrink with every page, so a batch
+        costs at most one page per ID, and a page token that repeats or never ends is cut off
+        after the first page that answered nothing new."""
         params = {"filter.ids": ",".join(nct_ids), "pageSize": str(len(nct_ids))}
         if fields is not None:
             params["fields"] = fields
         token: str | None = None
+        pages = 0
         while True:
             page = {**params, "pageToken": token} if token is not None else params
             body = self._send("/studies", page, None).body
@@ -207,9 +232,17 @@ class RegistryClient:
                 raise RegistryResponseInvalid(
                     "the registry's /studies answer is not a page of studies"
                 )
+            before = len(pending)
+            pages += 1
             yield studies
-            if token is None:
+            if token is None or not pending:  # the end, or all answered: nothing more to add
                 return
+            if len(pending) == before:
+                raise _RunawayPagesError(
+                    f"the registry kept paging ({pages} pages for {len(nct_ids)} IDs, the last "
+                    f"answering none of them); {_RETRY_NEXT_CYCLE}",
+                    None,
+                )
 
     def _split(
         self, nct_ids: list[str], fields: str | None, error: RegistryError
@@ -252,13 +285,7 @@ class RegistryClient:
                 "(no protocolSection.identificationModule.nctId)",
                 nct_id,
             )
-        if found != nct_id:
-            if answer.redirected:
-                raise RegistryResponseInvalid(
-                    f"the registry now lists this trial as {found} (it redirects {nct_id} "
-                    f"there); watch {found} instead",
-                    nct_id,
-                )
+        if found != nct_id and not answer.redirected:  # a redirect is an alias: followed
             raise RegistryResponseInvalid(f"the registry answered with {found} instead", nct_id)
         record: dict[str, Any] = answer.body
         return record
@@ -336,7 +363,7 @@ def _judge(response: httpx.Response, nct_id: str | None) -> _Answer | _Failure:
     if code == httpx.codes.OK:
         try:
             return _Answer(response.json(), redirected=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested beyond reading
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             # Proxies and maintenance pages answer 200 with HTML: worth another try.
             return _Failure(f"{said} with a body that is not JSON ({kind})", invalid_body=True)
@@ -404,6 +431,23 @@ def _nct_id_of(study: Any) -> str | None:
     ident = protocol.get("identificationModule") if isinstance(protocol, dict) else None
     nct_id = ident.get("nctId") if isinstance(ident, dict) else None
     return nct_id if isinstance(nct_id, str) else None
+
+
+def _latest_of_each(studies: list[Any]) -> dict[str, Any]:
+    """The studies of one page by NCT ID; of two copies, the one updated last (the first on a tie).
+
+    ISO dates compare as text; a copy without a date loses to one with a date."""
+    latest: dict[str, Any] = {}
+    for study in studies:
+        nct_id = _nct_id_of(study)
+        if nct_id is None:
+            continue
+        kept = latest.get(nct_id)
+        if kept is None or (stamp_of(study).last_update_posted or "") > (
+            stamp_of(kept).last_update_posted or ""
+        ):
+            latest[nct_id] = study
+    return latest
 
 
 def _for_trial(outage: RegistryUnavailable, nct_id: str | None) -> RegistryUnavailable:

@@ -36,7 +36,19 @@ API_PREFIX = "/api/v2"
 API_VERSION = "2.0.5"
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
-FAULTS = ("429", "500", "503", "slow", "truncated", "invalid_json", "drop")
+FAULTS = (
+    "429",
+    "500",
+    "503",
+    "slow",
+    "truncated",
+    "invalid_json",
+    "drop",
+    "endless_pages",  # /studies: every page, even past the end, has a new nextPageToken
+    "same_page_token",  # /studies: every page has a nextPageToken back to the same page
+    "too_deep",  # 200 with JSON nested deeper than a JSON reader goes
+)
+_PAGING_FAULTS = ("endless_pages", "same_page_token")
 ENDPOINTS = ("/version", "/studies", "/studies/{nctId}")
 
 # Piece names the replay understands, and where each sits in a study. Date pieces are the
@@ -163,6 +175,7 @@ class ReplayRegistry:
         self._lock = threading.Lock()
         self._studies: dict[str, _Study] = {}
         self._aliases: dict[str, str] = {}
+        self._stale: dict[str, _Study] = {}
         self._faults: list[_Fault] = []
         self._timestamp = data_timestamp
         self.max_page_size = max_page_size  # the registry caps pageSize at 1000
@@ -192,6 +205,15 @@ class ReplayRegistry:
                 self._aliases.update(dict.fromkeys(study.aliases, study.nct_id))
             if release:
                 self._advance()
+
+    def stale_copy(self, record: dict[str, Any]) -> None:
+        """Serve `record` as a lagging replica's copy: listed just before the live study in
+        batch answers, as a registry behind a load balancer can (until `publish` replaces it)."""
+        nct_id = stamp_of(record).nct_id
+        if nct_id is None:
+            raise ValueError("a stale copy needs protocolSection...nctId")
+        with self._lock:
+            self._stale[nct_id] = _Study(nct_id, record)
 
     def remove(self, nct_id: str, *, release: bool = True) -> None:
         """Withdraw a trial: later requests for it get 404 (and it leaves batch answers)."""
@@ -229,6 +251,8 @@ class ReplayRegistry:
             raise ValueError(f"unknown path {path!r}; choose from {', '.join(ENDPOINTS)}")
         if times is not None and times < 1:
             raise ValueError("times must be at least 1, or None for 'until cleared'")
+        if fault in _PAGING_FAULTS:
+            path = "/studies"  # the only endpoint that pages
         with self._lock:
             self._faults.append(_Fault(fault, times, nct_id, path, retry_after, delay))
 
@@ -247,22 +271,30 @@ class ReplayRegistry:
                 fault.remaining -= 1
                 if fault.remaining == 0:
                     self._faults.remove(fault)
+            paging = fault.kind if fault is not None and fault.kind in _PAGING_FAULTS else None
             try:
-                answer = self._answer(endpoint, path, query, params)
+                answer = self._answer(endpoint, path, query, params, paging)
             except _BadRequestError as bad:
                 answer = _Reply(400, str(bad).encode(), "text/plain; charset=utf-8")
-        return answer if fault is None else _faulty(fault, answer)
+        return answer if fault is None or paging is not None else _faulty(fault, answer)
 
     # --- answers (called with the lock held) ---------------------------------------------
 
-    def _answer(self, endpoint: str, path: str, query: str, params: dict[str, list[str]]) -> _Reply:
+    def _answer(
+        self,
+        endpoint: str,
+        path: str,
+        query: str,
+        params: dict[str, list[str]],
+        paging: str | None = None,
+    ) -> _Reply:
         if endpoint == "/version":
             _allow(params)
             body = {"apiVersion": API_VERSION, "dataTimestamp": self._timestamp}
             return _Reply(200, _dumps(body))
         if endpoint == "/studies":
             _allow(params, "filter.ids", "fields", "format", *_PAGE_PARAMS)
-            return self._page(params)
+            return self._page(params, paging)
         if endpoint == "/studies/{nctId}":
             _allow(params, "fields", "format")
             return self._study(path, query, params)
@@ -284,7 +316,7 @@ class ReplayRegistry:
             return _Reply(301, b"", "text/plain", headers=(("Location", location),))
         return _Reply(404, f"Study not found: {nct_id}".encode(), "text/plain; charset=utf-8")
 
-    def _page(self, params: dict[str, list[str]]) -> _Reply:
+    def _page(self, params: dict[str, list[str]], paging: str | None) -> _Reply:
         _one(params, "format", "json", allowed=("json",))
         pieces = _pieces(params)
         size = _page_size(_one(params, "pageSize", "0"), self.max_page_size)
@@ -297,8 +329,9 @@ class ReplayRegistry:
         parts = [b'{"studies":[', b",".join(s.projected(pieces) for s in page), b"]"]
         if count_total and token is None:
             parts.append(b',"totalCount":%d' % len(matches))
-        if offset + size < len(matches):
-            parts.append(b',"nextPageToken":' + _dumps(_token(offset + size, query_key)))
+        if offset + size < len(matches) or paging is not None:
+            after = offset if paging == "same_page_token" else offset + size
+            parts.append(b',"nextPageToken":' + _dumps(_token(after, query_key)))
         parts.append(b"}")
         return _Reply(200, b"".join(parts))
 
@@ -312,11 +345,15 @@ class ReplayRegistry:
             if nct_id is None:
                 raise _BadRequestError(f"filter.ids: invalid NCT number: {raw}")
             nct_id = self._aliases.get(nct_id, nct_id)
-            if nct_id in self._studies:
-                found.setdefault(nct_id, self._studies[nct_id])
+            if nct_id in self._studies and nct_id not in found:
+                stale = self._stale.get(nct_id)
+                if stale is not None:
+                    found[f"stale {nct_id}"] = stale
+                found[nct_id] = self._studies[nct_id]
         return list(found.values())
 
     def _drop(self, nct_id: str) -> None:
+        self._stale.pop(nct_id, None)
         old = self._studies.pop(nct_id, None)
         if old is not None:
             for alias in old.aliases:
@@ -355,6 +392,8 @@ def _faulty(fault: _Fault, answer: _Reply) -> _Reply:
         return _Reply(503, b"Service Unavailable", text)
     if fault.kind == "invalid_json":
         return _Reply(200, _MAINTENANCE_PAGE, "text/html; charset=utf-8")
+    if fault.kind == "too_deep":
+        return _Reply(200, b"[" * 100_000 + b"]" * 100_000)
     if fault.kind == "slow":
         return _Reply(answer.status, answer.body, answer.content_type, answer.headers, fault.delay)
     transport: Transport = "truncated" if fault.kind == "truncated" else "drop"
@@ -453,7 +492,11 @@ def _project(value: Any, paths: list[tuple[str, ...]]) -> Any:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON can still carry it, escaped
+        return json.dumps(value, separators=(",", ":")).encode("ascii")
 
 
 def with_nct_id(record: dict[str, Any], nct_id: str) -> dict[str, Any]:

@@ -61,6 +61,7 @@ def check_now(
             registry,
             now,
             full_check_every=settings.schedule.full_check_every,
+            full_refresh=settings.schedule.full_refresh,
             nct_ids=nct_ids,
             should_stop=should_stop,
             planner=notice_planner(store, settings),

@@ -4,12 +4,23 @@ The registry publishes new data about once a day and says when (`/version`), so 
 1. asks `/version`; a trial already checked against that data release is not asked about again
    (unless it is failing, new, or its last success is older than the safety-net interval);
 2. asks for the light fields (update date and overall status) of the rest, in batches;
-3. fetches full records only for trials whose light fields moved, that are new, or that failed.
+3. fetches full records only for trials whose light fields moved, that are new, or that failed,
+   and, in their stead of a light check, the few whose last full comparison is oldest (the
+   rolling full refresh, `_refresh_due`): a change that moves neither the update date nor the
+   status (a reference added) is found within `full_refresh`.
 A fetch that fails records the error on the trial and stores nothing: a fault is never a change.
+
+Each trial is its own fault boundary: a record that cannot be cleaned, hashed, parsed, diffed,
+worded or planned fails that trial alone, with a one-line reason, and the cycle goes on. What
+the registry answers is believed only after `watcher.core.clean`: text cleaned once, here, a
+record without the modules every full record has is "incomplete" (nothing stored), and a
+record older than the stored one is a stale answer (logged, neither a change nor a failure).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -17,6 +28,7 @@ from typing import Any, Protocol
 
 from watcher.core.canonical import Stamp, content_hash, stamp_of
 from watcher.core.change import Change
+from watcher.core.clean import clean_record, missing_parts
 from watcher.core.cycle import CycleReport, Outcome
 from watcher.core.diff import diff_trials
 from watcher.core.message import Notices
@@ -30,6 +42,7 @@ from watcher.store.rows import TrialRow
 # Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →
 # the messages and digest entries to store with it (`watcher.service.wiring.notice_planner`).
 Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
+log = logging.getLogger(__name__)
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
 
@@ -64,6 +77,11 @@ class _Ledger:
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
         self._failed: list[tuple[str, str]] = []
+        self._compared: list[str] = []
+
+    def compared(self, nct_id: str) -> None:
+        """The whole record was fetched and compared with the stored one."""
+        self._compared.append(nct_id)
 
     def unchanged(self, stamp: Stamp, nct_id: str) -> None:
         self._unchanged.append(Stamp(nct_id, stamp.last_update_posted, stamp.overall_status))
@@ -76,13 +94,15 @@ class _Ledger:
         self.outcomes.append(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
-    def failed(self, nct_id: str, error: RegistryError) -> None:
-        self._failed.append((nct_id, error.detail))
-        self.outcomes.append(Outcome(nct_id, "failed", error=error.detail))
+    def failed(self, nct_id: str, detail: str) -> None:
+        self._failed.append((nct_id, detail))
+        self.outcomes.append(Outcome(nct_id, "failed", error=detail))
         self._maybe_flush()
 
     def new_version(self, nct_id: str, version: int, changes: Sequence[Change]) -> None:
+        """A new version stored: its whole record was compared (or is the first)."""
         self.outcomes.append(Outcome(nct_id, "new_version", version, tuple(changes)))
+        self.compared(nct_id)
 
     def _maybe_flush(self) -> None:
         if len(self._unchanged) + len(self._skipped) + len(self._failed) >= FLUSH_EVERY:
@@ -98,6 +118,9 @@ class _Ledger:
         if self._failed:
             self.store.record_failures(self._failed, self.now)
             self._failed = []
+        if self._compared:
+            self.store.mark_fully_compared(self._compared, self.now)
+            self._compared = []
 
 
 def run_cycle(
@@ -106,6 +129,7 @@ def run_cycle(
     now: datetime,
     *,
     full_check_every: timedelta,
+    full_refresh: timedelta | None = None,
     nct_ids: Sequence[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     planner: Planner | None = None,
@@ -118,11 +142,15 @@ def run_cycle(
 
     `recent` keeps the latest versions between cycles (a daemon passes the same one each time).
 
+    With `full_refresh`, every trial's whole record is fetched and compared at least that often
+    (`_refresh_due`), not only when its light fields move.
+
     `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
     ends after the trial in hand; the rest keep their old state and are due next time.
     """
     requests_before = registry.request_count
     trials = store.trials()
+    refresh = _refresh_due(trials, now, full_refresh) if full_refresh else set()
     if nct_ids is not None:
         wanted = set(nct_ids)
         trials = [t for t in trials if t.nct_id in wanted]
@@ -132,10 +160,10 @@ def run_cycle(
         release = None  # unknown: every trial gets at least a light check
     ledger = _Ledger(store, release, now)
 
-    full = [t.nct_id for t in trials if _needs_full(t)]
+    full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []
     for t in trials:
-        if _needs_full(t):
+        if _needs_full(t) or t.nct_id in refresh:
             continue
         if _needs_light(t, release, now, full_check_every):
             light.append(t.nct_id)
@@ -144,20 +172,29 @@ def run_cycle(
 
     by_id = {t.nct_id: t for t in trials}
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
-        seen = stamp_of(record)
+        seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
         known = by_id[nct_id].stamp
-        if (seen.last_update_posted, seen.overall_status) == (
+        if seen.nct_id != nct_id:  # an alias the registry redirects: the full fetch moves it
+            full.append(nct_id)
+        elif (seen.last_update_posted, seen.overall_status) == (
             known.last_update_posted,
             known.overall_status,
         ):
             ledger.unchanged(seen, nct_id)
+        elif _older(seen.last_update_posted, known.last_update_posted):
+            _stale(ledger, nct_id, seen.last_update_posted, known.last_update_posted)
         else:
             full.append(nct_id)
 
     if not should_stop():
         recent = recent or RecentVersions()
         for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
-            _ingest(store, nct_id, record, ledger, now, planner, recent)
+            try:
+                nct_id = _follow_alias(store, nct_id, record)
+                _ingest(store, nct_id, record, ledger, now, planner, recent)
+            except Exception as exc:  # one trial's fault must not stop the others
+                log.exception("%s: the record could not be processed", nct_id)
+                ledger.failed(nct_id, _one_line(exc))
     ledger.flush()
     return CycleReport(
         started_at=now,
@@ -165,6 +202,72 @@ def run_cycle(
         requests=registry.request_count - requests_before,
         outcomes=tuple(sorted(ledger.outcomes, key=lambda o: o.nct_id)),
     )
+
+
+def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) -> set[str]:
+    """The trials whose whole record is fetched this cycle, although their light fields did not
+    move: every one last compared `every` ago or longer (the promise), and, oldest first, some
+    of those past half their period or never compared since the upgrade, so the refreshes
+    spread over cycles instead of falling due together: this cycle's share of all trials at the
+    pace cycles run (`slots`: N per period, N/7 a day at 7 days, hourly or daily cycles alike).
+    Trials added together are half spread in their first period, and the rest fall due together
+    once; after the upgrade, the never-compared ones are spread by the share alone. A cycle
+    with no trial past half its period asks nothing.
+    """
+    checked = [t.last_checked_at for t in trials if t.last_checked_at is not None]
+    last_cycle = max(datetime.fromisoformat(max(checked)) if checked else now, now - every)
+    stored = [t for t in trials if t.current_version is not None]
+    overdue = {t.nct_id for t in stored if _compared_before(t, now - every, never=False)}
+    ahead = sorted(
+        (t for t in stored if t.nct_id not in overdue and _compared_before(t, now - every / 2)),
+        key=lambda t: (t.last_full_at or "", t.nct_id),
+    )
+
+    # N slots per period on a fixed time grid: the cycles since the last one own the slots
+    # passed meanwhile, so N are refreshed per period whether cycles run hourly or daily.
+    def slots(moment: datetime) -> int:
+        return math.floor(len(trials) * moment.timestamp() / every.total_seconds())
+
+    share = slots(now) - slots(last_cycle) - len(overdue)
+    return overdue | {t.nct_id for t in ahead[: max(0, share)]}
+
+
+def _compared_before(trial: TrialRow, moment: datetime, *, never: bool = True) -> bool:
+    """Was the trial's whole record last compared before `moment`? `never` answers for a trial
+    not compared since m004 (spread, not all due at once after an upgrade)."""
+    if trial.last_full_at is None:
+        return never
+    return datetime.fromisoformat(trial.last_full_at) <= moment
+
+
+def _follow_alias(store: Store, nct_id: str, record: dict[str, Any]) -> str:
+    """The ID the record is now listed under; the watch moves there when the registry says
+    `nct_id` is an alias of it (the client follows its 301 and hands back the record)."""
+    listed = stamp_of(record).nct_id
+    if listed is None or listed == nct_id:
+        return nct_id
+    log.warning(
+        "%s: the registry now lists this trial as %s; the watch moves there", nct_id, listed
+    )
+    store.move_watch(nct_id, listed)
+    return listed
+
+
+def _older(seen: str | None, known: str | None) -> bool:
+    """Is the update date `seen` earlier than `known` (ISO dates compare as text)?"""
+    return seen is not None and known is not None and seen < known
+
+
+def _stale(ledger: _Ledger, nct_id: str, seen: str | None, known: str | None) -> None:
+    """A stale answer (a lagging replica): logged and left alone, neither a change nor a fault."""
+    log.warning("%s: stale answer (updated %s, stored %s); ignored", nct_id, seen, known)
+    ledger.skipped(nct_id)
+
+
+def _one_line(exc: Exception) -> str:
+    """An unexpected error as the one-line reason stored on the trial."""
+    text = " ".join(str(exc).split())[:200]
+    return f"the record could not be processed ({type(exc).__name__}{': ' if text else ''}{text})"
 
 
 def _needs_full(trial: TrialRow) -> bool:
@@ -188,7 +291,7 @@ def _answered(
         if should_stop():
             return
         if fetched.error is not None:
-            ledger.failed(fetched.nct_id, fetched.error)
+            ledger.failed(fetched.nct_id, fetched.error.detail)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
         yield fetched.nct_id, fetched.record
@@ -227,7 +330,7 @@ def _previous(
     kept = recent.get(nct_id, version)
     if kept is not None:
         return kept
-    raw = store.record(nct_id, version)
+    raw = clean_record(store.record(nct_id, version))  # stored before cleaning existed, maybe
     return raw, parse_trial(raw)
 
 
@@ -241,10 +344,19 @@ def _ingest(
     recent: RecentVersions,
 ) -> None:
     """Store `raw` as a new version when its content differs from the latest stored one."""
-    digest = content_hash(raw)
+    missing = missing_parts(raw)
+    if missing:
+        ledger.failed(nct_id, f"incomplete record from the registry (no {', '.join(missing)})")
+        return
+    raw = clean_record(raw)
     latest = store.version(nct_id)
+    if latest is not None and _older(stamp_of(raw).last_update_posted, latest.last_update_posted):
+        _stale(ledger, nct_id, stamp_of(raw).last_update_posted, latest.last_update_posted)
+        return
+    digest = content_hash(raw)
     if latest is not None and latest.content_hash == digest:
         ledger.unchanged(stamp_of(raw), nct_id)
+        ledger.compared(nct_id)
         return
     trial = parse_trial(raw)
     if latest is None:  # the first version: nothing to compare with, nobody to tell

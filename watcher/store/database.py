@@ -800,3 +800,41 @@ class Store:
                 "UPDATE trials SET last_checked_at = ? WHERE nct_id = ?",
                 [(iso(now), nct_id) for nct_id in nct_ids],
             )
+
+    # -- registry faults and aliases (the poll's sanity checks) --------------------------------
+
+    def move_watch(self, old: str, new: str) -> None:
+        """The registry now lists trial `old` as `new` (it answers 301 from one to the other).
+
+        One transaction. When `new` is not known here, the trial's row, versions and changes
+        move to `new` and the `old` row goes: it is one trial, with one history. When `new` is
+        already known (watched under both IDs), its own history stays and `old` is kept,
+        unwatched, with its history. Either way every subscription to `old` is re-pointed to
+        `new` (a subscriber who already had `new` keeps that one).
+        """
+        with self.atomic() as db:
+            row = self._trial_dict(old)
+            if row is None:
+                raise StoreError(f"{old} is not watched")
+            moving = self._trial_dict(new) is None
+            if moving:
+                db.table("trials").insert({**row, "nct_id": new})
+                db.execute("UPDATE versions SET nct_id = ? WHERE nct_id = ?", [new, old])
+                db.execute("UPDATE changes SET nct_id = ? WHERE nct_id = ?", [new, old])
+            else:
+                db.table("trials").update(new, {"watched": 1})
+            db.execute("UPDATE OR IGNORE subscriptions SET nct_id = ? WHERE nct_id = ?", [new, old])
+            db.execute("DELETE FROM subscriptions WHERE nct_id = ?", [old])
+            if moving:
+                db.execute("DELETE FROM trials WHERE nct_id = ?", [old])
+            else:
+                db.table("trials").update(old, {"watched": 0})
+
+    def mark_fully_compared(self, nct_ids: Sequence[str], now: datetime) -> None:
+        """Trials whose whole record was fetched and compared with the stored one just now
+        (whether or not it changed): the rolling full refresh counts from here."""
+        with self.atomic() as db:
+            db.conn.executemany(
+                "UPDATE trials SET last_full_at = ? WHERE nct_id = ?",
+                [(iso(now), nct_id) for nct_id in nct_ids],
+            )

@@ -166,3 +166,10 @@ def m004_token_hashes(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE UNIQUE INDEX subscribers_unsubscribe_hash ON subscribers (unsubscribe_hash)")
     db.execute("CREATE UNIQUE INDEX subscribers_feed_hash ON subscribers (feed_hash)")
+
+
+@migrations()
+def m005_full_refresh(db: sqlite_utils.Database) -> None:
+    """When each trial's whole record was last fetched and compared (the rolling full refresh,
+    `[schedule].full_refresh`). NULL until then: such trials are spread over the next cycles."""
+    db.execute("ALTER TABLE trials ADD COLUMN last_full_at TEXT")

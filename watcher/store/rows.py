@@ -33,6 +33,7 @@ class TrialRow:
     seen_release: str | None
     consecutive_failures: int
     last_error: str | None
+    last_full_at: str | None = None  # the whole record last fetched and compared
 
     @property
     def stamp(self) -> Stamp:

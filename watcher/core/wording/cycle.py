@@ -27,3 +27,17 @@ def cycle_text(report: CycleReport) -> str:
         f"({report.requests} request(s) to the registry)."
     )
     return "\n".join(lines)
+
+
+def cycle_failure(report: CycleReport) -> str | None:
+    """Why the cycle as a whole failed (cron and scripts must see it), or None.
+
+    It failed when every trial it checked failed; when `/version` did not answer either, the
+    registry could not be reached at all."""
+    failed = [o for o in report.outcomes if o.result == "failed"]
+    if not failed or len(failed) < len(report.outcomes):
+        return None
+    first = f"{failed[0].nct_id}: {failed[0].error}"
+    if report.data_timestamp is None:
+        return f"the registry could not be reached; nothing was checked ({first})"
+    return f"every trial failed this check ({len(failed)}; first {first})"

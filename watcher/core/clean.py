@@ -1,0 +1,82 @@
+"""A registry record made safe to believe and to repeat, at the edge (pure).
+
+Every string trialwatch writes into an email header, an XML feed or a terminal starts as
+registry text, so it is cleaned once, right after a record is fetched and before it is hashed:
+one hostile title must not break a header, a feed file or the whole cycle. Cleaning is
+idempotent, so a stored record read back can be cleaned again to compare like with like.
+
+- Control characters (C0, DEL, C1) are removed; in single-line fields line breaks, tabs,
+  vertical tabs, form feeds, NEL and U+2028/U+2029 become a space. Fields written as
+  paragraphs (eligibility criteria, summaries, descriptions) keep tab and newline; CR LF and
+  the other breaks become a newline there.
+- Lone surrogates and the non-characters U+FFFE/U+FFFF (invalid in XML) become U+FFFD.
+
+A record is also checked for the modules every full record carries (`missing_parts`): a
+registry answer without them is a fault, never a new version.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Multi-line text in API v2: the paragraphs a sponsor writes. Every recorded fixture's
+# line breaks are in these keys, or in a key ending in "escription" (arm, intervention,
+# outcome, masking, population... descriptions).
+_MULTILINE_KEYS = frozenset(
+    {
+        "briefSummary",
+        "eligibilityCriteria",
+        "accessCriteria",
+        "otherDetails",
+        "limitationsAndCaveats",
+    }
+)
+_BREAKS = "\r\n|[\r\n\v\f\x85\u2028\u2029]"
+_SINGLE_LINE_SPACE = re.compile(f"{_BREAKS}|\t")
+_MULTILINE_NEWLINE = re.compile(_BREAKS)
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_UNREPEATABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
+
+# What every full record has (all 148 recorded full records carry both; the two AACT spec
+# fixtures without a statusModule are excerpts, not registry answers): the trial's identity, and
+# the status module whose update date and overall status every poll compares.
+REQUIRED_PARTS: tuple[tuple[str, ...], ...] = (
+    ("protocolSection", "identificationModule", "nctId"),
+    ("protocolSection", "statusModule", "overallStatus"),
+)
+
+
+def clean_text(text: str, *, multiline: bool = False) -> str:
+    """`text` without control characters, stray line separators or unencodable code points."""
+    text = _UNREPEATABLE.sub(REPLACEMENT, text)
+    text = _MULTILINE_NEWLINE.sub("\n", text) if multiline else _SINGLE_LINE_SPACE.sub(" ", text)
+    return _CONTROLS.sub("", text)
+
+
+def clean_record(value: Any, key: str = "") -> Any:
+    """A copy of a JSON value with every string (keys too) cleaned; `key` is its field name."""
+    if isinstance(value, str):
+        return clean_text(value, multiline=_is_multiline(key))
+    if isinstance(value, dict):
+        return {clean_text(k): clean_record(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_record(item, key) for item in value]
+    return value
+
+
+def _is_multiline(key: str) -> bool:
+    return key in _MULTILINE_KEYS or key.endswith("escription")
+
+
+def missing_parts(raw: dict[str, Any]) -> list[str]:
+    """The required parts a full record lacks, as dotted paths (empty when it is complete)."""
+    missing = []
+    for path in REQUIRED_PARTS:
+        value: Any = raw
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if not isinstance(value, str) or not value:
+            missing.append(".".join(path))
+    return missing
