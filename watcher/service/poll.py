@@ -35,7 +35,7 @@ from watcher.core.message import Notices
 from watcher.core.record import Trial, parse_trial
 from watcher.core.version import NewVersion
 from watcher.core.wording import change_sentence
-from watcher.errors import RegistryError
+from watcher.errors import RegistryError, StoreError
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
@@ -192,9 +192,13 @@ def run_cycle(
             try:
                 nct_id = _follow_alias(store, nct_id, record)
                 _ingest(store, nct_id, record, ledger, now, planner, recent)
+            except StoreError:
+                raise  # the database itself (full, locked, read-only): no trial can be stored
             except Exception as exc:  # one trial's fault must not stop the others
-                log.exception("%s: the record could not be processed", nct_id)
-                ledger.failed(nct_id, _one_line(exc))
+                reason = _one_line(exc)
+                log.warning("%s: the record could not be processed (%s)", nct_id, reason)
+                log.debug("%s: what went wrong", nct_id, exc_info=True)
+                ledger.failed(nct_id, reason)
     ledger.flush()
     return CycleReport(
         started_at=now,
