@@ -49,7 +49,10 @@ def _unreachable_registry(state: Path) -> str:
     with Store(state / "trialwatch.db") as store:
         store.add_watches([NCT], NOW)
         store.subscribe("pat@example.org", [NCT], NOW)
-    return '[registry]\nbase_url = "http://127.0.0.1:9/api/v2"\ntimeout_s = 0.5\nmax_retries = 0\n'
+    return (
+        '[registry]\nbase_url = "http://127.0.0.1:9/api/v2"\n'
+        "timeout_s = 0.5\nmax_retries = 0\nrequests_per_minute = 0\n"
+    )
 
 
 def _broken_settings(state: Path) -> str:

@@ -125,7 +125,7 @@ class ReplayServer:
         self._server = _Server(self._port, self.registry, self._record)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            args=(0.05,),  # poll interval: how long stop() may wait for the loop to notice
+            args=(0.01,),  # poll interval: how long stop() may wait for the loop to notice
             name="replay-registry",
             daemon=True,
         )
