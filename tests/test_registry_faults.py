@@ -13,8 +13,9 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any
+from typing import Any, cast
 
 import feedparser
 import pytest
@@ -46,6 +47,13 @@ HOSTILE = {
     "lone surrogate": "\ud800",
     "NUL and controls": "\x00\x1b[31m\x7f\x85",
 }
+
+
+def delivered(trialwatch: Trialwatch) -> list[EmailMessage]:
+    """The emails in the Maildir, as a mail program reads them."""
+    parser = BytesParser(policy=policy.default)
+    new = trialwatch.state_dir / "maildir" / "new"
+    return [cast(EmailMessage, parser.parsebytes(p.read_bytes())) for p in new.iterdir()]
 
 
 def section(record: dict[str, Any], module: str) -> dict[str, Any]:
@@ -113,10 +121,7 @@ def test_a_hostile_title_costs_no_other_trial_its_change_nor_a_feed_its_validity
     title = {t["nct_id"]: t for t in trialwatch.json("watch", "list")}["NCT07227597"]["title"]
     assert not UNSAFE.search(title) and title.endswith("Now")
 
-    mails = [
-        BytesParser(policy=policy.default).parsebytes(p.read_bytes())
-        for p in (trialwatch.state_dir / "maildir" / "new").iterdir()
-    ]
+    mails = delivered(trialwatch)
     subjects = " ".join(str(m["Subject"]) for m in mails)
     assert "NCT06911827" in subjects or len(mails) >= 2
     for mail in mails:
@@ -300,6 +305,36 @@ def test_an_alias_moves_the_watch_and_keeps_the_subscription(
     replay.registry.release()
     assert failures(cycle(store, client, T0 + 2 * DAY)) == {}
     assert not any(r.status == 301 for r in replay.requests)  # no redirect every cycle
+
+
+def test_the_subscribers_of_a_moved_trial_are_told_once_in_plain_words(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """A subscriber whose trial the registry now lists under another ID gets one email that
+    says so (and that nothing else changes for them), then nothing more about the move."""
+    old, new = "NCT07227597", "NCT07227598"
+    replay.registry.publish(OTHER[0])
+    trialwatch("watch", "add", old)
+    trialwatch("subscribe", "reader@example.org", old)
+    trialwatch("check")
+    moved = copy.deepcopy(OTHER[1])
+    ident = section(moved, "identificationModule")
+    ident["nctId"], ident["nctIdAliases"] = new, [old]
+    replay.registry.remove(old, release=False)
+    replay.registry.publish(moved)
+    trialwatch("check")
+    replay.registry.release()
+    trialwatch("check")
+
+    mails = delivered(trialwatch)
+    told = [m for m in mails if "is now listed as" in str(m["Subject"])]
+    assert len(told) == 1
+    assert str(told[0]["Subject"]).startswith(f"{old} is now listed as {new} — ")
+    body = told[0].get_body(("plain",))
+    assert body is not None
+    text = " ".join(body.get_content().split())
+    assert f"ClinicalTrials.gov now lists this study as {new} (it was {old})" in text
+    assert f"you now follow {new}, and nothing else changes for you" in text
 
 
 # --- the blind spot of the light fields ----------------------------------------------------

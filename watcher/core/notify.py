@@ -39,6 +39,8 @@ from watcher.core.wording import (
     ChangeSummary,
     coordinator_changes,
     headline,
+    moved_headline,
+    moved_summary,
     patient_changes,
     trial_summary,
 )
@@ -119,6 +121,47 @@ def trial_email(
     return _email(
         person, subject, "email", context, key=key, letterhead=letterhead, render=render, now=now
     )
+
+
+def moved_notices(
+    old: str,
+    trial: Trial,
+    subscriptions: Iterable[tuple[Subscriber, Subscription]],
+    *,
+    glossary: Glossary,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> tuple[Outgoing, ...]:
+    """One email to each subscriber of `old`: their trial is now listed as `trial.nct_id`.
+
+    Sent whatever their kinds and digest choice: it is about the subscription itself, and it
+    happens once (the key names the move, so a repeated cycle queues nothing twice).
+    """
+    new = trial.nct_id or old
+    subject = moved_headline(old, trial)
+    messages: dict[int, Outgoing] = {}
+    for person, subscription in subscriptions:
+        if person.id in messages:
+            continue
+        context = {
+            "headline": subject,
+            "changes": moved_summary(old, new, subscription.audience),
+            "trial": trial_summary(trial, subscription.audience, glossary, subscription.near),
+            **footer(person, letterhead),
+        }
+        key = f"{old}/moved-to-{new}/p{person.id}"
+        messages[person.id] = _email(
+            person,
+            subject,
+            "email",
+            context,
+            key=key,
+            letterhead=letterhead,
+            render=render,
+            now=now,
+        )
+    return tuple(messages.values())
 
 
 def _email(

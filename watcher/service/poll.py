@@ -31,7 +31,7 @@ from watcher.core.change import Change
 from watcher.core.clean import clean_record, missing_parts
 from watcher.core.cycle import CycleReport, Outcome
 from watcher.core.diff import diff_trials
-from watcher.core.message import Notices
+from watcher.core.message import Notices, Outgoing
 from watcher.core.record import Trial, parse_trial
 from watcher.core.version import NewVersion
 from watcher.core.wording import change_sentence
@@ -42,6 +42,10 @@ from watcher.store.rows import TrialRow
 # Who hears about a new version: (NCT ID, its version number, the trial, its changes, now) →
 # the messages and digest entries to store with it (`watcher.service.wiring.notice_planner`).
 Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
+# What the subscribers of a trial are told when the registry lists it under another NCT ID:
+# (the old ID, the trial as now listed, now) → the messages to queue with the move
+# (`watcher.service.wiring.notice_mover`).
+Mover = Callable[[str, Trial, datetime], Sequence[Outgoing]]
 log = logging.getLogger(__name__)
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
@@ -133,6 +137,7 @@ def run_cycle(
     nct_ids: Sequence[str] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     planner: Planner | None = None,
+    mover: Mover | None = None,
     recent: RecentVersions | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
@@ -190,7 +195,7 @@ def run_cycle(
         recent = recent or RecentVersions()
         for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
             try:
-                nct_id = _follow_alias(store, nct_id, record)
+                nct_id = _follow_alias(store, nct_id, record, mover, now)
                 _ingest(store, nct_id, record, ledger, now, planner, recent)
             except StoreError:
                 raise  # the database itself (full, locked, read-only): no trial can be stored
@@ -244,16 +249,20 @@ def _compared_before(trial: TrialRow, moment: datetime, *, never: bool = True) -
     return datetime.fromisoformat(trial.last_full_at) <= moment
 
 
-def _follow_alias(store: Store, nct_id: str, record: dict[str, Any]) -> str:
+def _follow_alias(
+    store: Store, nct_id: str, record: dict[str, Any], mover: Mover | None, now: datetime
+) -> str:
     """The ID the record is now listed under; the watch moves there when the registry says
-    `nct_id` is an alias of it (the client follows its 301 and hands back the record)."""
+    `nct_id` is an alias of it (the client follows its 301 and hands back the record), and its
+    subscribers are told, in the move's own transaction."""
     listed = stamp_of(record).nct_id
     if listed is None or listed == nct_id:
         return nct_id
     log.warning(
         "%s: the registry now lists this trial as %s; the watch moves there", nct_id, listed
     )
-    store.move_watch(nct_id, listed)
+    told = mover(nct_id, parse_trial(record), now) if mover else ()
+    store.move_watch(nct_id, listed, now, told)
     return listed
 
 

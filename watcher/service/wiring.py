@@ -11,13 +11,13 @@ from datetime import datetime
 
 from watcher.config import Settings
 from watcher.core.change import Change
-from watcher.core.message import Notices
-from watcher.core.notify import Letterhead, plan_notices
+from watcher.core.message import Notices, Outgoing
+from watcher.core.notify import Letterhead, moved_notices, plan_notices
 from watcher.core.record import Trial
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.registry.client import RegistryClient
-from watcher.service.poll import Planner
+from watcher.service.poll import Mover, Planner
 from watcher.store.database import Store
 
 
@@ -68,3 +68,22 @@ def notice_planner(store: Store, settings: Settings) -> Planner:
         )
 
     return plan
+
+
+def notice_mover(store: Store, settings: Settings) -> Mover:
+    """What the poll tells the subscribers of a trial the registry now lists under another ID."""
+    glossary = load_glossary()
+    head = letterhead(settings)
+
+    def moved(old: str, trial: Trial, now: datetime) -> tuple[Outgoing, ...]:
+        return moved_notices(
+            old,
+            trial,
+            store.subscriptions(nct_id=old),
+            glossary=glossary,
+            letterhead=head,
+            render=render,
+            now=now,
+        )
+
+    return moved

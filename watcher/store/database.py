@@ -803,16 +803,20 @@ class Store:
 
     # -- registry faults and aliases (the poll's sanity checks) --------------------------------
 
-    def move_watch(self, old: str, new: str) -> None:
+    def move_watch(
+        self, old: str, new: str, now: datetime, messages: Sequence[Outgoing] = ()
+    ) -> None:
         """The registry now lists trial `old` as `new` (it answers 301 from one to the other).
 
         One transaction. When `new` is not known here, the trial's row, versions and changes
         move to `new` and the `old` row goes: it is one trial, with one history. When `new` is
         already known (watched under both IDs), its own history stays and `old` is kept,
         unwatched, with its history. Either way every subscription to `old` is re-pointed to
-        `new` (a subscriber who already had `new` keeps that one).
+        `new` (a subscriber who already had `new` keeps that one). `messages` (telling them)
+        are queued in the same transaction.
         """
         with self.atomic() as db:
+            self._enqueue(messages, now)
             row = self._trial_dict(old)
             if row is None:
                 raise StoreError(f"{old} is not watched")

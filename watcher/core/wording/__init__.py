@@ -20,6 +20,8 @@ from watcher.core.wording.changes import (
     ChangeSummary,
     coordinator_changes,
     headline,
+    moved_headline,
+    moved_summary,
     patient_changes,
 )
 from watcher.core.wording.exact import HEADINGS, format_changes, summarize_line
@@ -49,6 +51,8 @@ __all__ = [
     "coordinator_changes",
     "format_changes",
     "headline",
+    "moved_headline",
+    "moved_summary",
     "patient_changes",
     "summarize_line",
     "trial_summary",

@@ -312,3 +312,19 @@ def headline(changes: Sequence[Change], trial: Trial) -> str:
     title = trial.brief_title or trial.official_title
     phrase = _headline_phrase(changes) if changes else "has no changes"
     return f"{name} {phrase} — {title}" if title else f"{name} {phrase}"
+
+
+def moved_summary(old: str, new: str, audience: str) -> ChangeSummary:
+    """What a subscriber is told when the registry lists their trial under another NCT ID."""
+    line = ChangeLine(
+        f"ClinicalTrials.gov now lists this study as {new} (it was {old}). It is the same "
+        f"study: you now follow {new}, and nothing else changes for you."
+    )
+    return ChangeSummary(audience, (ChangeBlock(None, (line,)),))
+
+
+def moved_headline(old: str, trial: Trial) -> str:
+    """The subject of that email: "NCT01 is now listed as NCT02 — Title"."""
+    title = trial.brief_title or trial.official_title
+    phrase = f"{old} is now listed as {trial.nct_id}"
+    return f"{phrase} — {title}" if title else phrase
