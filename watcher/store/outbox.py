@@ -1,0 +1,155 @@
+"""The outbox tables: messages queued in a change's own transaction, claimed, then settled.
+
+The outbox is drained by claims: a sender owns the rows it claimed until its lease ends, and
+records an outcome only while it still owns the row, so two senders never send one message
+and a `cancelled` row stays cancelled (`claim_due`, `hold`, `mark_*`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from watcher.core.message import Outgoing
+from watcher.store.connection import Connection
+from watcher.store.rows import OutboxRow, iso
+
+
+class OutboxTables(Connection):
+    """Reading and writing the outbox."""
+
+    # -- the outbox -------------------------------------------------------------------------------
+
+    def enqueue(self, messages: Sequence[Outgoing], now: datetime) -> None:
+        """Queue messages (alone; with a version, `save_version` queues them in its transaction)."""
+        with self.atomic():
+            self._enqueue(messages, now)
+
+    def _enqueue(self, messages: Sequence[Outgoing], now: datetime) -> None:
+        self.db.conn.executemany(
+            """INSERT INTO outbox (key, channel, subscriber_id, recipient, subject, body,
+                                   next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING""",
+            [
+                (
+                    m.key,
+                    m.channel,
+                    m.subscriber_id,
+                    m.recipient,
+                    m.subject,
+                    m.body,
+                    iso(now),
+                    iso(now),
+                )
+                for m in messages
+            ],
+        )
+
+    def claim_due(
+        self, now: datetime, owner: str, *, at: datetime, until: datetime, limit: int = 500
+    ) -> list[OutboxRow]:
+        """Claim for `owner` the pending messages due at `now` that nobody holds at `at` (the
+        machine's time), until `until`; oldest first.
+
+        One transaction, so two drains at once claim different rows. A row whose lease ran out
+        (its sender died) is claimed again: sent again, under the same Message-ID.
+        """
+        with self.atomic() as db:
+            rows = db.execute(
+                """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
+                   WHERE status = 'pending' AND next_attempt_at <= ?
+                   AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?""",
+                [iso(now), iso(at), limit],
+            ).fetchall()
+            db.conn.executemany(
+                "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id = ?",
+                [(owner, iso(until), r[0]) for r in rows],
+            )
+        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+
+    def claimants(self, at: datetime) -> list[str]:
+        """Who holds an unexpired claim at `at` (the machine's time)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT claimed_by FROM outbox WHERE status = 'pending' AND lease_until > ?",
+            [iso(at)],
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def hold(self, outbox_id: int, owner: str, lease_until: datetime) -> bool:
+        """Renew `owner`'s claim on a message about to be sent; False when it is no longer
+        theirs to send (cancelled by an unsubscribe, or claimed by another drain after this
+        one's lease ran out)."""
+        with self.atomic() as db:
+            held = db.execute(
+                """UPDATE outbox SET lease_until = ?
+                   WHERE id = ? AND claimed_by = ? AND status = 'pending'""",
+                [iso(lease_until), outbox_id, owner],
+            ).rowcount
+        return bool(held)
+
+    def release(self, owner: str) -> None:
+        """Give back what `owner` claimed and did not try (its server was down, or it died),
+        untouched: the next drain claims it."""
+        with self.atomic() as db:
+            db.execute(
+                "UPDATE outbox SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?",
+                [owner],
+            )
+
+    def mark_sent(self, outbox_id: int, owner: str, now: datetime) -> None:
+        """The transport accepted the message (recorded only while `owner` holds the claim)."""
+        self._settle(outbox_id, owner, status="sent", sent_at=now)
+
+    def mark_retry(self, outbox_id: int, owner: str, error: str, next_attempt: datetime) -> None:
+        """A temporary failure: try again at `next_attempt`."""
+        self._settle(outbox_id, owner, error=error, next_attempt=next_attempt)
+
+    def mark_failed(self, outbox_id: int, owner: str, error: str) -> None:
+        """A permanent failure, kept with the server's answer for `status`."""
+        self._settle(outbox_id, owner, status="failed", error=error)
+
+    def _settle(
+        self,
+        outbox_id: int,
+        owner: str,
+        *,
+        status: str = "pending",
+        sent_at: datetime | None = None,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+    ) -> None:
+        """Record an attempt's outcome and release the claim, only on a row `owner` still
+        claims and that is still pending: a `cancelled` row is final."""
+        with self.atomic() as db:
+            db.execute(
+                """UPDATE outbox SET status = ?, sent_at = ?, last_error = ?,
+                   next_attempt_at = COALESCE(?, next_attempt_at), attempts = attempts + 1,
+                   claimed_by = NULL, lease_until = NULL
+                   WHERE id = ? AND claimed_by = ? AND status = 'pending'""",
+                [
+                    status,
+                    None if sent_at is None else iso(sent_at),
+                    error,
+                    None if next_attempt is None else iso(next_attempt),
+                    outbox_id,
+                    owner,
+                ],
+            )
+
+    def outbox_summary(self) -> dict[str, Any]:
+        """Counts by status, the last delivery time, and the failed messages' errors."""
+        counts = dict(
+            self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+        )
+        last = self.db.execute("SELECT MAX(sent_at) FROM outbox").fetchone()[0]
+        failed = self.db.execute(
+            "SELECT key, subject, last_error FROM outbox WHERE status = 'failed' ORDER BY id"
+        ).fetchall()
+        return {
+            "pending": counts.get("pending", 0),
+            "sent": counts.get("sent", 0),
+            "failed": counts.get("failed", 0),
+            "last_delivery": last,
+            "failures": [{"key": k, "subject": s, "error": e} for k, s, e in failed],
+        }
