@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from watcher.service.logs import redact, setup_logging
+from watcher.core.addresses import redact_addresses as redact
+from watcher.service.logs import setup_logging
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import copy
 import re
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -19,8 +19,8 @@ from typing import Any, cast
 
 import feedparser
 import pytest
-from conftest import Trialwatch, demo_versions
-from test_poll import full_fetches
+from conftest import Trialwatch
+from test_poll import DAY, OTHER, STARTED, STOPPED, T0, WATCHED, full_fetches
 
 from watcher.core.change import Change
 from watcher.core.message import Notices
@@ -31,12 +31,6 @@ from watcher.registry.replay_server import ReplayServer
 from watcher.service.poll import CycleReport, Planner, run_cycle
 from watcher.store.database import Store
 
-STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
-STOPPED = demo_versions("NCT05935098")  # ACTIVE_NOT_RECRUITING -> TERMINATED
-OTHER = demo_versions("NCT07227597")
-WATCHED = ["NCT05935098", "NCT06911827", "NCT07227597"]
-DAY = timedelta(days=1)
-T0 = datetime(2026, 3, 16, 6, 0, tzinfo=UTC)
 # What must never reach a header, a feed or a terminal: C0/C1 controls but tab and newline,
 # line separators, lone surrogates, XML's non-characters.
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")

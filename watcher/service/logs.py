@@ -42,23 +42,18 @@ _PRIORITY = {
 _HANDLER_NAME = "trialwatch-stderr"
 
 
-def redact(text: str) -> str:
-    """`text` with every email address replaced by `<email>` (the forms: `redact_addresses`)."""
-    return redact_addresses(text)
-
-
 class RedactEmails(logging.Filter):
     """Rewrites a record so that neither its message nor its traceback holds an address."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = redact_addresses(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = redact_addresses(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = redact_addresses(record.stack_info)
         return True
 
 
