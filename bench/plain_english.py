@@ -38,7 +38,6 @@ from watcher.core.fidelity import check  # noqa: E402
 from watcher.core.readability import flesch_kincaid_grade  # noqa: E402
 from watcher.core.rewrite import (  # noqa: E402
     PlainItem,
-    reading_text,
     rewrite_criteria,
     rewrite_item,
 )
@@ -77,7 +76,7 @@ def main() -> int:
     violations = [
         item for item in sent if check(item.original, item.plain, glossary) or not audit(item)
     ]
-    plain_grade = statistics.median(flesch_kincaid_grade(reading_text(i)) for i in items)
+    plain_grade = statistics.median(flesch_kincaid_grade(i.plain) for i in items)
     source_grade = statistics.median(flesch_kincaid_grade(i.original) for i in items)
     share_fallback = len(fallback) / len(items)
 

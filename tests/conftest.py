@@ -45,6 +45,18 @@ def load_fixture(name: str) -> dict[str, Any]:
     return data
 
 
+def plain_words(phrase: str, *, plural: bool = False) -> str:
+    """The packaged glossary's plain words for a phrase or abbreviation, so a test of the rules
+    does not break when the data is reworded."""
+    from watcher.data import load_glossary
+
+    for term in load_glossary().terms:
+        phrases = {p.casefold() for p in term.phrases}
+        if phrase.casefold() in phrases or phrase in term.abbreviations:
+            return (term.plain_plural or term.plain) if plural else term.plain
+    raise KeyError(phrase)
+
+
 def all_fixture_records() -> list[Path]:
     """Every recorded single-study file, sorted by name."""
     return sorted(p for folder in FIXTURE_DIRS for p in folder.glob("NCT*.json"))

@@ -7,9 +7,12 @@ tests that use it can catch a rewrite the built-in check wrongly let through.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 # These oracles know nothing of `watcher.core.fidelity`: their own tables, read on both sides.
@@ -35,30 +38,51 @@ _ORACLE_IDENTIFIER = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
 _CAPITALS = re.compile(r"[A-Z]{2,}$")
 _ORACLE_RANGE = re.compile(r"(?<=\d)\s*(?:-|\u2013|\u2014|~|to)\s*(?=\d)")
 _ORACLE_LIMIT = re.compile(
-    r"(?:x|X|\u00d7|\*|times the (?:upper|lower) limit of normal)\s*\(?(ULN|LLN)\)?"
+    r"(?:x|X|\u00d7|\*|times the(?: (?:upper|lower) limit of normal)?)\s*\(?(ULN|LLN)\)?"
 )
 
 
-def _unwrapped(plain: str, terms: Iterable[Any]) -> str:
-    """`plain` with each listed term's "plain words (TERM)" put back to TERM, so the glossary's
-    own words ("cannot be removed … (unresectable)") are not read as the trial's."""
-    from watcher.data import load_glossary
+@cache
+def _oracle_pairs() -> frozenset[tuple[str, str]]:
+    """(plain words, original words) the packaged glossary file allows, read from the file
+    itself (not through `watcher.core.glossary`), case-folded; abbreviations kept exact."""
+    data = json.loads(files("watcher.data").joinpath("glossary.json").read_text("utf-8"))
+    pairs: set[tuple[str, str]] = set()
+    for entry in data["terms"]:
+        if entry["render"] == "define":
+            continue
+        for plain in filter(None, (entry["plain"], entry.get("plain_plural"))):
+            pairs |= {(plain.casefold(), phrase.casefold()) for phrase in entry["match"]}
+            pairs |= {(plain.casefold(), abbreviation) for abbreviation in entry["abbr"]}
+    return frozenset(pairs)
 
-    glossary = load_glossary()
-    for hit in terms:
-        term = glossary.term(hit.id)
-        for words in filter(None, (term.plain, term.plain_plural)):
-            wrapped = re.compile(rf"{re.escape(words)} \({re.escape(hit.term)}\)", re.IGNORECASE)
-            plain = wrapped.sub(hit.term.replace("\\", r"\\"), plain)
-    return plain
+
+def _without_article(text: str) -> str:
+    return re.sub(r"^(?:a|an)\s+", "", text, flags=re.IGNORECASE)
 
 
-def oracle_problems(original: str, plain: str, terms: Iterable[Any] = ()) -> list[str]:
-    """What an independent reading finds changed between an item and the rewrite sent for it:
-    the digits, the comparators (symbol or phrase, by this file's table), the negation words,
-    the names (PD-1, V600E, NCT01234567, BRAF: a digit or all capitals), and the other words
-    once the glossary's plain words, comparators, ranges and lab-limit multiples are read back."""
-    read = _unwrapped(plain, terms)
+def _put_back(pieces: Sequence[Any]) -> str:
+    """The rewrite with each swap this oracle's reading of the glossary allows put back to the
+    trial's words, so the glossary's own words are not read as the trial's."""
+    out = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        plain, original = _without_article(piece.plain), _without_article(piece.original)
+        allowed = {(plain.casefold(), original), (plain.casefold(), original.casefold())}
+        out.append(piece.original if allowed & _oracle_pairs() else piece.plain)
+    return "".join(out)
+
+
+def oracle_problems(original: str, pieces: Sequence[Any]) -> list[str]:
+    """What an independent reading finds changed between an item and the rewrite sent for it
+    (its pieces: text and swaps of plain words): the digits the reader sees, the comparators
+    (symbol or phrase, by this file's table), the negation words, the names (PD-1, V600E,
+    NCT01234567, BRAF: a digit or all capitals), and the other words once the glossary's plain
+    words, comparators, ranges and lab-limit multiples are read back."""
+    plain = "".join(p if isinstance(p, str) else p.plain for p in pieces)
+    read = _put_back(pieces)
     problems: list[str] = []
     if Counter(re.findall(r"\d+", original)) != Counter(re.findall(r"\d+", plain)):
         problems.append("digits")

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import consecutive_versions, demo_versions, load_fixture
+from conftest import consecutive_versions, demo_versions, load_fixture, plain_words
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,7 +148,8 @@ def test_eligibility_changes_are_grouped_with_both_versions() -> None:
         "Age older than 16 years",
     )
     assert second.label == "Reason a person cannot join taken out"
-    assert second.text.startswith("Earlier (Prior) cancer (malignancy)")
+    prior, cancer = plain_words("prior"), plain_words("malignancy")
+    assert second.text.startswith(f"{prior.capitalize()} {cancer}")
     assert [t.term for t in summary.terms] == ["malignancy"]
 
 
@@ -306,6 +307,7 @@ def test_html_never_lets_trial_text_become_markup(
             "dl",
             "dt",
             "dd",
+            "br",
         }
 
 

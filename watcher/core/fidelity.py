@@ -4,21 +4,24 @@ A patient may decide whether to ask about a trial from one rewritten line, so a 
 changes a number, flips "at least" into "more than", drops a "not" or respells BRAF V600E must
 never be sent. This checker compares the original item and its rewrite on its own terms. It
 does not know how the rewriter works; it knows only the packaged data (the glossary's plain
-words, the plain phrases that stand for comparators, the negation cues), and it reads the
-rewrite back towards the original:
+words, the plain phrases that stand for comparators, the negation cues).
 
-1. numbers: the same multiset of numbers, counted in the raw rewrite;
-2. identifiers: the same gene, variant, version and NCT tokens (any token with a capital letter
-   and a digit: PD-1, V600E, RECIST1.1, V5.0, NCT01234567), in the raw rewrite, and the same
-   all-capital words (BRAF, ECOG) once the glossary's plain words are taken out;
-3. comparators: the same comparators, direction and inclusiveness, in the same order, with
-   plain phrases read as symbols ("at least" is ">=", "1 or lower" is "<= 1");
-4. negation: the same NegEx cues in the same order ("no", "not", "without", "negative for"…);
-5. words: once every "plain words (ORIGINAL)" is put back to "ORIGINAL", the rewrite reads as
-   the original word for word, up to case, spacing and the spelling of comparators and ranges
-   ("0-1" and "0 to 1" are the same; "≥ Grade 2" and "grade 2 or higher" are the same). The
-   original is read back the same way, so a trial that itself wrote "pregnancy test (β-hCG)"
-   is not mistaken for a rewrite.
+A rewrite comes as pieces: text, and `Swap`s, plain words standing where the trial wrote other
+words. The reader sees only the plain words (the original terms go to the "What these words
+mean" list); the checker reads the rewrite twice:
+
+- **put back**: every swap the glossary allows (its plain words are those of a term that lists
+  the original words) is put back to the original words; a swap it does not allow stays plain
+  and fails the word check. The text put back must read as the original word for word, up to
+  case, spacing and the spelling of comparators, ranges and lab-limit multiples ("0-1" and
+  "0 to 1" are the same; "≥ Grade 2" and "grade 2 or higher" are the same), with the same
+  all-capital names (BRAF, ECOG), the same comparators in the same order and the same NegEx
+  cues ("no", "not", "without", "negative for"…) in the same order;
+- **as read**: what the reader sees must carry the same numbers, the same gene, variant, version
+  and NCT tokens (any token with a capital letter and a digit: PD-1, V600E, RECIST1.1, V5.0,
+  NCT01234567), the same comparators and the same negation cues — except a cue a glossary entry
+  declares it adds ("without symptoms" for "asymptomatic") — and no word doubled that the
+  original does not double ("allergic allergy").
 
 Any difference is a problem; an item with a problem is shown as written. A needless fallback
 costs a little readability, a missed one could cost a patient a trial.
@@ -28,9 +31,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
-from watcher.core.glossary import Glossary
+from watcher.core.glossary import Glossary, Term
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _IDENTIFIER = re.compile(r"(?<![\w-])(?=[\w.-]*\d)(?=[\w.-]*[A-Z])\w+(?:[.-]\w+)*")
@@ -66,19 +72,96 @@ def _comparator_patterns(
     return prefix_re, suffix_re, {p.casefold(): op for p, op in ops.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class Swap:
+    """Plain words standing where the trial wrote `original`: the reader sees `plain`."""
+
+    plain: str
+    original: str
+
+
+Piece = str | Swap
+
+
+def reader_text(pieces: Iterable[Piece]) -> str:
+    """What the reader sees of a rewrite: its text with the plain words of every swap."""
+    return "".join(piece if isinstance(piece, str) else piece.plain for piece in pieces)
+
+
+_ARTICLE = re.compile(r"(?:a|an)\s+", re.IGNORECASE)
+
+
 @lru_cache(maxsize=8)
-def _plain_pattern(glossary: Glossary) -> tuple[re.Pattern[str], dict[str, set[str]]]:
-    """The pattern of every replace term's "plain words (ORIGINAL)", and the ORIGINALs allowed."""
-    aliases: dict[str, set[str]] = {}
+def _pairs(glossary: Glossary) -> dict[tuple[str, str], Term]:
+    """(plain words, original words) → the term that allows the swap, both case-folded
+    (abbreviations are matched exactly: eGFR is not EGFR)."""
+    pairs: dict[tuple[str, str], Term] = {}
     for term in glossary.terms:
         if not term.replace:
             continue
-        allowed = {p.casefold() for p in term.phrases} | set(term.abbreviations)
         for plain in filter(None, (term.plain, term.plain_plural)):
-            aliases.setdefault(plain.casefold(), set()).update(allowed)
-    alternatives = "|".join(map(re.escape, sorted(aliases, key=len, reverse=True)))
-    pattern = re.compile(rf"(?<![\w-])({alternatives}) \(([^()]+)\)", re.IGNORECASE)
-    return pattern, aliases
+            for phrase in term.phrases:
+                pairs.setdefault((plain.casefold(), phrase.casefold()), term)
+            for abbreviation in term.abbreviations:
+                pairs.setdefault((plain.casefold(), abbreviation), term)
+    return pairs
+
+
+def allowed_term(swap: Swap, glossary: Glossary) -> Term | None:
+    """The term whose plain words may stand for the swap's original words, or None.
+
+    A leading "a"/"an" may travel with the words on both sides, so "an investigational drug"
+    may read "a study drug".
+    """
+    plain, original = swap.plain, swap.original
+    plain_article, original_article = _ARTICLE.match(plain), _ARTICLE.match(original)
+    if bool(plain_article) != bool(original_article):
+        return None
+    if plain_article and original_article:
+        plain, original = plain[plain_article.end() :], original[original_article.end() :]
+    pairs = _pairs(glossary)
+    return pairs.get((plain.casefold(), original)) or pairs.get(
+        (plain.casefold(), original.casefold())
+    )
+
+
+def restore(pieces: Iterable[Piece], glossary: Glossary) -> str:
+    """The rewrite with each swap the glossary allows put back to the original words.
+
+    A swap the glossary does not allow stays plain, so it fails the word check.
+    """
+    return "".join(
+        piece
+        if isinstance(piece, str)
+        else piece.original
+        if allowed_term(piece, glossary)
+        else piece.plain
+        for piece in pieces
+    )
+
+
+def _read_for_negation(pieces: Iterable[Piece], glossary: Glossary) -> str:
+    """What the reader sees, with the negation words a swap's entry declares it adds blanked."""
+    out: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+            continue
+        term = allowed_term(piece, glossary)
+        words = piece.plain
+        for cue in term.adds if term else ():
+            words = re.sub(rf"(?<![\w-]){re.escape(cue)}(?![\w-])", " ", words, flags=re.I)
+        out.append(words)
+    return "".join(out)
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def doubled_words(text: str) -> Counter[str]:
+    """Words written twice in a row ("liver liver"), case-folded."""
+    words = [w.casefold() for w in _WORD.findall(text)]
+    return Counter(a for a, b in pairwise(words) if a == b)
 
 
 @lru_cache(maxsize=8)
@@ -88,22 +171,6 @@ def _negation_patterns(glossary: Glossary) -> tuple[re.Pattern[str], re.Pattern[
         return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ordered)) + r")(?![\w-])")
 
     return words(glossary.negation_cues), words(glossary.pseudo_negations)
-
-
-def restore(plain: str, glossary: Glossary) -> str:
-    """The rewrite with each "plain words (ORIGINAL)" put back to "ORIGINAL".
-
-    Only a wrapping the glossary allows is undone (the plain words of a term around one of that
-    term's own phrases or abbreviations); anything else stays and will fail the word check.
-    """
-    pattern, aliases = _plain_pattern(glossary)
-
-    def back(match: re.Match[str]) -> str:
-        inner = match.group(2)
-        allowed = aliases[match.group(1).casefold()]
-        return inner if inner in allowed or inner.casefold() in allowed else match.group(0)
-
-    return pattern.sub(back, plain)
 
 
 def canonical(text: str, glossary: Glossary) -> str:
@@ -128,23 +195,28 @@ def negation_cues(text: str, glossary: Glossary) -> list[str]:
     return cues.findall(lowered)
 
 
-def check(original: str, plain: str, glossary: Glossary) -> tuple[str, ...]:
-    """Every way `plain` fails to say what `original` says; empty when it is faithful."""
+def check(original: str, rewrite: str | Sequence[Piece], glossary: Glossary) -> tuple[str, ...]:
+    """Every way `rewrite` fails to say what `original` says; empty when it is faithful."""
+    pieces: tuple[Piece, ...] = (rewrite,) if isinstance(rewrite, str) else tuple(rewrite)
+    read = reader_text(pieces)
     problems: list[str] = []
-    if Counter(_NUMBER.findall(original)) != Counter(_NUMBER.findall(plain)):
+    if Counter(_NUMBER.findall(original)) != Counter(_NUMBER.findall(read)):
         problems.append("numbers differ")
-    if Counter(_IDENTIFIER.findall(original)) != Counter(_IDENTIFIER.findall(plain)):
+    if Counter(_IDENTIFIER.findall(original)) != Counter(_IDENTIFIER.findall(read)):
         problems.append("gene, variant or version tokens differ")
-    # Both sides are read back: a source that already says "pregnancy test (β-hCG)" is not
-    # a rewrite of "β-hCG".
-    source, restored = restore(original, glossary), restore(plain, glossary)
-    if Counter(_CAPITALS.findall(source)) != Counter(_CAPITALS.findall(restored)):
+    restored = restore(pieces, glossary)
+    if Counter(_CAPITALS.findall(original)) != Counter(_CAPITALS.findall(restored)):
         problems.append("capitalised names differ")
-    was, now = canonical(source, glossary), canonical(restored, glossary)
-    if _OPERATOR.findall(was) != _OPERATOR.findall(now):
+    was, now = canonical(original, glossary), canonical(restored, glossary)
+    as_read = canonical(read, glossary)
+    if not _OPERATOR.findall(was) == _OPERATOR.findall(now) == _OPERATOR.findall(as_read):
         problems.append("comparators differ")
-    if negation_cues(was, glossary) != negation_cues(now, glossary):
+    cues = negation_cues(was, glossary)
+    read_cues = negation_cues(canonical(_read_for_negation(pieces, glossary), glossary), glossary)
+    if not cues == negation_cues(now, glossary) == read_cues:
         problems.append("negations differ")
     if was.casefold() != now.casefold():
         problems.append("words differ once the plain wording is taken out")
+    if doubled_words(read) - doubled_words(original):
+        problems.append("a word is doubled")
     return tuple(problems)

@@ -18,10 +18,12 @@ class Term:
     """One glossary entry.
 
     `phrases` match whole words in any case; `abbreviations` match exactly (eGFR is not EGFR).
-    A `replace` term is written "plain words (ORIGINAL)" the first time; a define-only term keeps
-    the original words and only adds its meaning to the "What these words mean" list. An
-    `everyday` term is a common word with a simpler one ("prior" → "earlier"): it is replaced
-    the same way, in each item it appears in, and has no meaning to list.
+    A `replace` term's words are replaced by its plain words wherever they read as English, and
+    the term is listed once, with its meaning, under "What these words mean"; a define-only term
+    keeps the original words and is only listed. An `everyday` term is a common word with a
+    simpler one ("prior" → "before"): it is replaced the same way and has no meaning to list.
+    `adds` names the negation words the plain words say that the original words carry only in
+    their meaning ("asymptomatic" → "without symptoms"), so the fidelity checker allows them.
     """
 
     id: str
@@ -32,6 +34,7 @@ class Term:
     plain_plural: str | None
     meaning: str
     everyday: bool = False
+    adds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +42,8 @@ class GlossaryHit:
     """A term the reader is told about: the words as the trial wrote them and what they mean.
 
     `levels` lists the scale levels an item names ("0": "Fully active…") when the term is a
-    scale, so "ECOG 0 to 1" comes with what 0 and 1 mean.
+    scale, so "ECOG 0 to 1" comes with what 0 and 1 mean. `plain` is the plain words the reader
+    read in its place ("" when the words were kept as written).
     """
 
     id: str
@@ -47,6 +51,7 @@ class GlossaryHit:
     meaning: str
     levels: tuple[tuple[str, str], ...] = ()
     everyday: bool = False  # an everyday word swapped in: nothing to explain
+    plain: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,7 @@ def glossary_from_json(data: dict[str, Any]) -> Glossary:
             plain_plural=entry.get("plain_plural"),
             meaning=entry["explain"],
             everyday=entry["render"] == "everyday",
+            adds=tuple(entry.get("adds", ())),
         )
         for entry in data["terms"]
     )

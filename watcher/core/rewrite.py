@@ -10,27 +10,31 @@ rewrites so a later rule cannot rewrite it again:
    PD-1, CTLA-4, COVID-19: any token with a capital letter and a digit), version strings
    (RECIST1.1, CTCAE V5.0, v1.1), NCT IDs, dates, ratios and powers of ten (10^9/L);
 2. scales as one unit, so the number never leaves its scale (the "ECOG 0)-1" bug):
-   "ECOG performance status 0-1" → "daily-activity score (ECOG performance status) 0 to 1",
+   "ECOG performance status 0-1" → "activity score 0 to 1" (the glossary's plain words),
    "ECOG PS ≤1" → "… 1 or lower", and Karnofsky the same way;
 3. grades and classes: "grade ≤1" → "grade 1 or lower", "≥ Grade 2" → "Grade 2 or higher";
 4. ages, only where the phrase is surely an age (after "aged", "patients"… and ending there, or
    followed by "old" / "of age"): "aged ≥18 years" → "aged 18 years or older", "> 16 years of
    age" → "older than 16 years of age"; "Patients < 12 years from diagnosis" is a time, and
    reads "less than 12 years from diagnosis";
-5. multiples of a lab limit: "2.5 x ULN" → "2.5 times the upper limit of normal (ULN)";
+5. multiples of a lab limit: "2.5 x ULN" → "2.5 times the" and the limit's plain words;
 6. other comparators: ">" more than, "≥" at least, "<" less than, "≤" no more than;
 7. ranges: "18-75" → "18 to 75" (never inside a protected token such as PD-1 or COVID-19);
-8. glossary terms, longest match first: the first time a term appears in a notification it is
-   written "plain words (ORIGINAL)". Where that would not read as English (the term is inside
-   parentheses, already followed by its abbreviation in parentheses, after "a"/"an", or in the
-   middle of a longer noun phrase), the words stay as written and only the meaning is listed.
-   Abbreviations the glossary does not know are left alone: a guessed expansion can be wrong.
-   Everyday words ("prior" → "earlier (prior)") are written the same way, but in every item
-   they appear in, not once per notification, because a changed item is often read alone;
-   they may sit inside a noun phrase ("earlier (prior) treatment"), and have nothing to list.
+8. glossary terms, longest match first: the term's words are replaced by its plain words,
+   wherever they occur, and the term is listed once per notification, with its meaning, under
+   "What these words mean" (so a patient can still show the doctor the exact term). The plain
+   words stand alone in the running text; the original terms are never written beside them.
+   Words are kept as written where plain words would not read as English or would say
+   something else: inside parentheses, in the middle of a longer noun phrase (replace terms),
+   inside a capitalised name ("Female Enrollment Form", "Principal Investigator"), glued to a
+   letter or an apostrophe ("participant's", "participant(s)"), or where a word would be
+   doubled ("allergic allergy", "liver liver scarring"). After "a"/"an" the article is fixed to
+   fit the plain words. Abbreviations the glossary does not know are left alone: a guessed
+   expansion can be wrong. Everyday words ("prior" → "before") have nothing to list.
 
-Every rewrite then goes through `fidelity.check`; an item that fails is shown as written
-with the marker " (shown as written)", and its terms are not listed.
+Every rewrite then goes through `fidelity.check`, which reads the swaps back; an item that fails
+is shown as written with the marker " (shown as written)", and its terms are not listed. Last,
+each item is split into the units a reader takes in one go (`watcher.core.units`).
 """
 
 from __future__ import annotations
@@ -42,8 +46,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from watcher.core.criteria import normalise, parse_criteria
-from watcher.core.fidelity import check
+from watcher.core.fidelity import Piece, Swap, check, reader_text
 from watcher.core.glossary import Glossary, GlossaryHit, Term
+from watcher.core.units import split_units
 
 SHOWN_AS_WRITTEN = " (shown as written)"
 
@@ -113,7 +118,6 @@ _AGE_RULE = re.compile(
     rf"|(?P<op2>{_OP}) ?(?P<n2>{_NUM})(?P<unit2>{_AGE_UNIT})(?P<tail2> old| of age)\b"
 )
 _MULTIPLE = re.compile(rf"(?P<n>{_NUM}) ?(?:x|X|\u00d7|\*) ?(?P<limit>ULN|LLN)\b")
-_LIMITS = {"ULN": "upper limit of normal", "LLN": "lower limit of normal"}
 _COMPARATOR = re.compile(rf"(?<![-=<>])(?P<op>{_OP})(?![=<>])\s*")
 _RANGE = re.compile(rf"(?<![\w.\-/^])(?P<a>{_NUM}) ?{_DASH} ?(?P<b>{_NUM})(?![\w-])(?!\.\d)")
 # Words after which a glossary term still ends its noun phrase, so "plain (TERM)" reads well.
@@ -132,13 +136,19 @@ _CTCAE_CONTEXT = re.compile(r"CTCAE|Common Terminology|toxicit|adverse|side effe
 
 @dataclass(frozen=True, slots=True)
 class Rewrite:
-    """One item's rewrite: what to show, the terms to explain, and why it fell back if it did."""
+    """One item's rewrite: what to show, the terms to explain, and why it fell back if it did.
+
+    `plain` is what the reader reads: its `units` joined by line breaks. `pieces` is the same
+    text with each swap of plain words for the trial's words marked, as the checker read it.
+    """
 
     original: str
     plain: str
     shown_as_written: bool
     terms: tuple[GlossaryHit, ...]
     problems: tuple[str, ...]
+    units: tuple[str, ...] = ()
+    pieces: tuple[Piece, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +156,8 @@ class PlainItem:
     """An eligibility item ready to show: where it sits, as written, and in plain English.
 
     `plain` is exactly what to show: the faithful rewrite, or the original followed by
-    " (shown as written)" when the rewrite failed a fidelity check (`shown_as_written`).
+    " (shown as written)" when the rewrite failed a fidelity check (`shown_as_written`); its
+    `units` (sentences, clauses, list members) are joined by line breaks.
     """
 
     section: str
@@ -157,13 +168,15 @@ class PlainItem:
     parent: str | None
     terms: tuple[GlossaryHit, ...]
     label: str
+    units: tuple[str, ...] = ()
+    pieces: tuple[Piece, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class _Edit:
     start: int
     end: int
-    text: str
+    pieces: tuple[Piece, ...]
 
 
 @dataclass(slots=True)
@@ -186,15 +199,19 @@ class _Draft:
             for p_start, p_end in self.protected
         )
 
-    def claim(self, start: int, end: int, text: str) -> None:
-        self.edits.append(_Edit(start, end, text))
+    def claim(self, start: int, end: int, *pieces: Piece) -> None:
+        self.edits.append(_Edit(start, end, pieces))
 
     def explain(
-        self, term: Term | None, written: str, levels: Iterable[tuple[str, str]] = ()
+        self,
+        term: Term | None,
+        written: str,
+        levels: Iterable[tuple[str, str]] = (),
+        plain: str = "",
     ) -> None:
         if term is not None and term.id not in self.seen:
             self.seen.add(term.id)
-            hit = GlossaryHit(term.id, written, term.meaning, tuple(levels), term.everyday)
+            hit = GlossaryHit(term.id, written, term.meaning, tuple(levels), term.everyday, plain)
             self.hits.append(hit)
 
 
@@ -228,14 +245,12 @@ def _inside_parentheses(text: str, start: int) -> bool:
     return before.count("(") > before.count(")")
 
 
-def _reads_as_noun(text: str, start: int, end: int, plain: str) -> bool:
-    """Whether "plain (TERM)" can stand where TERM stands and says more than TERM alone."""
+def _ends_noun_phrase(text: str, start: int, end: int, plain: str) -> bool:
+    """Whether a replace term's plain words can stand where the term stands: the term ends its
+    noun phrase, the trial does not gloss it itself, and the plain words are not narrower
+    ("pregnancy test" for "urine pregnancy test")."""
     written = text[start:end]
-    if plain.casefold() in written.casefold():  # "pregnancy test (urine pregnancy test)"
-        return False
-    if _inside_parentheses(text, start) or "(" in written:
-        return False
-    if _ARTICLE.search(text[:start]):
+    if plain.casefold() in written.casefold() or "(" in written:
         return False
     after = text[end:].lstrip()
     if after.startswith("("):
@@ -244,16 +259,50 @@ def _reads_as_noun(text: str, start: int, end: int, plain: str) -> bool:
     return following is None or following.group(0) in _PHRASE_ENDERS
 
 
-def _fits_in_place(text: str, start: int, end: int) -> bool:
-    """Whether an everyday word can be swapped in: inside a noun phrase is fine, but not inside
-    parentheses, after "a"/"an" (the article may no longer fit), before a possessive "'s", or
-    where the trial already glosses the word."""
-    after = text[end:].lstrip()
+def _word_before(text: str, start: int) -> str:
+    found = re.search(r"([^\W\d_]+)[^\w]*$", text[:start])
+    return found.group(1) if found else ""
+
+
+def _word_after(text: str, end: int) -> str:
+    found = re.match(r"[^\w]*([^\W\d_]+)", text[end:])
+    return found.group(1) if found else ""
+
+
+def _same_word(a: str, b: str) -> bool:
+    """ "liver"/"liver", "allergic"/"allergy": the same word or the same stem."""
+    a, b = a.casefold(), b.casefold()
+    return bool(a) and (a == b or (len(a) >= _STEM and len(b) >= _STEM and a[:_STEM] == b[:_STEM]))
+
+
+_STEM = 5
+
+
+def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
+    """Whether plain words can replace the written ones here without breaking the sentence or
+    writing a word twice: not the trial's own abbreviation in parentheses ("(HCC)"), not glued
+    to an apostrophe or "(s)", not inside a capitalised name ("Informed Consent Form"), and not
+    next to the same word ("allergic allergy", "treatment treatment plan")."""
+    written = text[start:end]
+    if text[start - 1 : start] == "(" and text[end : end + 1] == ")":
+        return False
+    if text[end : end + 1] in ("(", "'", "\u2019", "`"):
+        return False
+    if written[:1].isupper() and not written.isupper() and _in_name(text, start, end):
+        return False
+    words = plain.split()
     return not (
-        _inside_parentheses(text, start)
-        or _ARTICLE.search(text[:start])
-        or after.startswith(("(", "'", "\u2019"))
+        _same_word(_word_before(text, start), words[0])
+        or _same_word(_word_after(text, end), words[-1])
     )
+
+
+def _in_name(text: str, start: int, end: int) -> bool:
+    """Whether capitalised words sit inside a longer capitalised name rather than start a
+    sentence: a capitalised word right before or after them."""
+    before = re.search(r"([A-Za-z][\w'-]*) $", text[:start])
+    after = re.match(r" ([A-Za-z][\w'-]*)", text[end:])
+    return any(found is not None and found.group(1)[0].isupper() for found in (before, after))
 
 
 def _cased(plain: str, written: str) -> str:
@@ -321,20 +370,20 @@ def _scales(draft: _Draft, glossary: Glossary) -> None:
             name = match.group("name")
             term = None if name.startswith("Lansky") else _term_for(glossary, abbreviation)
             value, op, numbers = _scale_value(match)
-            written = name
+            written: Piece = name
             if (
                 term is not None
                 and term.replace
-                and term.id not in draft.seen
                 and _term_for(glossary, name) is term
                 and "(" not in name
                 and not _inside_parentheses(draft.text, start)
                 and not _ARTICLE.search(draft.text[:start])
             ):
-                written = f"{term.plain} ({name})"
+                written = Swap(_cased(term.plain, name), name)
             levels = _levels(glossary, scale, op, numbers, top) if scale == "ecog" else []
-            draft.explain(term, name, levels)
-            draft.claim(start, end, f"{written}{match.group('link')}{value}")
+            plain = written.plain if isinstance(written, Swap) else ""
+            draft.explain(term, name, levels, plain)
+            draft.claim(start, end, written, f"{match.group('link')}{value}")
 
 
 def _grades(draft: _Draft, glossary: Glossary) -> None:
@@ -372,9 +421,12 @@ def _multiples(draft: _Draft, glossary: Glossary) -> None:
     for match in _MULTIPLE.finditer(draft.text):
         start, end = match.span()
         limit = match.group("limit")
-        if draft.free(start, end, may_wrap_protected=True):
-            draft.claim(start, end, f"{match.group('n')} times the {_LIMITS[limit]} ({limit})")
-            draft.explain(_term_for(glossary, limit), limit)
+        if not draft.free(start, end, may_wrap_protected=True):
+            continue
+        term = _term_for(glossary, limit)
+        said: Piece = Swap(term.plain, limit) if term is not None and term.replace else limit
+        draft.claim(start, end, f"{match.group('n')} times the ", said)
+        draft.explain(term, limit, plain=said.plain if isinstance(said, Swap) else "")
 
 
 def _comparators(draft: _Draft) -> None:
@@ -419,33 +471,61 @@ def _terms(draft: _Draft, glossary: Glossary) -> None:
     for start, end in sorted(chosen):
         written = text[start:end]
         term = _term_for(glossary, written)
-        if term is None or term.id in draft.seen:
+        if term is None:
             continue
         plain = _cased(_plain_for(term, written), written)
-        if term.everyday:
-            if _fits_in_place(text, start, end):
-                draft.claim(start, end, f"{plain} ({written})")
-                draft.explain(term, written)
-            continue
-        if term.replace and _reads_as_noun(text, start, end, plain):
-            draft.claim(start, end, f"{plain} ({written})")
-        draft.explain(term, written)
+        swapped = (
+            term.replace
+            and not any(char.isdigit() for char in written)  # "BRAF V600 mutation" keeps V600
+            and (term.everyday or _ends_noun_phrase(text, start, end, plain))
+            and _may_swap(text, start, end, plain)
+            and _swap(draft, start, end, plain)
+        )
+        if not term.everyday:
+            draft.explain(term, written, plain=plain if swapped else "")
 
 
-def _assemble(text: str, edits: list[_Edit]) -> str:
-    out: list[str] = []
+def _swap(draft: _Draft, start: int, end: int, plain: str) -> bool:
+    """Claim the swap of plain words for the written ones; after "a"/"an" the article is part of
+    the swap when the plain words need the other one ("an investigational drug" → "a study
+    drug"). False when the article could not be fixed."""
+    written = draft.text[start:end]
+    article = _ARTICLE.search(draft.text[:start])
+    if article is None:
+        draft.claim(start, end, Swap(plain, written))
+        return True
+    said = article.group(0).strip()
+    needed = "an" if plain[:1].lower() in "aeio" else "a"
+    if said.lower() == needed:
+        draft.claim(start, end, Swap(plain, written))
+        return True
+    article_start = start - len(article.group(0).lstrip())
+    if plain[:1].lower() == "u" or not draft.free(article_start, start):
+        return False  # "a usual"/"an unusual": the sound decides, so leave it as written
+    needed = needed.capitalize() if said[:1].isupper() else needed
+    draft.claim(article_start, end, Swap(f"{needed} {plain}", draft.text[article_start:end]))
+    return True
+
+
+def _assemble(text: str, edits: list[_Edit]) -> list[Piece]:
+    out: list[Piece] = []
     position = 0
     for edit in sorted(edits, key=lambda e: e.start):
         out.append(text[position : edit.start])
-        out.append(edit.text)
+        out.extend(edit.pieces)
         position = edit.end
-        if edit.text[-1:].isalnum() and (text[position : position + 1] or " ")[0] in _GLUED:
+        said = reader_text(edit.pieces)
+        if said[-1:].isalnum() and (text[position : position + 1] or " ")[0] in _GLUED:
             out.append(" ")  # "grade ≤1(CTCAE" reads "grade 1 or lower (CTCAE"
     out.append(text[position:])
-    plain = "".join(out)
-    if any(edit.start == 0 for edit in edits) and plain[:1].islower():
-        plain = plain[0].upper() + plain[1:]
-    return plain
+    pieces = [piece for piece in out if piece != ""]
+    if pieces and any(edit.start == 0 for edit in edits):
+        first = pieces[0]
+        if isinstance(first, Swap):
+            pieces[0] = Swap(first.plain[:1].upper() + first.plain[1:], first.original)
+        else:
+            pieces[0] = first[:1].upper() + first[1:]
+    return pieces
 
 
 def rewrite_item(text: str, glossary: Glossary, seen: frozenset[str] = frozenset()) -> Rewrite:
@@ -468,11 +548,14 @@ def _rewrite(text: str, glossary: Glossary, seen: frozenset[str]) -> Rewrite:
     _comparators(draft)
     _ranges(draft)
     _terms(draft, glossary)
-    plain = _assemble(text, draft.edits)
-    problems = check(text, plain, glossary)
+    pieces = _assemble(text, draft.edits)
+    problems = check(text, pieces, glossary)
     if problems:
-        return Rewrite(text, text + SHOWN_AS_WRITTEN, True, (), problems)
-    return Rewrite(text, plain, False, tuple(draft.hits), ())
+        written = split_units(text) or (text,)
+        units = (*written[:-1], written[-1] + SHOWN_AS_WRITTEN)
+        return Rewrite(text, "\n".join(units), True, (), problems, units, (text,))
+    units = split_units(reader_text(pieces))
+    return Rewrite(text, "\n".join(units), False, tuple(draft.hits), (), units, tuple(pieces))
 
 
 def rewrite_criteria(text: str | None, glossary: Glossary) -> list[PlainItem]:
@@ -492,23 +575,8 @@ def rewrite_criteria(text: str | None, glossary: Glossary) -> list[PlainItem]:
                 parent=criterion.parent,
                 terms=result.terms,
                 label=criterion.label,
+                units=result.units,
+                pieces=result.pieces,
             )
         )
     return items
-
-
-def reading_text(item: PlainItem) -> str:
-    """What a patient reads of an item: the original words kept in parentheses after the plain
-    ones are there for reference (and for the fidelity check), so they are left out.
-
-    This is the text the readability target is measured on (`bench/plain_english.py`); an
-    item shown as written is read as written.
-    """
-    if item.shown_as_written:
-        return item.original
-    text = item.plain
-    for hit in item.terms:
-        wrapped = f" ({hit.term})"
-        if text.count(wrapped) > item.original.count(wrapped):
-            text = text.replace(wrapped, "", 1)
-    return text

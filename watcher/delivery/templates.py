@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from watcher.core.wording import ChangeSummary, TrialSummary
 
@@ -46,9 +47,18 @@ def wrap(text: str, indent: str = "", hang: str | None = None) -> str:
 
 
 def bullet(text: str, depth: int = 0) -> str:
-    """A list item in plain text, nested `depth` levels, continuation lines aligned."""
+    """A list item in plain text, nested `depth` levels, continuation lines aligned; each line
+    of `text` (an eligibility item's units) starts a line of its own."""
     pad = "  " * depth
-    return wrap(text, pad + "- ", pad + "  ")
+    first, *rest = [line for line in text.split("\n") if line.strip()] or [""]
+    return "\n".join(
+        (wrap(first, pad + "- ", pad + "  "), *(wrap(line, pad + "  ") for line in rest))
+    )
+
+
+def lines(text: str) -> Markup:
+    """HTML for text whose line breaks matter (an eligibility item's units), escaped."""
+    return Markup("<br>").join(escape(line) for line in text.split("\n") if line.strip())
 
 
 @cache
@@ -64,6 +74,7 @@ def environment() -> Environment:
     )
     env.filters["wrap"] = wrap
     env.filters["bullet"] = bullet
+    env.filters["lines"] = lines
     return env
 
 

@@ -18,7 +18,7 @@ from watcher.core.ids import registry_url
 from watcher.core.places import ELSEWHERE, NEARNESS_WORDS, Place, parse_near, place_words
 from watcher.core.readability import flesch_kincaid_grade_of
 from watcher.core.record import Site, Trial
-from watcher.core.rewrite import PlainItem, reading_text, rewrite_criteria, rewrite_item
+from watcher.core.rewrite import PlainItem, rewrite_criteria, rewrite_item
 from watcher.core.wording.trial_facts import Fact, coordinator_facts, patient_facts
 from watcher.core.wording.words import code_words, field_words
 
@@ -198,7 +198,7 @@ def trial_summary(
         title = title if titled.shown_as_written else titled.plain
         hits = _terms([*titled.terms, *(hit for item in items for hit in item.terms)])
         facts = patient_facts(trial, glossary)
-        grade = flesch_kincaid_grade_of(reading_text(item) for item in items)
+        grade = flesch_kincaid_grade_of(item.plain for item in items)
     else:
         items = [
             PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label)

@@ -1,0 +1,58 @@
+"""Each eligibility item is split where its writer paused, and nowhere else."""
+
+from __future__ import annotations
+
+import pytest
+
+from watcher.core.rewrite import PlainItem
+from watcher.core.units import split_units
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        (  # NCT07310784: a strictly detected list, one disease a line
+            "Suffering from infectious diseases such as hepatitis B, hepatitis C, syphilis, AIDS;",
+            (
+                "Suffering from infectious diseases such as",
+                "hepatitis B,",
+                "hepatitis C,",
+                "syphilis,",
+                "AIDS;",
+            ),
+        ),
+        (  # NCT07310784: two sentences
+            "Suffering from brain metastases. Patients who have received treatment may join;",
+            ("Suffering from brain metastases.", "Patients who have received treatment may join;"),
+        ),
+        ("Bilirubin ≤ 1.5 mg/dL; or ALT ≤ 3 x ULN", ("Bilirubin ≤ 1.5 mg/dL;", "or ALT ≤ 3 x ULN")),
+        ("Age: 18 years or older", ("Age: 18 years or older",)),  # a label is not a clause
+        ("Randomised 1:1 to arm A or arm B", ("Randomised 1:1 to arm A or arm B",)),
+        (
+            "Hemoglobin ≥ 9.0 g/dL (e.g. Hb. Transfusion allowed)",
+            ("Hemoglobin ≥ 9.0 g/dL (e.g. Hb. Transfusion allowed)",),
+        ),
+        (
+            "Other drugs, e.g. Aspirin, are not allowed",
+            ("Other drugs, e.g. Aspirin, are not allowed",),
+        ),
+        (  # "or" before a member that is not last: not a list, one unit
+            "Drugs such as A, B, or C, are not allowed",
+            ("Drugs such as A, B, or C, are not allowed",),
+        ),
+        ("Drugs such as aspirin or heparin", ("Drugs such as aspirin or heparin",)),  # two: no list
+    ],
+)
+def test_an_item_is_split_into_the_units_a_reader_takes_in_one_go(
+    text: str, units: tuple[str, ...]
+) -> None:
+    """Sentences, semicolon clauses and strict lists become units; the rest stays whole."""
+    assert split_units(text) == units
+
+
+def test_units_of_every_recorded_item_are_the_item_again(plain_corpus: list[PlainItem]) -> None:
+    """No word is added, lost or moved: the units joined by spaces are what the reader reads."""
+    for item in plain_corpus:
+        assert " ".join(item.units) == " ".join(item.plain.split())
+        assert all(unit == unit.strip() and unit for unit in item.units)
+    assert sum(len(item.units) > 1 for item in plain_corpus) > 100, "too few splits to judge"
