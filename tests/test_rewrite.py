@@ -53,8 +53,9 @@ def test_demo_trial_reads_its_scale_comparators_and_grades_plainly(demo: list[Pl
     assert "Lower is better" in ecog.meaning
     assert [level for level, _ in ecog.levels] == ["0", "1"]
     assert ecog.levels[0][1].startswith("Fully active.")
-    assert "grade 1 or lower (CTCAE V5.0)" in demo[12].plain
-    assert "restored to grade 2 as determined" in demo[12].plain
+    read = " ".join(demo[12].units)
+    assert "grade 1 or lower (CTCAE V5.0)" in read
+    assert "restored to grade 2 as determined" in read
 
 
 def test_demo_trial_keeps_nested_items_under_their_parent(demo: list[PlainItem]) -> None:

@@ -13,7 +13,11 @@ boundary is only ever placed at a space, so the units joined by spaces are the i
 - between the members of a strictly detected list: after "such as", "including", "the
   following", "as follows" or "any of", three or more short members (at most five words
   each) separated by commas, running to the end of the unit, with "or"/"and" only before
-  the last. Anything looser stays one unit: a wrong split would pair words that belong apart.
+  the last. Anything looser stays one unit: a wrong split would pair words that belong apart;
+- in a unit still longer than 20 words, lines are packed greedily up to 16 words, breaking
+  only after a comma, before a parenthesis of four words or more and after it, or, when a
+  stretch has none of those, before a joining word ("or", "and", "who", "which", "unless",
+  "excluding"…). The words and their order stay; a long sentence reads as short lines.
 """
 
 from __future__ import annotations
@@ -30,6 +34,16 @@ _LIST_LEAD = re.compile(
     re.IGNORECASE,
 )
 _COLON_SIDE_WORDS = 3
+_LONG_UNIT_WORDS = 20
+_LINE_WORDS = 16
+_ASIDE_WORDS_MIN = 4
+_LINE_WORDS_MIN = 4
+_AFTER_COMMA = re.compile(r"(?<=,) ")
+_BEFORE_JOINING_WORD = re.compile(
+    r" (?=(?:or|and|but|who|which|that|if|unless|except|excluding|including|when|where|while"
+    r"|because|after|within|during|with|without|as)\b)"
+    r"(?!(?:or|and) (?:lower|higher|older|younger|more|less|greater|fewer|above|below)\b)"
+)
 _MEMBER_WORDS_MAX = 5
 _LIST_MEMBERS_MIN = 3
 
@@ -87,8 +101,87 @@ def _list_members(clause: str) -> list[str]:
     return [clause]
 
 
+def _pieces(unit: str, breaks: re.Pattern[str]) -> list[str]:
+    """`unit` cut at every match of `breaks` outside parentheses (cuts are at spaces); a unit
+    that is one parenthesis is cut inside it."""
+    depth = _depths(unit)
+    outer = 1 if unit.startswith("(") and _ends_its_parenthesis(unit) else 0
+    out: list[str] = []
+    start = 0
+    for match in breaks.finditer(unit):
+        if depth[match.start()] > outer or match.start() <= start:
+            continue
+        out.append(unit[start : match.start()].strip())
+        start = match.end()
+    out.append(unit[start:].strip())
+    return [piece for piece in out if piece]
+
+
+def _ends_its_parenthesis(unit: str) -> bool:
+    """Whether the parenthesis `unit` opens closes at its end (before a last , ; or .)."""
+    depth = _depths(unit)
+    closing = len(unit.rstrip(",;.")) - 1
+    return unit[closing] == ")" and all(d > 0 for d in depth[1 : closing + 1])
+
+
+def _parenthesised(unit: str) -> list[str]:
+    """`unit` with each parenthesis of four words or more, set off by spaces, on its own line."""
+    parts = re.split(r"(\((?:[^()]|\([^()]*\))*\)[,;.]?)", unit)
+    out: list[str] = []
+    line = ""
+    for i, part in enumerate(parts):
+        following = parts[i + 1] if i + 1 < len(parts) else ""
+        aside = (
+            i % 2 == 1
+            and len(part.split()) >= _ASIDE_WORDS_MIN
+            and (not line or line[-1:].isspace())
+            and (not following or following[:1].isspace())
+        )
+        if aside:
+            out += [line.strip(), part]
+            line = ""
+        else:
+            line += part
+    return [piece for piece in (*out, line.strip()) if piece]
+
+
+def _packed(pieces: list[str]) -> list[str]:
+    """Pieces joined back into lines of at most `_LINE_WORDS` words where they fit; a piece
+    of fewer than `_LINE_WORDS_MIN` words ("Those") never stands alone."""
+    lines: list[str] = []
+    for piece in pieces:
+        short = lines and len(lines[-1].split()) < _LINE_WORDS_MIN
+        fits = lines and len(lines[-1].split()) + len(piece.split()) <= _LINE_WORDS
+        if short or fits:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
+    if len(lines) > 1 and len(lines[-1].split()) < _LINE_WORDS_MIN:
+        lines[-2:] = [lines[-2] + " " + lines[-1]]
+    return lines
+
+
+def _short_lines(unit: str) -> list[str]:
+    if len(unit.split()) <= _LONG_UNIT_WORDS:
+        return [unit]
+    pieces = [
+        part
+        for aside in _parenthesised(unit)
+        for comma in _pieces(aside, _AFTER_COMMA)
+        for part in (
+            _pieces(comma, _BEFORE_JOINING_WORD) if len(comma.split()) > _LINE_WORDS else [comma]
+        )
+    ]
+    return _packed(pieces)
+
+
 def split_units(text: str) -> tuple[str, ...]:
     """`text` as the units a reader takes in one go, in order; " ".join(units) is the text
     with its runs of whitespace made single spaces."""
     flat = " ".join(text.split())
-    return tuple(unit for clause in _clauses(flat) for unit in _list_members(clause))
+    return tuple(
+        line
+        for clause in _clauses(flat)
+        for unit in _list_members(clause)
+        for line in _short_lines(unit)
+    )
