@@ -109,19 +109,29 @@ def _strings(value: Any) -> list[str]:
     return [v for v in values if isinstance(v, str)]
 
 
-def record_names(raw: dict[str, Any]) -> Names:
-    """The trial's own names: intervention names and other names, conditions, keywords, and
-    the MeSH terms of its conditions and interventions."""
+def record_names(*raws: dict[str, Any]) -> Names:
+    """The trial's own names, in one or more versions of its record: intervention names and
+    other names, conditions, keywords, the MeSH terms of its conditions and interventions (the
+    issue's list), and the proper names of its sponsors and sites (facility, city, state,
+    country), which no plain word replaces."""
+    return names_from(phrase for raw in raws for phrase in _phrases(raw))
+
+
+def _phrases(raw: dict[str, Any]) -> list[str]:
     protocol = raw.get("protocolSection", {})
     derived = raw.get("derivedSection", {})
-    phrases: list[str] = []
+    sponsors = protocol.get("sponsorCollaboratorsModule", {})
+    phrases = _strings(sponsors.get("leadSponsor", {}).get("name"))
+    phrases += [c.get("name", "") for c in sponsors.get("collaborators", [])]
+    for site in protocol.get("contactsLocationsModule", {}).get("locations", []):
+        phrases += _strings([site.get(key) for key in ("facility", "city", "state", "country")])
     for intervention in protocol.get("armsInterventionsModule", {}).get("interventions", []):
         phrases += _strings(intervention.get("name")) + _strings(intervention.get("otherNames"))
     conditions = protocol.get("conditionsModule", {})
     phrases += _strings(conditions.get("conditions")) + _strings(conditions.get("keywords"))
     for browse in ("conditionBrowseModule", "interventionBrowseModule"):
         phrases += [m.get("term", "") for m in derived.get(browse, {}).get("meshes", [])]
-    return names_from(phrases)
+    return phrases
 
 
 def audit(item: PlainItem) -> bool:
@@ -244,7 +254,7 @@ def measure(glossary: Glossary) -> Corpus:
         sentences = change_sentences_of(old, new, glossary)
         if sentences:
             corpus.change_sets += 1
-            corpus.changes.add(sentences, record_names(new))
+            corpus.changes.add(sentences, record_names(old, new))
     return corpus
 
 
@@ -298,6 +308,7 @@ def _figure_rows(
     source: dict[str, dict[str, float]] | None,
     max_grade: float,
     targets: bool,
+    unit: str = "record",
 ) -> list[tuple[str, str, str, str, str]]:
     def trio(f: dict[str, float], percent: bool) -> str:
         fmt = "{:>6.1%}" if percent else "{:>6.1f}"
@@ -305,7 +316,7 @@ def _figure_rows(
 
     rows = []
     for key, label, percent, target, ok in (
-        ("grade", "fair grade of a record", False, f"<= {max_grade:g}", "median"),
+        ("grade", f"fair grade of a {unit}", False, f"<= {max_grade:g}", "median"),
         ("long_units", "units over 20 words", True, "<= 10 %", "all"),
         ("hard_words", "hard words (Dale-Chall, names out)", True, "<= 20 %", "all"),
     ):
@@ -384,7 +395,9 @@ def print_report(figures: dict[str, Any]) -> None:
         "(consecutive recorded versions; changed criteria items left to the criteria figures)"
     )
     print(head + "  target           result")
-    for row in _figure_rows(changes["patient"], None, MAX_GRADE_SHORT, targets=False):
+    for row in _figure_rows(
+        changes["patient"], None, MAX_GRADE_SHORT, targets=False, unit="change set"
+    ):
         print(line.format(*row))
     print()
     print(
