@@ -35,7 +35,7 @@ words holding one, of the registry's criteria text (`--side plain`: of what pati
 ranked by their **cost: occurrences x the syllables above one per word** (the syllables a plain
 replacement of one-syllable words would save), names and numbers excluded. A phrase that occurs
 only inside one longer phrase is left out for the longer one. `covered` says whether a glossary
-term already matches it (`=` the phrase itself, `<` inside a glossary phrase, `>` holds one).
+term already matches it (`=` the phrase itself, `>` it holds a shorter glossary phrase).
 """
 
 from __future__ import annotations
@@ -86,14 +86,19 @@ MAX_HARD_WORDS = 0.20
 MAX_SHOWN_AS_WRITTEN = 0.15
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"\b(?=\w*[A-Z]\w*[A-Z0-9])[\w-]+")
-# Words a phrase of the ranking does not start or end with: "the therapy" is "therapy".
+# Words a phrase of the ranking does not start or end with ("the therapy" is "therapy", "therapy
+# within" is "therapy"), except that a two-word phrase may end with "to" ("prior to", "due to"):
+# the lexicon replaces those as one.
 _EDGE_WORDS = frozenset(
     (
         *("a", "an", "the", "and", "or", "of", "in", "on", "at", "by", "for", "with", "as"),
         *("any", "all", "is", "are", "be", "been", "was", "were", "who", "that", "which"),
-        *("has", "have", "had"),
+        *("has", "have", "had", "must", "should", "will", "may", "can", "not", "no", "to"),
+        *("within", "from", "than", "per", "after", "before", "during", "if", "this", "their"),
     )
 )
+_LINKS = frozenset(("to",))
+_PUNCTUATION = re.compile(r"[,()\[\]/\"“”;:!?]|\.(?!\w)")
 
 
 def easy_words() -> frozenset[str]:
@@ -428,16 +433,13 @@ def _glossary_phrases(glossary: Glossary) -> dict[tuple[str, ...], str]:
 
 
 def _covered(words: tuple[str, ...], phrases: dict[tuple[str, ...], str]) -> str:
+    """ "= term" when a glossary phrase is these words (or their singular), "> term" when it is
+    some of them, "" when no glossary phrase covers any."""
     singular = tuple(re.sub(r"(?<=[^s])s$", "", w) for w in words)
     for key in (words, singular):
         if key in phrases:
             return f"= {phrases[key]}"
     n = len(words)
-    for key, term in phrases.items():
-        if len(key) > n and any(
-            key[i : i + n] in (words, singular) for i in range(len(key) - n + 1)
-        ):
-            return f"< {term}"
     for key, term in phrases.items():
         if len(key) < n and any(words[i : i + len(key)] == key for i in range(n - len(key) + 1)):
             return f"> {term}"
@@ -454,8 +456,9 @@ def rank(glossary: Glossary, easy: frozenset[str], side: str, top: int) -> list[
         summary = trial_summary(parse_trial(raw), "patient", glossary)
         for item in summary.items:
             text = item.original if side == "source" else item.plain
-            for unit in units_of(text):
-                words = words_of(unit, names)
+            # A phrase never crosses punctuation: "People (Participants)" is two.
+            for run in (r for u in units_of(text) for r in _PUNCTUATION.split(u)):
+                words = words_of(run, names)
                 for start in range(len(words)):
                     for n in range(1, 5):
                         window: tuple[Word, ...] = words[start : start + n]
@@ -463,9 +466,10 @@ def rank(glossary: Glossary, easy: frozenset[str], side: str, top: int) -> list[
                             break
                         if not any(is_hard(w, easy) for w in window):
                             continue
+                        first, last = window[0].text.lower(), window[-1].text.lower()
                         if n > 1 and (
-                            window[0].text.lower() in _EDGE_WORDS
-                            or window[-1].text.lower() in _EDGE_WORDS
+                            first in _EDGE_WORDS
+                            or (last in _EDGE_WORDS and not (n == 2 and last in _LINKS))
                         ):
                             continue
                         key = tuple(w.text.lower() for w in window)
