@@ -34,9 +34,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 
 from watcher.core.glossary import Glossary, Term
+from watcher.core.readability import doubled_words
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _IDENTIFIER = re.compile(r"(?<![\w-])(?=[\w.-]*\d)(?=[\w.-]*[A-Z])\w+(?:[.-]\w+)*")
@@ -155,15 +155,6 @@ def _read_for_negation(pieces: Iterable[Piece], glossary: Glossary) -> str:
     return "".join(out)
 
 
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-def doubled_words(text: str) -> Counter[str]:
-    """Words written twice in a row ("liver liver"), case-folded."""
-    words = [w.casefold() for w in _WORD.findall(text)]
-    return Counter(a for a, b in pairwise(words) if a == b)
-
-
 @lru_cache(maxsize=8)
 def _negation_patterns(glossary: Glossary) -> tuple[re.Pattern[str], re.Pattern[str]]:
     def words(phrases: tuple[str, ...]) -> re.Pattern[str]:
@@ -217,6 +208,6 @@ def check(original: str, rewrite: str | Sequence[Piece], glossary: Glossary) -> 
         problems.append("negations differ")
     if was.casefold() != now.casefold():
         problems.append("words differ once the plain wording is taken out")
-    if doubled_words(read) - doubled_words(original):
+    if Counter(doubled_words(read)) - Counter(doubled_words(original)):
         problems.append("a word is doubled")
     return tuple(problems)
