@@ -60,7 +60,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from conftest import consecutive_versions, version_chains  # noqa: E402  (needs the paths above)
 
 from watcher.core.diff import diff_trials  # noqa: E402
-from watcher.core.fidelity import check  # noqa: E402
+from watcher.core.fidelity import Swap, check  # noqa: E402
 from watcher.core.glossary import Glossary  # noqa: E402
 from watcher.core.readability import (  # noqa: E402
     Names,
@@ -139,12 +139,14 @@ def _phrases(raw: dict[str, Any]) -> list[str]:
     return phrases
 
 
-def audit(item: PlainItem) -> bool:
+def audit(item: PlainItem, explained: str) -> bool:
     """An independent look at a sent item: the same numbers, every token with a digit still in
-    the running text, every other capitalised name in it or in a term explained with it."""
+    the running text, every other capitalised name in it or in a term the summary explains
+    (`explained`: a term is explained once, beside the first item that uses it), or swapped for
+    plain words in this item (the term is then listed under its first spelling)."""
     if Counter(_NUMBER.findall(item.original)) != Counter(_NUMBER.findall(item.plain)):
         return False
-    explained = " ".join(hit.term for hit in item.terms)
+    explained += " " + " ".join(p.original for p in item.pieces if isinstance(p, Swap))
     return all(
         name in item.plain or (not any(c.isdigit() for c in name) and name in explained)
         for name in _NAME.findall(item.original)
@@ -220,6 +222,7 @@ class Corpus:
 
     records: int = 0
     items: list[PlainItem] = field(default_factory=list)
+    explained: list[str] = field(default_factory=list)  # per item: the terms its summary lists
     item_grades: list[tuple[float, float]] = field(default_factory=list)  # (patient, source)
     criteria: Side = field(default_factory=Side)
     source: Side = field(default_factory=Side)
@@ -248,6 +251,7 @@ def measure(glossary: Glossary) -> Corpus:
             continue
         corpus.records += 1
         corpus.items += summary.items
+        corpus.explained += [" ".join(hit.term for hit in summary.terms)] * len(summary.items)
         corpus.criteria.add((item.plain for item in summary.items), names)
         corpus.source.add((item.original for item in summary.items), names)
         corpus.item_grades += [
@@ -265,9 +269,15 @@ def measure(glossary: Glossary) -> Corpus:
 
 def report(corpus: Corpus, glossary: Glossary, easy: frozenset[str]) -> dict[str, Any]:
     items = corpus.items
-    sent = [item for item in items if not item.shown_as_written]
+    sent = [
+        (item, explained)
+        for item, explained in zip(items, corpus.explained, strict=True)
+        if not item.shown_as_written
+    ]
     violations = [
-        item for item in sent if check(item.original, item.pieces, glossary) or not audit(item)
+        item
+        for item, explained in sent
+        if check(item.original, item.pieces, glossary) or not audit(item, explained)
     ]
     doubles = Counter(word for item in items for word in doubled(item))
     patient_grades = [g for g, _ in corpus.item_grades]

@@ -468,21 +468,40 @@ def _terms(draft: _Draft, glossary: Glossary) -> None:
             start < c_end and c_start < end for c_start, c_end in chosen
         ):
             chosen.append((start, end))
-    for start, end in sorted(chosen):
+    found = [
+        (start, end, term)
+        for start, end in sorted(chosen)
+        if (term := _term_for(glossary, text[start:end])) is not None
+    ]
+    # Two different things read the same ("AST or ALT" → "liver blood test or liver blood
+    # test") cannot be told apart: such terms keep their words in this item.
+    readings: dict[str, set[str]] = {}
+    for start, end, term in found:
+        if not term.everyday:
+            readings.setdefault(_plain_for(term, text[start:end]).casefold(), set()).add(term.id)
+    for start, end, term in found:
         written = text[start:end]
-        term = _term_for(glossary, written)
-        if term is None:
-            continue
         plain = _cased(_plain_for(term, written), written)
         swapped = (
             term.replace
+            and len(readings.get(plain.casefold(), ())) < 2
             and not any(char.isdigit() for char in written)  # "BRAF V600 mutation" keeps V600
+            and _spelled_as_the_term(term, written)
             and (term.everyday or _ends_noun_phrase(text, start, end, plain))
             and _may_swap(text, start, end, plain)
             and _swap(draft, start, end, plain)
         )
         if not term.everyday:
             draft.explain(term, written, plain=plain if swapped else "")
+
+
+def _spelled_as_the_term(term: Term, written: str) -> bool:
+    """Words in capitals are swapped only when they are the term's abbreviation, and then only
+    for a term whose meaning is listed: "PRIOR THERAPY" (a heading in capitals) keeps its
+    words, and an abbreviation the reader no longer sees is explained beside its plain words."""
+    if written.isupper() and len(written) > 1:
+        return written in term.abbreviations and not term.everyday
+    return True
 
 
 def _swap(draft: _Draft, start: int, end: int, plain: str) -> bool:
