@@ -281,13 +281,13 @@ _STEM = 5
 def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
     """Whether plain words can replace the written ones here without breaking the sentence or
     writing a word twice: not the trial's own abbreviation in parentheses ("(HCC)"), not glued
-    to an apostrophe or "(s)", not inside a capitalised name ("Informed Consent Form"), and not
-    next to the same word ("allergic allergy", "treatment treatment plan")."""
+    to an apostrophe, "(s)" or a slash, not inside a capitalised name ("Informed Consent
+    Form"), and not next to the same word ("allergic allergy", "treatment treatment plan")."""
     written = text[start:end]
     if text[start - 1 : start] == "(" and text[end : end + 1] == ")":
         return False
-    if text[end : end + 1] in ("(", "'", "\u2019", "`"):
-        return False
+    if text[end : end + 1] in ("(", "'", "\u2019", "`", "/") or text[start - 1 : start] == "/":
+        return False  # "participant's", "pneumonitis/interstitial lung disease": one word
     if written[:1].isupper() and not written.isupper() and _in_name(text, start, end):
         return False
     words = plain.split()

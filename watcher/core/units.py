@@ -7,7 +7,8 @@ boundary is only ever placed at a space, so the units joined by spaces are the i
 (the fidelity check runs on that text). Boundaries, outside parentheses only:
 
 - after a sentence end (". ", "! ", "? ") followed by a capital, a digit or "(" — but not after
-  an abbreviation ("e.g.", "i.e.", "vs.", "Dr.", "approx.") or an initial ("J. Smith");
+  an abbreviation ("e.g.", "i.e.", "vs.", "Dr.", "approx."), an initial ("J. Smith") or a
+  letter that labels the item ("g. Serious …");
 - after a semicolon followed by a space, and after a colon followed by a space when at least
   three words stand on each side ("Age: 18 years or older" is one unit; "1:1" has no space);
 - between the members of a strictly detected list: after "such as", "including", "the
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 
 _NOT_A_SENTENCE_END = re.compile(
-    r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Drs|Mr|Mrs|Ms|No|approx|incl|St|Fig|al|U\.S)\.|\b[A-Z]\.)$"
+    r"(?:\b(?:e\.g|i\.e|etc|vs|Dr|Drs|Mr|Mrs|Ms|No|approx|incl|St|Fig|al|U\.S)\.|\b[A-Za-z]\.)$"
 )
 _BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])|(?<=[;:])\s+")
 _LIST_LEAD = re.compile(
