@@ -667,7 +667,7 @@ _GENE = (
     r"|PIK3CA|ERBB2|HER2|HER-2|MYCN|B7-?H3)"
 )
 _MARKER_LEAD = (
-    r"(?:(?:participants?|patients?|subjects?)\s+(?:must\s+)?(?:have|has)\s+"
+    r"(?i:(?:participants?|patients?|subjects?)\s+(?:must\s+)?(?:have|has)\s+"
     r"|(?:tumou?rs?\s+)?must\s+(?:have|be)\s+|have\s+|has\s+|documented\s+|confirmed\s+)?"
 )
 _PD_L1 = re.compile(
@@ -757,6 +757,8 @@ def _lines(text: str) -> str | None:
     if _LINES_HEDGE.search(outside) or _LINES_HEDGE_IN_PARENTHESES.search(inside):
         return None
     match = matches[0]
+    if text[match.end() :].startswith(" of "):
+        return None  # "lines of platinum-based chemotherapy": a kind the sentence would drop
     n = match["n"]
     lines = "line" if n.lower() in ("one", "1") else "lines"
     standard = "standard " if match["standard1"] or match["standard2"] else ""

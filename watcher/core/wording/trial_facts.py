@@ -62,8 +62,11 @@ _ANCILLARY_USE = re.compile(
     r"(?:pre-?medication|rescue|background|supportive|concomitant|standard of care|SoC)\b",
     re.IGNORECASE,
 )
-# "A, B, C" / "A + B" / "A and B", outside parentheses: one name per medicine.
-_NAME_SEPARATOR = re.compile(r",\s+|\s*\+\s*|\s+and\s+(?![^()]*\))")
+# "A, B, C" / "A + B" / "A and B" / "A plus B" / "A in combination with B", outside
+# parentheses: one name per medicine.
+_NAME_SEPARATOR = re.compile(
+    r"(?:,\s+|\s*\+\s*|\s+(?:and|plus|in combination with)\s+)(?![^()]*\))"
+)
 
 
 def _is_placebo(intervention: Intervention, arms: Sequence[str]) -> bool:
@@ -84,12 +87,11 @@ def _is_ancillary(intervention: Intervention) -> bool:
 def _medicines(intervention: Intervention) -> list[str]:
     """The names an intervention lists: several for "Dacarbazine, temozolomide, paclitaxel"."""
     name = (intervention.name or "").strip() or "An unnamed treatment"
-    if intervention.type not in _MEDICINE_TYPES or name.count("(") != name.count(")"):
-        return [name]
     names = [part.strip() for part in _NAME_SEPARATOR.split(name)]
-    if not all(names):
-        return [name]
-    return [n[0].upper() + n[1:] if n.islower() else n for n in names]
+    several = intervention.type in _MEDICINE_TYPES and all(names)
+    if not several or name.count("(") != name.count(")"):
+        names = [name]
+    return [n[0].upper() + n[1:] if n.islower() else n for n in names]  # a line starts a sentence
 
 
 def _placebo_line(name: str) -> str:
