@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import statistics
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -250,14 +251,24 @@ def test_items_as_registries_write_them(criteria: str, topic: str, fact: str | N
 # -- every record ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Written:
+    """An item as parsed, not rewritten: all the rules read (`CriteriaItem`)."""
+
+    section: str
+    original: str
+    depth: int
+    parent: str | None
+
+
 @cache
-def every_fact() -> list[tuple[Trial, tuple[PlainItem, ...], KeyFact]]:
-    """Key facts of every recorded version (items as parsed: the rules read the original)."""
+def every_fact() -> list[tuple[Trial, tuple[Written, ...], KeyFact]]:
+    """Key facts of every recorded version."""
     out = []
     for path in all_fixture_records():
         trial = parse_trial(json.loads(path.read_text(encoding="utf-8")))
         items = tuple(
-            PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label)
+            Written(c.section, c.text, c.depth, c.parent)
             for c in parse_criteria(trial.eligibility.criteria)
         )
         out += [(trial, items, fact) for fact in key_facts(trial, items)]

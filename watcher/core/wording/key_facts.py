@@ -30,9 +30,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from watcher.core.record import Eligibility, Trial
-from watcher.core.rewrite import PlainItem
 
 # The topics, in the order a patient reads them.
 TOPICS: tuple[str, ...] = (
@@ -51,6 +51,20 @@ TOPICS: tuple[str, ...] = (
 _FIELD = "protocolSection.eligibilityModule."
 
 
+class CriteriaItem(Protocol):
+    """What the rules read of an eligibility item: the registry's words, never a rewrite of
+    them, and where the item sits (`watcher.core.rewrite.PlainItem` is one)."""
+
+    @property
+    def section(self) -> str: ...
+    @property
+    def original(self) -> str: ...
+    @property
+    def depth(self) -> int: ...
+    @property
+    def parent(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class KeyFact:
     """One short sentence for the reader, and where it comes from.
@@ -65,7 +79,7 @@ class KeyFact:
     fields: tuple[str, ...] = ()
 
 
-def key_facts(trial: Trial, items: Sequence[PlainItem]) -> tuple[KeyFact, ...]:
+def key_facts(trial: Trial, items: Sequence[CriteriaItem]) -> tuple[KeyFact, ...]:
     """The key facts of a trial, in `TOPICS` order; a topic no rule is sure of is left out."""
     facts = [*_structured(trial.eligibility)]
     for rule in _RULES:
@@ -153,7 +167,7 @@ def _clean(text: str) -> str:
     return _LIST_NUMBER.sub("", " ".join(text.split())).rstrip(" ;.,-")
 
 
-def _top(items: Sequence[PlainItem], *sections: str) -> Iterator[tuple[int, str]]:
+def _top(items: Sequence[CriteriaItem], *sections: str) -> Iterator[tuple[int, str]]:
     """(index, cleaned text) of the top-level items of these sections.
 
     A nested item, or one with a parent, may hold for some people only ("For cohort 2:"), so
@@ -164,7 +178,7 @@ def _top(items: Sequence[PlainItem], *sections: str) -> Iterator[tuple[int, str]
             yield index, _clean(item.original)
 
 
-def _has_children(items: Sequence[PlainItem], index: int) -> bool:
+def _has_children(items: Sequence[CriteriaItem], index: int) -> bool:
     following = items[index + 1] if index + 1 < len(items) else None
     return following is not None and following.depth > items[index].depth
 
@@ -177,7 +191,7 @@ def _outside_parentheses(text: str) -> str:
         text = shorter
 
 
-def _excepted(items: Sequence[PlainItem], sources: set[int], mention: re.Pattern[str]) -> bool:
+def _excepted(items: Sequence[CriteriaItem], sources: set[int], mention: re.Pattern[str]) -> bool:
     """Another item about the topic lets some people in after all (or is not required)."""
     return any(
         index not in sources and mention.search(item.original) and _ALLOWANCE.search(item.original)
@@ -261,7 +275,7 @@ def _karnofsky(text: str) -> str | None:
     return f"You must {words} (Karnofsky {match['n']}{percent} or higher)."
 
 
-def _performance_status(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _performance_status(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """ECOG or Karnofsky with its levels, from an inclusion item that names one scale only.
 
     Two scales in one item ("ECOG 0-1 (solid tumors) or KPS ≥ 70 (rHGG)") or a scale for an
@@ -316,11 +330,15 @@ _QUALITY_WORDS = {
     "actively progressing": "is growing",
     "progressing": "is growing",
 }
-_CONDITION_WORDS = {"treated": "have been treated", "asymptomatic": "cause no symptoms"}
+_CONDITION_WORDS = {
+    "treated": "have been treated",
+    "asymptomatic": "cause no symptoms",
+    "stable": "be stable",
+}
 
 
 def _where(site: str, bracket: str | None) -> str:
-    """ "brain" is the brain; CNS is the brain and spinal cord, unless the item says "(brain)"."""
+    """Your brain for "brain"; brain or spinal cord for CNS, unless the item says "(brain)"."""
     if site.lower() == "brain" or (bracket or "").lower() == "brain":
         return "your brain"
     return "your brain or spinal cord"
@@ -346,11 +364,7 @@ def _brain_unless(text: str) -> str | None:
         return None
     where = _where(match["site"], match["bracket"])
     conditions = re.findall(_BRAIN_CONDITION, match["conditions"], re.I)
-    musts = [
-        _CONDITION_WORDS.get(c.lower(), "be stable")
-        for c in conditions
-        if not c.lower().startswith("not ")
-    ]
+    musts = [_CONDITION_WORDS[c.lower()] for c in conditions if c.lower() in _CONDITION_WORDS]
     steroids = [c for c in conditions if c.lower().startswith("not ")]
     text = f"If cancer has spread to {where}, it must {_listing(musts)}."
     if steroids:
@@ -359,7 +373,7 @@ def _brain_unless(text: str) -> str | None:
     return text
 
 
-def _brain_metastases(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _brain_metastases(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """From an exclusion item that is only about brain (or CNS) metastases and their state.
 
     "Symptomatic, untreated, or actively progressing CNS metastases" and "Brain metastases
@@ -393,7 +407,7 @@ _MEASURABLE_HEDGE = re.compile(
 )
 
 
-def _measurable_disease(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _measurable_disease(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """From an inclusion item that requires measurable disease and says nothing that hedges it.
 
     "Measurable disease. Prostate cancer patients with bone only disease are eligible." and
@@ -457,7 +471,7 @@ def _pregnancy_states(text: str, section: str) -> set[str]:
     return _states(match["states"]) if match else set()
 
 
-def _pregnancy(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _pregnancy(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """ "Pregnant or breastfeeding" as an exclusion, "Not pregnant or nursing" as an inclusion.
 
     An exclusion item read must be only that (a planned pregnancy and its time window may
@@ -501,7 +515,11 @@ _FATHERING = re.compile(r"child[- ]?fathering|nonsterile males?|not surgically s
 _MEN = re.compile(r"\b(?:men|males?)\b|fathering", re.I)
 _AFTER = re.compile(r"\bafter\b|\bthrough\b \d|\buntil\b", re.I)
 _DURING = re.compile(r"\bduring\b|\bduration\b|\bthroughout\b|\bwhile\b|treatment period", re.I)
-_ABSTINENCE = re.compile(r"abstinen|abstain", re.I)
+# Not having sex offered as the other way ("remain abstinent", "total abstinence (no sex)");
+# "periodic abstinence … not acceptable" offers nothing.
+_ABSTINENCE = re.compile(
+    r"\b(?:total|true|complete|remain|be|practi[cs]e)\s+abstinen|\babstains?\b", re.I
+)
 
 
 def _who_uses(women: str | None, men: str | None) -> str:
@@ -514,7 +532,7 @@ def _who_uses(women: str | None, men: str | None) -> str:
     return f"If {' or '.join(parts)}, " if parts else ""
 
 
-def _contraception(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _contraception(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """From inclusion items that require birth control of a group they name plainly.
 
     Who it applies to is said as the items say it ("If you could get pregnant", "If you are a
@@ -628,7 +646,7 @@ def _virus_excluded(text: str) -> tuple[tuple[str, ...], str, int] | None:
     return None  # "current" alone, or modifiers mixed in ways not read here
 
 
-def _hiv_hepatitis(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _hiv_hepatitis(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """From exclusion items that name only HIV / hepatitis B or C and how they are had.
 
     "Known HIV positivity", "Has active or uncontrolled hepatitis B or C infection" are read;
@@ -711,7 +729,7 @@ def _marker(text: str) -> str | None:
     return None
 
 
-def _tumor_markers(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _tumor_markers(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """From an inclusion item that only requires a marker: "PD-L1 TPS ≥ 1%", "B7-H3+ sarcoma".
 
     A marker under a condition ("If the BRAF V600 mutation is positive, …"), a marker that
@@ -770,7 +788,7 @@ def _lines(text: str) -> str | None:
     return f"You must have had at least {n} earlier {lines} of {standard}{what}{after}."
 
 
-def _prior_treatment(items: Sequence[PlainItem]) -> list[KeyFact]:
+def _prior_treatment(items: Sequence[CriteriaItem]) -> list[KeyFact]:
     """ "Failed at least two lines of standard treatment" and the like, from an inclusion item.
 
     The number is kept as written; an upper limit ("no more than 3"), alternatives ("or
@@ -782,7 +800,7 @@ def _prior_treatment(items: Sequence[PlainItem]) -> list[KeyFact]:
     return _one("prior_treatment", found)
 
 
-_RULES: tuple[Callable[[Sequence[PlainItem]], list[KeyFact]], ...] = (
+_RULES: tuple[Callable[[Sequence[CriteriaItem]], list[KeyFact]], ...] = (
     _performance_status,
     _brain_metastases,
     _measurable_disease,
