@@ -25,10 +25,10 @@ def test_summary_of_a_file_reads_as_plain_english(trialwatch: Trialwatch) -> Non
 
 
 def test_summary_json_has_the_documented_shape(trialwatch: Trialwatch) -> None:
-    """Scripts get nct_id, the text, each criterion original and plain, and a grade."""
+    """Scripts get nct_id, the text, key facts, each criterion original and plain, a grade."""
     data = trialwatch("summary", str(fixture_path(DEMO)), "--format", "json").stdout
     summary = json.loads(data)
-    assert set(summary) == {"nct_id", "text", "criteria", "grade_level"}
+    assert set(summary) == {"nct_id", "text", "key_facts", "criteria", "grade_level"}
     assert summary["nct_id"] == "NCT07310784"
     assert isinstance(summary["grade_level"], float)
     first = summary["criteria"][1]

@@ -228,14 +228,15 @@ def test_headline_puts_the_most_important_change_first() -> None:
 
 
 def test_demo_trial_summary_has_every_part_a_patient_needs() -> None:
-    """Title, what is tested, phase and status explained, who may join, terms, sites, closing."""
+    """Title, key facts, what is tested, phase and status explained, who may join, terms, sites,
+    closing."""
     summary = trial_summary(trial(), "patient", glossary())
     text = render_trial_summary(summary, "text")
     for part in (
         "What the study tests",
         "Phase 2. ",
         "Recruiting. ",
-        "People of any sex aged 18 to 75 years.",
+        "Key facts\n- You must be 18 to 75 years old.",
         "Who can join",
         "Who cannot join",
         "What these words mean",

@@ -23,10 +23,28 @@ from watcher.delivery.templates import FORMATS, render_trial_summary
 
 
 def summary_json(summary: TrialSummary) -> dict[str, Any]:
-    """The JSON shape scripts read: the text as a reader sees it, and each criterion."""
+    """The JSON shape scripts read: the text as a reader sees it, the key facts with the
+    criteria or record fields they come from, and each criterion."""
     return {
         "nct_id": summary.nct_id,
         "text": render_trial_summary(summary, "text"),
+        "key_facts": [
+            {
+                "topic": fact.topic,
+                "text": fact.text,
+                # Each source is an item of "criteria" below, by its position there.
+                "sources": [
+                    {
+                        "index": index,
+                        "label": summary.items[index].label,
+                        "section": summary.items[index].section,
+                    }
+                    for index in fact.sources
+                ],
+                "fields": list(fact.fields),
+            }
+            for fact in summary.key_facts
+        ],
         "criteria": [
             {
                 "section": item.section,

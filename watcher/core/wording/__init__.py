@@ -11,7 +11,8 @@ The modules, in the order the flow uses them (see docs/ARCHITECTURE.md):
 - `sentences`: `change_sentence`, the one sentence stored beside each change at poll time;
 - `exact`: the exact old → new lines coordinators, feeds and `trialwatch diff` show;
 - `changes`: what a notification says happened, for patients and coordinators, and its subject;
-- `trial` and `trial_facts`: what a trial is, for `trialwatch summary` and a first email.
+- `trial`, `trial_facts` and `key_facts`: what a trial is, for `trialwatch summary` and a first
+  email (the key facts first).
 """
 
 from watcher.core.wording.changes import (
@@ -25,6 +26,7 @@ from watcher.core.wording.changes import (
     patient_changes,
 )
 from watcher.core.wording.exact import HEADINGS, format_changes, summarize_line
+from watcher.core.wording.key_facts import KeyFact
 from watcher.core.wording.sentences import change_sentence
 from watcher.core.wording.trial import (
     CLOSING,
@@ -45,6 +47,7 @@ __all__ = [
     "CriteriaSection",
     "Criterion",
     "Fact",
+    "KeyFact",
     "SiteLine",
     "TrialSummary",
     "change_sentence",

@@ -19,6 +19,7 @@ from watcher.core.places import ELSEWHERE, NEARNESS_WORDS, Place, parse_near, pl
 from watcher.core.readability import flesch_kincaid_grade_of
 from watcher.core.record import Site, Trial
 from watcher.core.rewrite import PlainItem, rewrite_criteria, rewrite_item
+from watcher.core.wording.key_facts import KeyFact, key_facts
 from watcher.core.wording.trial_facts import Fact, coordinator_facts, patient_facts
 from watcher.core.wording.words import code_words, field_words
 
@@ -59,7 +60,10 @@ class TrialSummary:
     """What a trial is, for one audience.
 
     `items` are every eligibility item in document order, as the JSON output lists them (for a
-    coordinator, `plain` is the original: nothing is rewritten). `grade_level` is the
+    coordinator, `plain` is the original: nothing is rewritten). `key_facts` come first for a
+    patient, their sources indexing `items`; a coordinator, who reads the exact criteria and
+    fields, gets none (a paraphrase beside the official text would be a second, looser
+    version of it). `grade_level` is the
     Flesch-Kincaid grade of the criteria as the reader reads them (the original terms kept in
     parentheses after plain words left out).
     """
@@ -68,6 +72,7 @@ class TrialSummary:
     nct_id: str
     title: str
     url: str
+    key_facts: tuple[KeyFact, ...]
     facts: tuple[Fact, ...]
     sections: tuple[CriteriaSection, ...]
     items: tuple[PlainItem, ...]
@@ -198,6 +203,7 @@ def trial_summary(
         title = title if titled.shown_as_written else titled.plain
         hits = _terms([*titled.terms, *(hit for item in items for hit in item.terms)])
         facts = patient_facts(trial, glossary)
+        first = key_facts(trial, items)
         grade = flesch_kincaid_grade_of(item.plain for item in items)
     else:
         items = [
@@ -207,6 +213,7 @@ def trial_summary(
         title = trial.brief_title or trial.official_title or nct_id
         hits = ()
         facts = coordinator_facts(trial)
+        first = ()
         grade = flesch_kincaid_grade_of(item.original for item in items)
     sites = _site_lines_of(trial, audience, place)
     shown = sites[:SITES_SHOWN] if patient else sites
@@ -215,6 +222,7 @@ def trial_summary(
         nct_id=nct_id,
         title=title,
         url=registry_url(nct_id),
+        key_facts=first,
         facts=facts,
         sections=_sections(items, audience),
         items=tuple(items),

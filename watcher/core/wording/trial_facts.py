@@ -1,19 +1,20 @@
 """The labelled paragraphs at the top of a trial summary ("Phase", "Status", …) (pure).
 
-A patient gets what a trial tests, its phase and status with what they mean, and who can join,
-in everyday words from the glossary; a coordinator gets the registry's own values, field by
-field, nothing rewritten.
+A patient gets what a trial tests (one line per medicine, a placebo named as a dummy
+treatment, medicines given beside the tested one said apart), its phase and status with what
+they mean, in everyday words from the glossary; who can join is in the key facts above them
+(`key_facts`). A coordinator gets the registry's own values, field by field, nothing rewritten.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from watcher.core.glossary import Glossary
-from watcher.core.record import Trial
+from watcher.core.record import Intervention, Trial
 from watcher.core.wording.words import (
-    age_words,
     code_words,
     contacts_words,
     field_words,
@@ -25,10 +26,11 @@ from watcher.core.wording.words import (
 
 @dataclass(frozen=True, slots=True)
 class Fact:
-    """A labelled paragraph: "Phase", "Status", "Age and sex"…"""
+    """A labelled paragraph ("Phase", "Status", …), with the list it introduces, if any."""
 
     label: str
     text: str
+    lines: tuple[str, ...] = ()
 
 
 _INTERVENTION_TYPES = {
@@ -43,30 +45,95 @@ _INTERVENTION_TYPES = {
     "COMBINATION_PRODUCT": "a combination product",
     "DIAGNOSTIC_TEST": "a test",
 }
+# A name of these types may list several medicines: "Dacarbazine, temozolomide, paclitaxel".
+_MEDICINE_TYPES = frozenset({"DRUG", "BIOLOGICAL"})
 _COMPARATOR_ARMS = frozenset({"ACTIVE_COMPARATOR", "PLACEBO_COMPARATOR", "SHAM_COMPARATOR"})
 _LISTED_MAX = 4
+PLACEBO = "a dummy treatment with no medicine in it (placebo)"
+_PLACEBO = re.compile(r"\bplacebo\b", re.IGNORECASE)
+_NO_INTERVENTION = re.compile(r"no intervention|none", re.IGNORECASE)
+# Medicines given around the tested treatment, not tested themselves: named so
+# ("Rescue Medications"), or described so ("will be given as premedication for …").
+_ANCILLARY_NAME = re.compile(
+    r"\b(?:rescue|background|supportive|pre-?medications?|concomitant)\b", re.IGNORECASE
+)
+_ANCILLARY_USE = re.compile(
+    r"\b(?:given|administered|used|received) as (?:an? )?"
+    r"(?:pre-?medication|rescue|background|supportive|concomitant|standard of care|SoC)\b",
+    re.IGNORECASE,
+)
+# "A, B, C" / "A + B" / "A and B" / "A plus B" / "A in combination with B", outside
+# parentheses: one name per medicine.
+_NAME_SEPARATOR = re.compile(
+    r"(?:,\s+|\s*\+\s*|\s+(?:and|plus|in combination with)\s+)(?![^()]*\))"
+)
 
 
-def _treatments(trial: Trial) -> tuple[list[str], list[str]]:
-    """(what is tested, what it is compared with), each as "Name (a drug)"."""
-    labels: dict[str, list[str]] = {}
+def _is_placebo(intervention: Intervention, arms: Sequence[str]) -> bool:
+    """Named a placebo, or given only in a placebo arm and described as one ("Vehicle")."""
+    if _PLACEBO.search(intervention.name or ""):
+        return True
+    described = _PLACEBO.search(intervention.description or "")
+    return bool(described and arms and all(a == "PLACEBO_COMPARATOR" for a in arms))
+
+
+def _is_ancillary(intervention: Intervention) -> bool:
+    return bool(
+        _ANCILLARY_NAME.search(intervention.name or "")
+        or _ANCILLARY_USE.search(intervention.description or "")
+    )
+
+
+def _medicines(intervention: Intervention) -> list[str]:
+    """The names an intervention lists: several for "Dacarbazine, temozolomide, paclitaxel"."""
+    name = (intervention.name or "").strip() or "An unnamed treatment"
+    names = [part.strip() for part in _NAME_SEPARATOR.split(name)]
+    several = intervention.type in _MEDICINE_TYPES and all(names)
+    if not several or name.count("(") != name.count(")"):
+        names = [name]
+    return [n[0].upper() + n[1:] if n.islower() else n for n in names]  # a line starts a sentence
+
+
+def _placebo_line(name: str) -> str:
+    if name.casefold() == "placebo":
+        return PLACEBO[0].upper() + PLACEBO[1:]
+    return f"{name}: {PLACEBO}"
+
+
+def _treatments(trial: Trial) -> tuple[list[str], list[str], list[str]]:
+    """(what is tested, what it is compared with, what is also given), one line per medicine.
+
+    A placebo is always a comparison, named as a dummy treatment; a medicine named or
+    described as rescue, background, supportive or pre-medication is given beside the study
+    treatment, not tested; a medicine given only in comparator arms is what the study
+    compares with. Types are the registry's ("Temozolomide (a drug)").
+    """
+    arm_types: dict[str, list[str]] = {}
     for arm in trial.arm_groups:
         for name in arm.intervention_names:
-            labels.setdefault(name.split(": ", 1)[-1], []).append(arm.type or "")
+            arm_types.setdefault(name.split(": ", 1)[-1], []).append(arm.type or "")
     tested: list[str] = []
     compared: list[str] = []
+    also: list[str] = []
     named: set[str] = set()
     for intervention in trial.interventions:
-        name = intervention.name or "an unnamed treatment"
-        if name.casefold() in named:  # "Omalizumab" in one arm, "omalizumab" in another
+        arms = arm_types.get(intervention.name or "", [])
+        if _NO_INTERVENTION.fullmatch((intervention.name or "").strip()):
             continue
-        named.add(name.casefold())
-        kind = _INTERVENTION_TYPES.get(intervention.type or "")
-        words = f"{name} ({kind})" if kind else name
-        arms = labels.get(name, [])
-        only_compared = bool(arms) and all(a in _COMPARATOR_ARMS for a in arms)
-        (compared if only_compared else tested).append(words)
-    return tested, compared
+        if _is_placebo(intervention, arms):
+            group, lines = compared, [_placebo_line(intervention.name or "placebo")]
+        else:
+            only_compared = bool(arms) and all(a in _COMPARATOR_ARMS for a in arms)
+            group = compared if only_compared else also if _is_ancillary(intervention) else tested
+            # A medicine given beside the tested one is named only: "Rescue Medications (a
+            # drug)" would count several medicines as one, and its type tells a reader nothing.
+            kind = None if group is also else _INTERVENTION_TYPES.get(intervention.type or "")
+            lines = [f"{name} ({kind})" if kind else name for name in _medicines(intervention)]
+        for line in lines:
+            if line.casefold() not in named:  # "Omalizumab" in one arm, "omalizumab" in another
+                named.add(line.casefold())
+                group.append(line)
+    return tested, compared, also
 
 
 def _few(words: Sequence[str], more: str) -> str:
@@ -76,26 +143,43 @@ def _few(words: Sequence[str], more: str) -> str:
     return listing([*words[: _LISTED_MAX - 1], f"{rest} {more}"])
 
 
-def _what_it_tests(trial: Trial) -> str:
+def _what_it_tests(trial: Trial) -> list[Fact]:
+    label = "What the study tests"
     conditions = _few(trial.conditions, "other conditions") if trial.conditions else ""
     with_ = f" in people with {conditions}" if conditions else ""
     if trial.study_type == "OBSERVATIONAL":
-        return (
-            f"This is an observational study{with_}: the study team watches and records what "
-            "happens, and does not assign a treatment."
-        )
-    tested, compared = _treatments(trial)
+        return [
+            Fact(
+                label,
+                f"This is an observational study{with_}: the study team watches and records "
+                "what happens, and does not assign a treatment.",
+            )
+        ]
+    tested, compared, also = _treatments(trial)
     if trial.study_type == "EXPANDED_ACCESS":
-        treatments = _few(tested, "other treatments") or "a treatment"
-        return f"This record is about getting {treatments} outside a clinical trial."
-    if not tested and not compared:
-        if conditions:
-            return f"The record does not name a treatment; it studies people with {conditions}."
-        return "The record does not say what the study tests."
-    if not tested:  # every arm is a comparator arm: nothing is "the new treatment"
-        return f"This study compares {_few(compared, 'other treatments')}{with_}."
-    against = f", compared with {_few(compared, 'other treatments')}," if compared else ""
-    return f"This study tests {_few(tested, 'other treatments')}{against}{with_}."
+        return [
+            Fact(
+                label,
+                "This record is about getting these outside a clinical trial:",
+                tuple(tested + compared),
+            )
+        ]
+    facts = []
+    if tested:  # with only comparator arms, nothing is "the new treatment"
+        facts.append(Fact(label, f"This study tests these treatments{with_}:", tuple(tested)))
+        if compared:
+            facts.append(Fact("Compared with", "", tuple(compared)))
+    elif compared:
+        facts.append(Fact(label, f"This study compares these treatments{with_}:", tuple(compared)))
+    elif conditions:
+        text = f"The record does not name a treatment; it studies people with {conditions}."
+        facts.append(Fact(label, text))
+    else:
+        facts.append(Fact(label, "The record does not say what the study tests."))
+    if also:
+        text = "The study gives these too, but does not test them:"
+        facts.append(Fact("Also given", text, tuple(also)))
+    return facts
 
 
 def _phase_fact(trial: Trial, glossary: Glossary) -> str:
@@ -122,41 +206,15 @@ def _status_fact(trial: Trial, glossary: Glossary) -> str:
     return text
 
 
-def _ages(minimum: str | None, maximum: str | None) -> str:
-    low, high = age_words(minimum), age_words(maximum)
-    if low and high:
-        unit_low, unit_high = low.split(" ", 1)[-1], high.split(" ", 1)[-1]
-        if unit_low == unit_high:
-            return f"aged {low.split(' ', 1)[0]} to {high}"
-        return f"aged {low} to {high}"
-    if low:
-        return f"aged {low} or older"
-    if high:
-        return f"aged {high} or younger"
-    return "at any age"
-
-
-_WHO = {"ALL": "People of any sex", "FEMALE": "Females", "MALE": "Males"}
-
-
-def _who_fact(trial: Trial) -> str:
-    eligibility = trial.eligibility
-    who = _WHO.get(eligibility.sex or "ALL", "People")
-    text = f"{who} {_ages(eligibility.minimum_age, eligibility.maximum_age)}."
-    if eligibility.healthy_volunteers is True:
-        text += " Healthy volunteers can join."
-    elif eligibility.healthy_volunteers is False:
-        text += " Healthy volunteers cannot join."
-    return text
-
-
 def patient_facts(trial: Trial, glossary: Glossary) -> tuple[Fact, ...]:
-    """What a patient asks first: what is tested, the phase and status explained, who can join."""
-    facts = [Fact("What the study tests", _what_it_tests(trial))]
+    """What a patient asks next: what is tested, the phase and status explained.
+
+    Age, sex and healthy volunteers are key facts (`key_facts`), said once at the top.
+    """
+    facts = _what_it_tests(trial)
     if trial.phases:
         facts.append(Fact("Phase", _phase_fact(trial, glossary)))
     facts.append(Fact("Status", _status_fact(trial, glossary)))
-    facts.append(Fact("Age and sex", _who_fact(trial)))
     return tuple(facts)
 
 
