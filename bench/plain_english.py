@@ -21,7 +21,7 @@ What is measured (the fair measure is `watcher.core.readability`; its docstring 
   all records pooled. Per item, the share shown as written, doubled words (the same word twice
   in a row in the patient's text more often than in the source) and fidelity violations in what
   is sent (`watcher.core.fidelity.check` again, and the independent `audit` below);
-- key facts (`TrialSummary.key_facts`, once it exists), the same measures per record;
+- key facts (`TrialSummary.key_facts`), the same measures per record;
 - change sentences: every pair of consecutive recorded versions, told to a patient with
   `patient_changes`; the sentences the wording writes (lines without an item label: status,
   age and sex, sites, treatments…) are measured per change set; changed criteria items are
@@ -160,15 +160,9 @@ def doubled(item: PlainItem) -> list[str]:
     )
 
 
-def key_facts_of(summary: TrialSummary) -> list[str] | None:
-    """The key-facts sentences of a summary, or None while `TrialSummary` has none.
-
-    For the lead to wire in once the facts helper lands: read `summary.key_facts` directly.
-    """
-    facts = getattr(summary, "key_facts", None)
-    if facts is None:
-        return None
-    return [str(getattr(fact, "text", fact)) for fact in facts]
+def key_facts_of(summary: TrialSummary) -> list[str]:
+    """The key-facts sentences of a patient summary."""
+    return [fact.text for fact in summary.key_facts]
 
 
 def change_sentences_of(old: dict[str, Any], new: dict[str, Any], glossary: Glossary) -> list[str]:
@@ -226,7 +220,7 @@ class Corpus:
     item_grades: list[tuple[float, float]] = field(default_factory=list)  # (patient, source)
     criteria: Side = field(default_factory=Side)
     source: Side = field(default_factory=Side)
-    key_facts: Side | None = None
+    key_facts: Side = field(default_factory=Side)
     changes: Side = field(default_factory=Side)
     change_sets: int = 0
 
@@ -244,8 +238,7 @@ def measure(glossary: Glossary) -> Corpus:
         names = record_names(raw)
         summary = trial_summary(parse_trial(raw), "patient", glossary)
         facts = key_facts_of(summary)
-        if facts is not None:
-            corpus.key_facts = corpus.key_facts or Side()
+        if facts:
             corpus.key_facts.add(facts, names)
         if not summary.items:
             continue
@@ -304,7 +297,7 @@ def report(corpus: Corpus, glossary: Glossary, easy: frozenset[str]) -> dict[str
         },
         "key_facts": (
             {"records": len(corpus.key_facts.readings), "patient": corpus.key_facts.figures(easy)}
-            if corpus.key_facts
+            if corpus.key_facts.readings
             else None
         ),
         "change_sentences": {
@@ -396,7 +389,7 @@ def print_report(figures: dict[str, Any]) -> None:
     print()
     facts = figures["key_facts"]
     if facts is None:
-        print("Key facts: not built yet (TrialSummary has no key_facts)")
+        print("Key facts: none in any record")
     else:
         print(f"Key facts: {facts['records']} records")
         print(head + "  target           result")
