@@ -104,7 +104,7 @@ def test_demo_shows_what_a_patient_is_told(tmp_path: Path) -> None:
     run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
     told = out.split("Subject: NCT07310784 is now recruiting", 1)[1]
-    assert "- This study has started looking for participants." in told
+    assert "- This study has started looking for people to join." in told
     assert f"- {plain_words('ECOG').capitalize()} 0 to 1;" in told
     assert "Who cannot join" in told
     assert "Only the study team can tell you if you qualify. Talk with your doctor." in told

@@ -134,4 +134,4 @@ def test_feeds_a_failed_write_left_behind_are_rewritten_by_the_next_check(
     assert "0 new version(s)" in healed.stdout
     feed = parsed(feeds / "trials" / f"{NCT}.atom")
     assert len(feed.entries) == 1
-    assert "started looking for participants" in feed.entries[0].title
+    assert "started looking for people" in feed.entries[0].title

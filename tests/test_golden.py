@@ -55,6 +55,8 @@ CHANGES = [
     ("NCT06203210", "coordinator", None),
     ("NCT06911827", "patient", "Guangzhou, China"),
     ("NCT04736173", "patient", "Philippines"),
+    ("NCT07227597", "patient", None),  # a one-word criterion edit: allocation/randomization
+    ("NCT07227597", "coordinator", None),
 ]
 _SUFFIX = {"text": "txt", "html": "html"}
 

@@ -11,6 +11,7 @@ import copy
 import json
 import mailbox
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,13 +116,31 @@ def test_patient_email_says_what_changed_first_then_what_the_trial_is() -> None:
     assert PERSON.unsubscribe_token in message["List-Unsubscribe"]
     assert message["Message-ID"].endswith("@trials.example.org>")
     text, html = parts(message)
-    assert text.index("This study has started looking for participants.") < text.index(
+    assert text.index("This study has started looking for people to join.") < text.index(
         "About this study"
     )
     assert "Only the study team can tell you if you qualify. Talk with your doctor." in text
     assert f"https://clinicaltrials.gov/study/{STARTED}" in text
     assert f"unsubscribe {PERSON.unsubscribe_token}" in " ".join(text.split())  # visible way out
-    assert "This study has started looking for participants." in html
+    assert "This study has started looking for people to join." in html
+
+
+def test_a_one_word_criterion_edit_arrives_as_that_word_marked() -> None:
+    """NCT07227597 changed "allocation" to "allocation/randomization" in a 30-word rule: the
+    email shows a dozen words before and now, and its HTML highlights "/randomization" alone."""
+    old, new = demo_versions(STARTED)
+    _, notices = plan(old, new, Subscription(1, PERSON.id, STARTED))
+    text, html = parts(parse(notices.messages[0].body))
+    unwrapped = " ".join(text.split("About this study")[0].split())
+    assert "Before: …minor surgery within 2 weeks of allocation (or first dose)…" in unwrapped
+    assert "Now: …minor surgery within 2 weeks of allocation/randomization (or first dose)…" in (
+        unwrapped
+    )
+    assert "surgical procedure" not in unwrapped  # the unchanged rest of the rule is left out
+    what_changed = html.split("About this study")[0]
+    (item,) = [li for li in what_changed.split("<li>") if "allocation" in li]
+    assert re.findall(r"<(?:ins|del)\b[^>]*>([^<]*)</(?:ins|del)>", item) == ["/randomization"]
+    assert "of allocation<ins " in item and "</ins> (or first dose)…" in item
 
 
 def test_near_beijing_patient_gets_the_status_change_but_not_the_ohio_site() -> None:
@@ -131,8 +150,8 @@ def test_near_beijing_patient_gets_the_status_change_but_not_the_ohio_site() -> 
     ohio = Subscription(2, PERSON.id, "NCT07310784", near="Ohio, United States")
     _, notices = plan(old, new, beijing, ohio)
     far, near = (parts(parse(m.body))[0].split("About this study")[0] for m in notices.messages)
-    assert "started looking for participants" in far and "Cleveland" not in far
-    assert "started looking for participants" in near and "Cleveland" in near
+    assert "started looking for people" in far and "Cleveland" not in far
+    assert "started looking for people" in near and "Cleveland" in near
 
 
 def test_a_change_that_matters_to_nobody_sends_nothing() -> None:
@@ -246,7 +265,7 @@ def test_check_queues_and_delivers_one_email_to_the_maildir(
     (message,) = maildir_messages(trialwatch.state_dir)
     assert message["Subject"].startswith(f"{STARTED} is now recruiting")
     text, _ = parts(message)
-    assert "This study has started looking for participants." in text
+    assert "This study has started looking for people to join." in text
     token = token_of(trialwatch.state_dir, "pat@example.org")
     assert token in message["List-Unsubscribe"]
     trialwatch("unsubscribe", "--token", token)
@@ -306,7 +325,7 @@ def test_check_delivers_through_smtp(
     assert sink.envelopes[0][1] == ["pat@example.org"]
     assert message.get_content_type() == "multipart/alternative"
     assert message["List-Unsubscribe"].startswith("<mailto:")
-    assert "This study has started looking for participants." in parts(message)[0]
+    assert "This study has started looking for people to join." in parts(message)[0]
 
 
 @pytest.mark.slow

@@ -63,15 +63,15 @@ def reopening() -> list[Change]:
     [
         (
             Change("status", STATUS, "NOT_YET_RECRUITING", "RECRUITING", "major"),
-            "This study has started looking for participants.",
+            "This study has started looking for people to join.",
         ),
         (
             Change("status", STATUS, "SUSPENDED", "RECRUITING", "major"),
-            "This study is looking for participants again.",
+            "This study is looking for people again.",
         ),
         (
             Change("site_added", SITES, None, "RECRUITING", "major", BEIJING),
-            "A new site in Beijing, China is now recruiting: Beijing Cancer Hospital.",
+            "A new site in Beijing, China is looking for people: Beijing Cancer Hospital.",
         ),
         (
             Change(
@@ -81,7 +81,7 @@ def reopening() -> list[Change]:
                 {"count": 120, "type": "ESTIMATED"},
                 "minor",
             ),
-            "The study now plans to enroll 120 people (before: 92).",
+            "The study now plans to enroll 120 people. It planned 92.",
         ),
         (
             Change(
@@ -92,7 +92,7 @@ def reopening() -> list[Change]:
                 "major",
                 detail={"section": "inclusion"},
             ),
-            "Rule for who can join, changed: was “ECOG 0-1” now “ECOG 0-2”.",
+            "Changed rule for who can join. Before: “ECOG 0-1”. Now: “ECOG 0-2”.",
         ),
     ],
 )
@@ -159,10 +159,11 @@ def test_hundreds_of_site_changes_are_counted_by_place() -> None:
     assert len(changes) > 400
     summary = patient_changes(changes, glossary=glossary())
     lines = [line.text for block in summary.blocks for line in block.lines]
-    assert lines[0] == "This study is looking for participants again."
+    assert lines[0] == "This study is looking for people again."
     assert len(lines) < 12
     assert any(
-        re.match(r"\d+ sites are now recruiting, in United States \(\d+\)", t) for t in lines
+        re.match(r"\d+ sites are now looking for people, in United States \(\d+\)", t)
+        for t in lines
     )
 
 
@@ -177,7 +178,7 @@ def test_far_away_sites_are_left_out_but_status_and_rules_stay() -> None:
         Change("site_added", SITES, None, "RECRUITING", "major", BOSTON),
     ]
     text = render_change_summary(patient_changes(changes, "Boston, MA, USA"), "text")
-    assert "This study has started looking for participants." in text
+    assert "This study has started looking for people to join." in text
     assert "New rule for who can join: Age >18 years" in text
     assert "Boston, Massachusetts" in text and "Beijing" not in text
     assert (

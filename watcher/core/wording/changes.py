@@ -7,33 +7,43 @@ the record does not. A coordinator checks the registry: `coordinator_changes` gi
 values, old → new, nothing rewritten (the lines `trialwatch diff` prints). `headline` is the
 subject line.
 
-What is said is decided here, as `ChangeSummary` data; layout is `delivery.templates`' job, so
-the text, HTML, email and feed versions all say the same thing. Where a subscriber is ("near")
-is `watcher.core.places`' job: patient summaries leave out site changes it does not include.
+A changed criterion is said by its changed words (`watcher.core.worddiff`): for a patient, a
+few words around each change in plain English; for a coordinator, the item whole, as written,
+its changes marked. What is said is decided here, as `ChangeSummary` data; layout is
+`delivery.templates`' job, so the text, HTML, email and feed versions all say the same thing.
+Where a subscriber is ("near") is `watcher.core.places`' job: patient summaries leave out site
+changes it does not include.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from watcher.core.canonical import canonical_json
 from watcher.core.change import SITE_KINDS, Change
 from watcher.core.glossary import Glossary, GlossaryHit
 from watcher.core.places import Place, parse_near, place_words
 from watcher.core.record import JSON, Trial
-from watcher.core.rewrite import rewrite_item
+from watcher.core.rewrite import SHOWN_AS_WRITTEN, Rewrite, rewrite_item
+from watcher.core.worddiff import (
+    CONTEXT_WORDS,
+    Span,
+    marked_text,
+    shows_every_edit,
+    side,
+    word_diff,
+)
 from watcher.core.wording.exact import ARROW, HEADINGS, eligibility_label, format_changes
-from watcher.core.wording.sentences import STARTED_FROM, change_sentence
+from watcher.core.wording.sentences import STARTED_FROM, change_sentence, rule_label
 from watcher.core.wording.words import (
-    PARENT_WIDTH,
     by_kind,
     code_words,
     count_words,
     listing,
     operation,
     quoted,
-    shorten,
     text_of,
 )
 
@@ -47,12 +57,27 @@ SITES_LISTED_EXACT = 20
 @dataclass(frozen=True, slots=True)
 class ChangeLine:
     """One thing a reader is told. `text` is a sentence, or an item when `label` names it
-    ("New rule for who can join"); a changed item has both versions in `was` and `now`."""
+    ("New rule for who can join"); a changed item has `diff` instead: its words, unchanged or
+    marked as taken out or put in (`watcher.core.worddiff`)."""
 
     text: str
     label: str | None = None
-    was: str | None = None
-    now: str | None = None
+    diff: tuple[Span, ...] = ()
+
+    @property
+    def was(self) -> str:
+        """The changed item as it was (the part `diff` shows)."""
+        return side(self.diff, "del")
+
+    @property
+    def now(self) -> str:
+        """The changed item as it is now (the part `diff` shows)."""
+        return side(self.diff, "ins")
+
+    @property
+    def marked(self) -> str:
+        """Both versions in one line, changes marked "[-old-]{+new+}"."""
+        return marked_text(self.diff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,58 +103,71 @@ class ChangeSummary:
 
 
 _ELIGIBILITY_HEADING = "The rules for who can join changed:"
-_ITEM_LABELS = {
-    ("inclusion", "added"): "New rule for who can join",
-    ("inclusion", "removed"): "Rule for who can join taken out",
-    ("inclusion", "changed"): "Changed rule for who can join",
-    ("exclusion", "added"): "New reason a person cannot join",
-    ("exclusion", "removed"): "Reason a person cannot join taken out",
-    ("exclusion", "changed"): "Changed reason a person cannot join",
-    ("other", "added"): "New rule",
-    ("other", "removed"): "Rule taken out",
-    ("other", "changed"): "Changed rule",
-}
 
 
 class _Plain:
-    """Criteria items in plain English for one notification, each term explained once."""
+    """Criteria items in plain English for one notification, each term explained once.
+
+    Without a glossary, items are shown as written (and not marked so: nothing was tried).
+    """
 
     def __init__(self, glossary: Glossary | None) -> None:
         self.glossary = glossary
         self.seen: frozenset[str] = frozenset()
         self.hits: list[GlossaryHit] = []
 
-    def __call__(self, text: JSON) -> str:
-        if not isinstance(text, str):
-            return ""
-        if self.glossary is None:
-            return text
-        result = rewrite_item(text, self.glossary, self.seen)
-        listed = [hit for hit in result.terms if not hit.everyday]
-        self.seen |= {hit.id for hit in listed}
-        self.hits += listed
+    def text(self, text: JSON) -> str:
+        """One item in plain English, or as written (and marked so) when the rewrite is not
+        faithful."""
+        if not isinstance(text, str) or self.glossary is None:
+            return text_of(text) or ""
+        (result,) = self._rewrite(self.glossary, text)
         return result.plain
 
+    def diff(self, old: JSON, new: JSON) -> tuple[tuple[Span, ...], bool]:
+        """A changed item's changed words in plain English, with a few words beside each, and
+        whether it is shown as written.
 
-def _item_line(change: Change, plain: Callable[[JSON], str]) -> ChangeLine:
-    detail = change.detail or {}
-    section = str(detail.get("section", "other"))
+        Both versions are rewritten with the same terms already explained, so a word the
+        registry did not change reads the same in both. The plain versions are compared when
+        both rewrites are faithful and every word the registry changed that the plain text
+        still holds is marked there too; otherwise the versions as written are compared, so a
+        mark always means the registry changed those words.
+        """
+        written_old, written_new = text_of(old) or "", text_of(new) or ""
+        if self.glossary is None:
+            return word_diff(written_old, written_new, CONTEXT_WORDS), False
+        was, now = self._rewrite(self.glossary, written_old, written_new)
+        faithful = not (was.shown_as_written or now.shown_as_written)
+        if faithful and shows_every_edit(written_old, written_new, word_diff(was.plain, now.plain)):
+            return word_diff(was.plain, now.plain, CONTEXT_WORDS), False
+        return word_diff(written_old, written_new, CONTEXT_WORDS), True
+
+    def _rewrite(self, glossary: Glossary, *texts: str) -> list[Rewrite]:
+        """Each text in plain English, all read with the same terms already explained."""
+        results = [rewrite_item(text, glossary, self.seen) for text in texts]
+        for hit in (hit for result in results for hit in result.terms):
+            if not hit.everyday and hit.id not in self.seen:
+                self.seen |= {hit.id}
+                self.hits.append(hit)
+        return results
+
+
+def _item_line(change: Change, plain: _Plain) -> ChangeLine:
+    label = rule_label(change, plain.text)
     op = operation(change)
-    label = _ITEM_LABELS.get((section, op), _ITEM_LABELS["other", op])
-    parent = detail.get("parent")
-    if parent:
-        label += f" (under {quoted(shorten(plain(parent), PARENT_WIDTH))})"
     if op == "changed":
-        return ChangeLine("", label, was=plain(change.old), now=plain(change.new))
-    return ChangeLine(plain(change.new if op == "added" else change.old), label)
+        spans, as_written = plain.diff(change.old, change.new)
+        return ChangeLine("", label + (SHOWN_AS_WRITTEN if as_written else ""), spans)
+    return ChangeLine(plain.text(change.new if op == "added" else change.old), label)
 
 
 # Site changes a patient is told about, by what they mean for joining.
 _OPENED, _LISTED, _CLOSED, _CONTACT = "opened", "listed", "closed", "contact"
 _SITE_GROUP_SENTENCES = {
-    _OPENED: "{n} are now recruiting",
-    _LISTED: "{n} are listed but not recruiting yet",
-    _CLOSED: "{n} stopped recruiting or are no longer listed",
+    _OPENED: "{n} are now looking for people",
+    _LISTED: "{n} are listed but not open yet",
+    _CLOSED: "{n} stopped taking new people or are no longer listed",
     _CONTACT: "{n} have new contact details",
 }
 
@@ -179,9 +217,9 @@ def _site_lines(changes: Sequence[Change], near: Place | None) -> list[ChangeLin
 
 # Kinds whose changes a patient hears about only as a count when there are many.
 _COUNTED_KINDS = {
-    "interventions": "the study treatments",
-    "arms": "the study groups",
-    "outcomes": "what the study measures",
+    "interventions": "its treatments",
+    "arms": "its study groups",
+    "outcomes": "what it measures",
 }
 _COUNTED_FROM = 3
 _TOLD_FIRST = frozenset({"status", "why_stopped", "age_sex", "eligibility"})
@@ -192,10 +230,22 @@ def _other_lines(changes: Sequence[Change]) -> list[ChangeLine]:
     for kind, members in by_kind(changes):
         if kind in _COUNTED_KINDS and len(members) >= _COUNTED_FROM:
             what = _COUNTED_KINDS[kind]
-            lines.append(ChangeLine(f"The study changed {what} ({len(members)} changes)."))
+            lines.append(ChangeLine(f"The study made {len(members)} changes to {what}."))
         else:
             lines += [ChangeLine(change_sentence(c)) for c in members]
     return lines
+
+
+def _respelled(change: Change) -> bool:
+    """A treatment, group or measure whose words changed only in capitals or spacing
+    ("I-DxD" → "I-DXd"): a coordinator sees it, a patient would only read noise."""
+    if change.kind not in _COUNTED_KINDS or operation(change) != "changed":
+        return False
+    return _folded(change.old) == _folded(change.new)
+
+
+def _folded(value: JSON) -> str:
+    return " ".join(canonical_json(value).lower().split())
 
 
 def patient_changes(
@@ -203,14 +253,15 @@ def patient_changes(
 ) -> ChangeSummary:
     """What a patient is told: what matters for joining, in plain words; empty when nothing does.
 
-    `info` changes are never told. Eligibility items are grouped under "The rules for who can
+    `info` changes are never told, nor a treatment, group or measure only respelled.
+    Eligibility items are grouped under "The rules for who can
     join changed:" (in plain English, fail closed, when a `glossary` is given; as written
     otherwise). Site changes are left out when `near` is given and the site is not near (see
     the module docstring), and counted by place when there are many. Status and eligibility
     always stay.
     """
     place = parse_near(near)
-    told = [c for c in changes if c.severity != "info"]
+    told = [c for c in changes if c.severity != "info" and not _respelled(c)]
     sites = [
         c
         for c in told
@@ -236,7 +287,7 @@ def _exact_lines(change: Change) -> list[ChangeLine]:
     if change.kind == "eligibility":
         label = eligibility_label(change, quoted)
         if operation(change) == "changed":
-            return [ChangeLine("", label, was=str(change.old), now=str(change.new))]
+            return [ChangeLine("", label, word_diff(str(change.old), str(change.new)))]
         return [ChangeLine(str(change.new if change.old is None else change.old), label)]
     _, *lines = format_changes([change]).splitlines()
     return [ChangeLine(line.strip()) for line in lines]

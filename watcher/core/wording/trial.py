@@ -21,7 +21,7 @@ from watcher.core.record import Site, Trial
 from watcher.core.rewrite import PlainItem, rewrite_criteria, rewrite_item
 from watcher.core.wording.key_facts import KeyFact, key_facts
 from watcher.core.wording.trial_facts import Fact, coordinator_facts, patient_facts
-from watcher.core.wording.words import code_words, field_words
+from watcher.core.wording.words import field_words, status_words
 
 CLOSING = "Only the study team can tell you if you qualify. Talk with your doctor."
 # A patient's trial summary lists this many sites, nearest first; the rest are counted.
@@ -92,16 +92,6 @@ _SECTION_HEADINGS = {
         "other": "Criteria",
     },
 }
-_SITE_STATUS_WORDS = {
-    "RECRUITING": "recruiting",
-    "NOT_YET_RECRUITING": "not recruiting yet",
-    "ACTIVE_NOT_RECRUITING": "not taking new people",
-    "ENROLLING_BY_INVITATION": "by invitation only",
-    "COMPLETED": "finished",
-    "TERMINATED": "stopped early",
-    "SUSPENDED": "on hold",
-    "WITHDRAWN": "withdrawn",
-}
 
 
 def _tree(items: Sequence[PlainItem], text: Callable[[PlainItem], str]) -> tuple[Criterion, ...]:
@@ -163,8 +153,7 @@ def _site_lines_of(trial: Trial, audience: str, place: Place | None) -> list[Sit
             status = field_words(site.status)
             where = ", ".join(p for p in (site.city, site.state, site.zip, site.country) if p)
         else:
-            status = _SITE_STATUS_WORDS.get(site.status or "", code_words(site.status).lower())
-            status = "" if site.status is None else status
+            status = "" if site.status is None else status_words(site.status)
             where = place_words(site)
         nearness = NEARNESS_WORDS.get(place.nearness(site), "") if place else ""
         lines.append(SiteLine(site.facility or "(unnamed site)", where, status, nearness))

@@ -62,6 +62,29 @@ def code_words(value: str | None) -> str:
     return value.replace("_", " ").capitalize()
 
 
+# A recruiting status (of a study or of one of its sites) in everyday words, as a state: "The
+# site is …", "Dana-Farber, Boston: …". The registry's codes are jargon ("ACTIVE_NOT_RECRUITING"
+# reads as "active"); these say what the status means for someone who wants to join. The one
+# vocabulary for it: site lists, site changes and "last known status" all read it here.
+_STATUS_WORDS = {
+    "RECRUITING": "looking for people",
+    "NOT_YET_RECRUITING": "not open yet",
+    "ACTIVE_NOT_RECRUITING": "no longer taking new people",
+    "ENROLLING_BY_INVITATION": "open by invitation only",
+    "SUSPENDED": "on hold",
+    "COMPLETED": "finished",
+    "TERMINATED": "closed early",
+    "WITHDRAWN": "closed before anyone joined",
+    "UNKNOWN": "not known",
+}
+
+
+def status_words(code: str | None) -> str:
+    """A recruiting status as a state in everyday words: RECRUITING → "looking for people";
+    a code this does not know, as words ("Some new status" → "some new status")."""
+    return _STATUS_WORDS.get(code or "", code_words(code).lower())
+
+
 def phase_words(value: str) -> str:
     """PHASE2 → "Phase 2", EARLY_PHASE1 → "Early Phase 1", NA → "Not Applicable"."""
     if value == "NA":
