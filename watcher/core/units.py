@@ -31,7 +31,7 @@ _NOT_A_SENTENCE_END = re.compile(
 _BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(])|(?<=[;:])\s+")
 _LIST_LEAD = re.compile(
     r"\b(?:such as|including(?: but not limited to)?|the following|as follows|any of)"
-    r"(?::)?\s+",
+    r"[:,]?\s+",
     re.IGNORECASE,
 )
 _COLON_SIDE_WORDS = 3
