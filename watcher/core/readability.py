@@ -35,8 +35,8 @@ DESIGN §4), counts what a patient takes in, the way a patient takes it in:
   keywords, MeSH terms, given by the caller) and every word with two capitals or a digit
   ("ECOG", "HER2", "18") count as one syllable: a patient who looks at a trial knows its drug and
   disease names, and an abbreviation is read as one token, not spelled out.
-- Everything the patient reads counts, parentheses included: "plain words (ORIGINAL)" is read
-  twice, so it is counted twice.
+- Everything the patient reads counts, parentheses included: words in parentheses are read
+  like any others.
 
 Hard words (`Reading.hard_words`) follow Dale-Chall: a word is familiar when it is on the list of
 easy words the caller passes in (the core ships no word list), or is a regular form of one
