@@ -45,6 +45,7 @@ import dataclasses
 import importlib.resources
 import json
 import math
+import random
 import re
 import statistics
 import sys
@@ -512,6 +513,32 @@ def print_rank(ranked: list[Ranked], side: str) -> None:
         print(f"{r.cost:>6} {r.count:>6} {r.syllables:>4}  {r.covered:<28} {r.phrase}")
 
 
+GOLDEN = ROOT / "tests" / "golden"
+SAMPLE_SEED = 13  # the issue's number: the same sample on every run, until the corpus changes
+
+
+def reading_sample(glossary: Glossary, size: int) -> list[tuple[str, PlainItem]]:
+    """`size` rewritten items (the plain text differs from the source), drawn with a fixed seed
+    from the records outside the golden set, for a person to read against their source."""
+    golden = {path.name.split(".")[0] for path in GOLDEN.iterdir()}
+    pool = [
+        (nct_id, item)
+        for raw in newest_versions()
+        if (nct_id := raw["protocolSection"]["identificationModule"]["nctId"]) not in golden
+        for item in trial_summary(parse_trial(raw), "patient", glossary).items
+        if not item.shown_as_written and " ".join(item.units) != item.original
+    ]
+    return random.Random(SAMPLE_SEED).sample(pool, min(size, len(pool)))
+
+
+def print_sample(sample: list[tuple[str, PlainItem]]) -> None:
+    """The sample as Markdown: each item's source, then what the patient reads, line by line."""
+    for number, (nct_id, item) in enumerate(sample, 1):
+        print(f"{number}. **{nct_id}** ({item.section})")
+        print(f"   - source: {item.original}")
+        print(f"   - patient: {' / '.join(item.units)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -524,8 +551,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="source",
         help="rank the registry's text (default) or what patients read now",
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="print N rewritten items from records outside the golden set, to read by hand",
+    )
     args = parser.parse_args(argv)
     glossary = load_glossary()
+    if args.sample is not None:
+        print_sample(reading_sample(glossary, args.sample))
+        return 0
     easy = easy_words()
     if args.rank is not None:
         ranked = rank(glossary, easy, args.side, args.rank)
