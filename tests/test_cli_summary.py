@@ -17,7 +17,7 @@ def test_summary_of_a_file_reads_as_plain_english(trialwatch: Trialwatch) -> Non
     """A patient summary of a study file explains the scale and ends with the safety line."""
     out = trialwatch("summary", str(fixture_path(DEMO))).stdout
     assert out.startswith("A Phase II Trial of LM103 in Advanced Melanoma (NCT07310784)\n")
-    assert "Daily-activity score (ECOG performance status) 0 to 1;" in out
+    assert "Activity level (ECOG performance status) 0 to 1;" in out
     assert "What these words mean" in out
     assert out.rstrip().endswith(
         "Only the study team can tell you if you qualify. Talk with your doctor."
@@ -105,6 +105,6 @@ def test_demo_shows_what_a_patient_is_told(tmp_path: Path) -> None:
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
     told = out.split("Subject: NCT07310784 is now recruiting", 1)[1]
     assert "- This study has started looking for participants." in told
-    assert "- Daily-activity score (ECOG performance status) 0 to 1;" in told
+    assert "- Activity level (ECOG performance status) 0 to 1;" in told
     assert "Who cannot join" in told
     assert "Only the study team can tell you if you qualify. Talk with your doctor." in told

@@ -16,7 +16,7 @@ GLOSSARY = load_glossary()
         ("Expected survival time >3 months;", "Expected survival time more than 3 months;"),
         (
             "ECOG performance status 0-1;",
-            "Daily-activity score (ECOG performance status) 0 to 1;",
+            "Activity level (ECOG performance status) 0 to 1;",
         ),
         ("grade ≤1(CTCAE V5.0)", "grade 1 or lower (CTCAE V5.0)"),
         ("≥ Grade 2 neuropathy", "Grade 2 or higher neuropathy"),

@@ -102,7 +102,7 @@ def test_change_summary_matches_its_reviewed_golden_file(
 def test_demo_golden_file_says_what_the_issue_asks() -> None:
     """NCT07310784: every item there, scales explained, comparators in words, nesting kept."""
     text = (GOLDEN / "NCT07310784.patient.txt").read_text(encoding="utf-8")
-    assert "- Daily-activity score (ECOG performance status) 0 to 1;" in text
+    assert "- Activity level (ECOG performance status) 0 to 1;" in text
     assert "  - 0: Fully active." in text
     assert "Expected survival time more than 3 months;" in text
     assert "grade 1 or lower (CTCAE V5.0)" in text

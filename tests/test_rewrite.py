@@ -45,7 +45,7 @@ def test_demo_trial_keeps_every_item_in_place(demo: list[PlainItem]) -> None:
 def test_demo_trial_reads_its_scale_comparators_and_grades_plainly(demo: list[PlainItem]) -> None:
     """'ECOG 0-1', '\\>3 months' and 'grade ≤1' read as a patient would say them."""
     assert demo[1].plain == "Expected survival time more than 3 months;"
-    assert demo[2].plain == "Daily-activity score (ECOG performance status) 0 to 1;"
+    assert demo[2].plain == "Activity level (ECOG performance status) 0 to 1;"
     [ecog] = demo[2].terms
     assert ecog.term == "ECOG performance status"
     assert "Lower is better" in ecog.meaning
@@ -65,7 +65,7 @@ def test_demo_trial_keeps_nested_items_under_their_parent(demo: list[PlainItem])
         ("4.3", 1, parent.original),
     ]
     assert "PD-1 antibody treatment" in demo[4].plain
-    assert demo[5].plain.startswith("If the change in the BRAF gene (BRAF V600 mutation) is")
+    assert demo[5].plain.startswith("If the BRAF V600 gene change (mutation) is")
 
 
 @pytest.mark.parametrize(
@@ -87,20 +87,20 @@ def test_demo_trial_keeps_nested_items_under_their_parent(demo: list[PlainItem])
             "No known active disease at least 2 years before",
         ),
         ("Patients >= 365 days from diagnosis", "Patients at least 365 days from diagnosis"),
-        ("Grade ≥ 2 neuropathy", "Grade 2 or higher neuropathy"),
+        ("Grade ≥ 2 neuropathy", "Grade 2 or higher nerve damage (neuropathy)"),
         ("≥ Grade 3 bleeding", "Grade 3 or higher bleeding"),
-        ("arrhythmia of Grade >2", "arrhythmia of Grade higher than 2"),
+        ("arrhythmia of Grade >2", "Heart rhythm problem (arrhythmia) of Grade higher than 2"),
         ("NYHA Class ≥ II", "NYHA Class II or higher"),
         (
             "ECOG PS of ≤1 within 7 days",
-            "Daily-activity score (ECOG PS) of 1 or lower within 7 days",
+            "Activity level (ECOG PS) of 1 or lower within 7 days",
         ),
-        ("Karnofsky ≥ 70%", "Daily-activity score (Karnofsky) 70% or higher"),
+        ("Karnofsky ≥ 70%", "Karnofsky 70% or higher"),
         ("18 ~75 years old", "18 to 75 years old"),
         ("Level ≤ 3 x ULN", "Level no more than 3 times the upper limit of normal (ULN)"),
         (
             "Creatinine < 1.5 \u00d7 LLN",
-            "Kidney blood test (Creatinine) less than 1.5 times the lower limit of normal (LLN)",
+            "Kidney test (Creatinine) less than 1.5 times the lower limit of normal (LLN)",
         ),
     ],
 )
@@ -150,19 +150,19 @@ def test_a_glossary_term_is_explained_the_first_time_only() -> None:
 def test_the_longest_glossary_term_wins() -> None:
     """'central nervous system metastases' is one term, not 'metastases' alone."""
     assert plain("Active central nervous system metastases") == (
-        "Active cancer that has spread to the brain or spinal cord "
+        "Active tumors that have spread to the brain or spinal cord "
         "(central nervous system metastases)"
     )
 
 
 def test_everyday_words_are_swapped_in_every_item_they_appear_in() -> None:
-    """'prior' reads 'earlier (prior)' in each item, even inside a noun phrase; nothing listed."""
+    """'prior' reads 'past (prior)' in each item, even inside a noun phrase; nothing listed."""
     items = rewrite_criteria(
         "Exclusion Criteria:\n\n* Prior therapy with PD-1 antibody\n* Prior malignancy", GLOSSARY
     )
     assert [i.plain for i in items] == [
-        "Earlier (Prior) treatment (therapy) with PD-1 antibody",
-        "Earlier (Prior) cancer (malignancy)",
+        "Past (Prior) treatment (therapy) with PD-1 antibody",
+        "Past (Prior) cancer (malignancy)",
     ]
     assert all(hit.everyday for hit in items[0].terms)
     assert [hit.everyday for hit in items[1].terms] == [True, False]
@@ -249,7 +249,7 @@ def _packaged_json() -> Any:
 def test_glossary_is_read_once_from_the_package() -> None:
     """Loading twice gives the same object, with terms, scales and negation cues."""
     assert load_glossary() is GLOSSARY
-    assert GLOSSARY.term("ecog_ps").plain == "daily-activity score"
+    assert GLOSSARY.term("ecog_ps").plain == "activity level"
     assert GLOSSARY.levels("ecog")["0"].startswith("Fully active")
     assert "no evidence of" in GLOSSARY.negation_cues
 
@@ -294,11 +294,11 @@ def test_build_check_notices_a_changed_source(tmp_path: Path) -> None:
     """When a shared glossary file changes, the check says the committed data is stale."""
     shared = tmp_path / "glossary"
     shutil.copytree(SHARED_GLOSSARY, shared)
-    draft = shared / "eligibility_glossary_draft.json"
-    draft.chmod(0o644)
-    data = json.loads(draft.read_text(encoding="utf-8"))
-    data["entries"][0]["plain"] = "daily activity level"
-    draft.write_text(json.dumps(data), encoding="utf-8")
+    ecog = shared / "ecog_performance_status.json"
+    ecog.chmod(0o644)
+    data = json.loads(ecog.read_text(encoding="utf-8"))
+    data["levels"][0]["plain"] = "Fully active."
+    ecog.write_text(json.dumps(data), encoding="utf-8")
     result = build_check(shared)
     assert result.returncode == 1
     assert "watcher/data/glossary.json is not what" in result.stdout

@@ -148,7 +148,7 @@ def test_eligibility_changes_are_grouped_with_both_versions() -> None:
         "Age older than 16 years",
     )
     assert second.label == "Reason a person cannot join taken out"
-    assert second.text.startswith("Earlier (Prior) cancer (malignancy)")
+    assert second.text.startswith("Past (Prior) cancer (malignancy)")
     assert [t.term for t in summary.terms] == ["malignancy"]
 
 
