@@ -1,29 +1,34 @@
-"""Build the packaged glossary `watcher/data/glossary.json` from the shared glossary folder.
+"""Build the packaged glossary `watcher/data/glossary.json` from the lexicon and the shared folder.
 
 Run from the checkout: `python tools/build_glossary.py --shared ../shared/glossary` (add
-`--check` to only verify that the committed files are what the build makes). The shared
-folder holds the collected sources with their licences (its README says which is which); the
-package needs only the parts the rewriter and the fidelity checker read, in one small file:
+`--check` to only verify that the committed files are what the build makes). A clone without
+`../shared` still works: the built JSON is committed and is all the package reads.
 
-- `terms`: the project's eligibility glossary (`eligibility_glossary_draft.json`: phrases,
-  abbreviations, plain words, meaning) plus, as "define only" entries, the FDA OCE
-  patient-friendly terms that glossary does not already cover;
-- `scales`: plain wording of each ECOG level and CTCAE grade, and the Karnofsky meaning;
-- `negation`: the NegEx cue lists from negspacy (`en` plus `en_clinical`). negspacy is MIT
-  licensed, so its licence text is written beside the data as `LICENSE-negspacy.txt`;
-- `comparators`: the reverse map the fidelity checker uses to read plain wording back as a
-  comparator, from `comparators.json`, plus the phrases the rewriter uses for scales;
-- `statuses` and `phases`: the display name and the patient wording of each overall status
-  (`ctgov_overall_status.json`) and phase (`trial_phases.json`), for the trial summary;
-- everyday words (`EVERYDAY` below): a project-drafted list of common words in criteria and
-  the everyday word a patient would use ("participants" → "people", "prior" → "earlier").
-  They are terms like the others (written "plain words (ORIGINAL)", checked the same way) but
-  marked `"render": "everyday"` and `"source_status": "drafted"`: they have no meaning to list,
-  and a clinician should review every pair before release.
+Inputs:
 
-The ctparser CSVs (Apache-2.0) are not used, so neither they nor their NOTICE are shipped.
-The build refuses plain wording that would blind the fidelity checker: a plain phrase may not
-contain a digit or a comparator phrase, since the checker counts both in the rewritten text.
+- `tools/glossary/lexicon.json` (in this repository, project-owned): every phrase the rewriter
+  swaps or defines. It began as the shared `eligibility_glossary_draft.json` (60 entries, with
+  their sources and quotes) plus the project's everyday words, and is now edited here. Each
+  entry has `id`; `match` (phrases, any case, whole words); `abbr` (exact case); `render`
+  (`replace`: the plain words stand in the text and the term and its meaning go to "What these
+  words mean"; `everyday`: the plain words stand in the text, nothing is listed; `define`: the
+  text keeps the term, the meaning is listed); `plain`, and `plain_plural` for the matches that
+  end in a plural "s"; `adds` (negation cues the plain words say that the matched words do not
+  spell, e.g. "not" for "non-infectious": the fidelity checker allows exactly these); `explain`;
+  `source` (the authority the plain words or the meaning come from, or "project-drafted");
+  `licence`; `reviewed` (true only once a clinician has read the entry; none has yet); and, not
+  packaged, `rank_cost` (syllables beyond one a word that the entry's matches cost across the
+  recorded trials when it was chosen), `notes` and `quote`.
+- From the shared folder (its README gives each file's licence): the FDA OCE patient-friendly
+  terms (public domain) the lexicon does not cover, as define-only terms; the scales (ECOG,
+  CTCAE, Karnofsky); the NegEx cue lists from negspacy (MIT, so its licence is written beside the
+  data as `LICENSE-negspacy.txt`); the comparator phrases; overall statuses and phases.
+
+The build refuses an entry that would read wrong wherever its phrase stands: plain words with a
+digit or a comparator phrase (the checker counts both), a hyphen or a parenthesis (the reader
+reads plain words only), a negation cue not declared in `adds`, an alias two entries claim, or a
+`plain_plural` no match can use. The ctparser CSVs (Apache-2.0) are not used, so neither they nor
+their NOTICE are shipped.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import argparse
 import json
 import re
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,132 +45,47 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "watcher" / "data"
 GLOSSARY_FILE = DATA / "glossary.json"
 NEGSPACY_LICENCE_FILE = DATA / "LICENSE-negspacy.txt"
+LEXICON_FILE = ROOT / "tools" / "glossary" / "lexicon.json"
 
 # Phrases the rewriter writes for scale values and grades ("grade 1 or lower", "higher than 2")
 # that comparators.json's reverse map does not list; project-drafted, same meaning as a symbol.
 EXTRA_REVERSE = {"higher than": ">", "lower than": "<", "greater than": ">", "or greater": ">="}
 COMPARATOR_OPS = {">", ">=", "<", "<="}
-# Project decisions on the draft glossary, each with its reason (a clinician should confirm):
-# - terms whose plain wording cannot stand in for the term in a sentence are only defined:
-DEFINE_ONLY = {
-    # "agreeing in writing after learning the risks and benefits" is not a noun phrase:
-    # "has given agreeing in writing …" and "sign an … agreeing in writing …" are not English.
-    "informed_consent",
-}
-# - aliases that say more than the plain wording are only defined, never replaced, because
-#   "round of treatment (first-line therapy)" drops "first" from the words a reader reads:
-NARROWER_ALIASES = {
-    "line_of_therapy": {
-        "prior line",
-        "prior lines",
-        "first-line therapy",
-        "first line therapy",
-        "first-line treatment",
-        "first-line",
-        "frontline therapy",
-        "front-line therapy",
-        "1L",
-    },
-}
-# Everyday words, drafted for this project (source_status "drafted"; a clinician should review
-# each pair). Each row: the words as trials write them, the everyday word, its plural when the
-# written words include a plural. A row is only added where the everyday word can stand in the
-# same place in the sentence for every form listed ("eligible for surgery" is why "eligible"
-# reads "suitable", not "able to join"). Words whose everyday form needs a negation ("not
-# controlled" for "uncontrolled") are left out: a negation a trial did not write is a new
-# claim, even where the meaning looks the same.
-EVERYDAY: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
-    (("participant", "participants"), "person", "people"),
-    (("individuals",), "people", None),
-    (("females",), "women", None),
-    (("males",), "men", None),
-    (("investigator", "investigators"), "study doctor", "study doctors"),
-    (("eligible",), "suitable", None),
-    (("documented",), "recorded", None),
-    (("prior to",), "before", None),
-    (("prior",), "earlier", None),
-    (("previous",), "earlier", None),
-    (("adequate",), "good enough", None),
-    (("sufficient",), "enough", None),
-    (("clinically significant", "significant"), "serious", None),
-    (("require",), "need", None),
-    (("requires",), "needs", None),
-    (("requiring",), "needing", None),
-    (("evidence",), "signs", None),
-    (("additional",), "extra", None),
-    (("receive",), "get", None),
-    (("receiving",), "getting", None),
-    (("received",), "had", None),
-    (("undergo",), "have", None),
-    (("undergoing",), "having", None),
-    (("underwent",), "had", None),
-    (("administered",), "given", None),
-    (("approximately",), "about", None),
-    (("subsequent",), "later", None),
-    (("initiation",), "start", None),
-    (("discontinue",), "stop", None),
-    (("discontinued",), "stopped", None),
-    (("discontinuation",), "stopping", None),
-    (("currently",), "now", None),
-    (("demonstrate",), "show", None),
-    (("permitted",), "allowed", None),
-    (("anticipated",), "expected", None),
-    (("utilize",), "use", None),
-    (("comply with",), "follow", None),
-    (("elevated",), "raised", None),
-    (("persistent",), "lasting", None),
-    (("duration",), "length", None),
-    (("assessment", "evaluation"), "check", None),
-    (("hypersensitivity",), "allergy", None),
-    (("cardiovascular",), "heart and blood vessel", None),
-    (("cerebrovascular",), "brain blood vessel", None),
-    (("pulmonary",), "lung", None),
-    (("hepatic",), "liver", None),
-    (("renal",), "kidney", None),
-    (("cardiac",), "heart", None),
-    (("gastrointestinal",), "stomach and bowel", None),
-    (("laboratory",), "lab", None),
-    (("transplantation",), "transplant", None),
-    (("lactating",), "breastfeeding", None),
-    (("toxicity", "toxicities"), "side effect", "side effects"),
-    (("radiotherapy", "radiation therapy"), "radiation treatment", None),
-    (("therapy", "therapies"), "treatment", "treatments"),
-    (("intervention", "interventions"), "treatment", "treatments"),
-    (("corticosteroid", "corticosteroids"), "steroid", "steroids"),
-    (("immunosuppressive",), "immune-weakening", None),
-    (("imaging examination", "imaging examinations", "imaging studies"), "scan", "scans"),
-    (("imaging",), "scans", None),
-    (("mutation", "mutations"), "gene change", "gene changes"),
-    (("enrollment", "enrolment"), "joining the study", None),
-    (("criterion",), "rule", None),
-    (("criteria",), "rules", None),  # a Latin plural: no "s" to tell it by
-    (("at baseline",), "at the start", None),
-    (("participate",), "take part", None),
-    (("participation",), "taking part", None),
-    (("interfere with",), "get in the way of", None),
-    (("regimen",), "treatment plan", None),
-    (("myocardial infarction",), "heart attack", None),
-    (("alopecia",), "hair loss", None),
-    (("psychiatric",), "mental health", None),
-    (("associated with",), "linked to", None),
-    (("obstruction",), "blockage", None),
-    (("bilateral",), "on both sides", None),
-    (("fibrosis",), "scarring", None),
-    (("amenable to",), "suitable for", None),
-    (("hemorrhage", "haemorrhage"), "bleeding", None),
-    (("dyspnea", "dyspnoea"), "shortness of breath", None),
-    (("edema", "oedema"), "swelling", None),
-    (("cirrhosis",), "liver scarring", None),
-)
 # FDA OCE terms left out: in criteria "subject" is mostly the verb or "subject to", where the
 # FDA meaning ("a person participating in a clinical trial") would be wrong.
 FDA_SKIPPED = {"Subject"}
+
+# The keys of a lexicon entry that the package carries (the rest is for the people editing it).
+PACKAGED = (
+    "id",
+    "match",
+    "abbr",
+    "render",
+    "plain",
+    "plain_plural",
+    "adds",
+    "explain",
+    "source",
+    "licence",
+    "reviewed",
+)
+RENDERS = {"replace", "everyday", "define"}
+FDA_SOURCE = (
+    "FDA Oncology Center of Excellence, Patient-Friendly Language for Cancer Clinical Trials "
+    "(https://www.fda.gov/about-fda/oncology-center-excellence/patient-friendly-language-cancer-"
+    "clinical-trials)"
+)
 
 Json = dict[str, Any]
 
 
 def _read(shared: Path, name: str) -> Any:
     return json.loads((shared / name).read_text(encoding="utf-8"))
+
+
+def _lexicon(path: Path) -> list[Json]:
+    entries: list[Json] = json.loads(path.read_text(encoding="utf-8"))["entries"]
+    return [{key: entry[key] for key in PACKAGED if key in entry} for entry in entries]
 
 
 def _fda_names(term: str) -> tuple[list[str], list[str]]:
@@ -175,33 +96,9 @@ def _fda_names(term: str) -> tuple[list[str], list[str]]:
     return phrases, abbr
 
 
-def _terms(shared: Path) -> list[Json]:
-    draft = _read(shared, "eligibility_glossary_draft.json")
-    terms: list[Json] = []
-    for entry in draft["entries"]:
-        narrower = NARROWER_ALIASES.get(entry["id"], set())
-        term: Json = {
-            "id": entry["id"],
-            "match": [a for a in entry["match"] if a not in narrower],
-            "abbr": [a for a in entry["abbr"] if a not in narrower],
-            "render": "define" if entry["id"] in DEFINE_ONLY else entry["render"],
-            "plain": entry["plain"],
-            "explain": entry["explain"],
-        }
-        if entry.get("plain_plural"):
-            term["plain_plural"] = entry["plain_plural"]
-        terms.append(term)
-        if narrower:
-            terms.append(
-                {
-                    "id": f"{entry['id']}_narrower",
-                    "match": [a for a in entry["match"] if a in narrower],
-                    "abbr": [a for a in entry["abbr"] if a in narrower],
-                    "render": "define",
-                    "plain": "",
-                    "explain": entry["explain"],
-                }
-            )
+def _terms(shared: Path, lexicon: Path) -> list[Json]:
+    """The lexicon, then the FDA OCE terms it does not cover, as define-only terms."""
+    terms = _lexicon(lexicon)
     known = {alias.casefold() for t in terms for alias in t["match"] + t["abbr"]}
     for entry in _read(shared, "fda_oce_patient_friendly_glossary.json")["terms"]:
         phrases, abbr = _fda_names(entry["term"])
@@ -218,30 +115,11 @@ def _terms(shared: Path) -> list[Json]:
                 "render": "define",
                 "plain": "",
                 "explain": entry["definition"],
+                "source": FDA_SOURCE,
+                "licence": "public domain (US Government work; credit FDA OCE)",
+                "reviewed": False,
             }
         )
-    known = {alias.casefold() for t in terms for alias in t["match"] + t["abbr"]}
-    return terms + _everyday(known)
-
-
-def _everyday(known: set[str]) -> list[Json]:
-    """The drafted everyday words, leaving out any the glossaries above already cover."""
-    terms: list[Json] = []
-    for written, plain, plural in EVERYDAY:
-        if any(phrase.casefold() in known for phrase in written):
-            raise SystemExit(f"everyday words {written} are already a glossary term")
-        term: Json = {
-            "id": "everyday_" + re.sub(r"[^a-z0-9]+", "_", written[0]).strip("_"),
-            "match": list(written),
-            "abbr": [],
-            "render": "everyday",
-            "plain": plain,
-            "explain": "",
-            "source_status": "drafted",
-        }
-        if plural:
-            term["plain_plural"] = plural
-        terms.append(term)
     return terms
 
 
@@ -274,11 +152,16 @@ def _scales(shared: Path) -> Json:
     }
 
 
+# Project-added pseudo-negations: "not" that negates nothing in a criterion, so plain words
+# ("such as" for "including but not limited to") may leave it out.
+EXTRA_PSEUDO = ("not limited to",)
+
+
 def _negation(shared: Path) -> tuple[Json, str]:
     source = _read(shared, "negation_triggers_en_negspacy.json")
     sets = (source["en"], source["en_clinical_additions"])
     cues = sorted({c for s in sets for c in s["preceding_negations"] + s["following_negations"]})
-    pseudo = sorted({c for s in sets for c in s["pseudo_negations"]})
+    pseudo = sorted({c for s in sets for c in s["pseudo_negations"]} | set(EXTRA_PSEUDO))
     return {"cues": cues, "pseudo": pseudo}, source["_license_MIT"]
 
 
@@ -291,34 +174,99 @@ def _comparators(shared: Path) -> Json:
     return {"reverse": {**reverse, **EXTRA_REVERSE}}
 
 
+def _looks_plural(written: str) -> bool:
+    """The rewriter's reading of a matched alias: an "s" plural takes `plain_plural`."""
+    return written.endswith("s") and not written.endswith(("ss", "us", "is"))
+
+
+def _cue_reader(negation: Json) -> Any:
+    """A reader of the NegEx cues in a phrase, pseudo-negations ("not only") left out.
+
+    The build reads the cues itself rather than through the engine it feeds, so a change in
+    the engine cannot quietly loosen the data's checks.
+    """
+
+    def words(phrases: list[str]) -> re.Pattern[str]:
+        ordered = sorted(phrases, key=len, reverse=True)
+        return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ordered)) + r")(?![\w-])")
+
+    cues, pseudo = words(negation["cues"]), words(negation["pseudo"])
+
+    def read(text: str) -> Counter[str]:
+        lowered = pseudo.sub(lambda m: "_" * len(m.group(0)), text.casefold())
+        return Counter(cues.findall(lowered))
+
+    return read
+
+
+def _problems(term: Json, comparator: re.Pattern[str], cues: Any) -> list[str]:
+    """Every way one term would read wrong wherever its phrases stand."""
+    problems = [f"no {key}" for key in ("source", "licence") if not term.get(key)]
+    if term["render"] not in RENDERS:
+        problems.append(f"render {term['render']!r} is not one of {sorted(RENDERS)}")
+    if not isinstance(term.get("reviewed"), bool):
+        problems.append("reviewed must be true or false")
+    aliases = term["match"] + term["abbr"]
+    if not aliases:
+        problems.append("no phrase or abbreviation to match")
+    plains = [p for p in (term["plain"], term.get("plain_plural")) if p]
+    if term["render"] == "define":
+        if plains:
+            problems.append("a define-only term has no plain words")
+        return problems
+    if not term["plain"]:
+        problems.append("no plain words")
+    if term.get("plain_plural") and not any(map(_looks_plural, aliases)):
+        problems.append("plain_plural, but no alias ends in a plural 's'")
+    for plain in plains:
+        if re.search(r"\d", plain) or comparator.search(plain):
+            problems.append(f"{plain!r}: a digit or comparator would blind the checker")
+        if re.search(r"[-()\u2010-\u2015]", plain):
+            problems.append(f"{plain!r}: hyphens and parentheses do not belong in plain words")
+        if term["render"] == "everyday" and plain.casefold() in map(str.casefold, aliases):
+            problems.append(f"{plain!r} is one of its own aliases")
+        said = cues(plain)
+        for alias in aliases:
+            added = set(said - cues(alias))
+            if not added <= set(term.get("adds", ())):
+                problems.append(f"{plain!r} adds {sorted(added)} to {alias!r}: declare in adds")
+    for cue in term.get("adds", ()):
+        if not any(cues(plain)[cue] for plain in plains):
+            problems.append(f"adds {cue!r}, which its plain words do not say")
+    return problems
+
+
 def _check(data: Json) -> None:
-    """Refuse plain wording the fidelity checker could mistake for the trial's own words."""
+    """Refuse terms that would read wrong, and aliases two terms claim (one would be lost)."""
     phrases = "|".join(re.escape(p) for p in data["comparators"]["reverse"])
     comparator = re.compile(rf"\b(?:{phrases})\b", re.IGNORECASE)
+    cues = _cue_reader(data["negation"])
+    owner: dict[str, str] = {}
+    problems: list[str] = []
     for term in data["terms"]:
-        for plain in filter(None, (term["plain"], term.get("plain_plural"))):
-            if re.search(r"\d", plain) or comparator.search(plain):
-                raise SystemExit(f"glossary term {term['id']}: plain wording {plain!r} is unsafe")
+        problems += [f"{term['id']}: {p}" for p in _problems(term, comparator, cues)]
+        for alias in {a.casefold() for a in term["match"]} | set(term["abbr"]):
+            if owner.setdefault(alias, term["id"]) != term["id"]:
+                problems.append(f"{term['id']}: {alias!r} is already an alias of {owner[alias]}")
+    if problems:
+        raise SystemExit("glossary terms refused:\n" + "\n".join(problems))
 
 
-def build(shared: Path) -> tuple[str, str]:
+def build(shared: Path, lexicon: Path = LEXICON_FILE) -> tuple[str, str]:
     """(glossary JSON text, negspacy licence text) as they should be committed."""
     negation, mit = _negation(shared)
-    draft = _read(shared, "eligibility_glossary_draft.json")
     data: Json = {
         "_sources": {
-            "terms": "eligibility_glossary_draft.json (project draft; quotes from US Government "
-            "public-domain sources) and fda_oce_patient_friendly_glossary.json (FDA Oncology "
-            "Center of Excellence, public domain, credit FDA OCE)",
+            "terms": "tools/glossary/lexicon.json (project lexicon: each term names its source; "
+            "it began as the shared eligibility_glossary_draft.json) and, as define-only terms, "
+            "fda_oce_patient_friendly_glossary.json (FDA Oncology Center of Excellence, public "
+            "domain, credit FDA OCE)",
             "scales": "ecog_performance_status.json (ECOG-ACRIN, public domain), "
             "ctcae_v5_grades.json (NCI CTCAE v5.0, public domain), "
             "karnofsky_performance_status_plain.json (project paraphrases)",
             "negation": "negation_triggers_en_negspacy.json (negspacy termsets en + en_clinical)",
             "comparators": "comparators.json fidelity_reverse (project-owned) plus the scale "
             "phrases in tools/build_glossary.py",
-            "everyday": "terms with render 'everyday': drafted for this project in "
-            "tools/build_glossary.py (EVERYDAY), source_status 'drafted', to be reviewed by a "
-            "clinician",
             "statuses": "ctgov_overall_status.json (display names: ClinicalTrials.gov, public "
             "domain; patient wording drafted for this project)",
             "phases": "trial_phases.json (display names: ClinicalTrials.gov PRS via HL7 THO, "
@@ -327,10 +275,13 @@ def build(shared: Path) -> tuple[str, str]:
         "_licences": {
             "negation": "MIT, Copyright (c) 2019 Jeno Pizarro: see LICENSE-negspacy.txt beside "
             "this file, which must travel with it",
-            "terms": draft["_license"],
+            "terms": "each term's own 'licence': definitions quoted from NCI, FDA, NLM and NIH "
+            "are US Government works (public domain; NCI and FDA ask for credit); pairs from "
+            "PlainLanguage.gov are public domain (CC0); everything else is project-owned. No "
+            "clinician has reviewed the terms yet ('reviewed': false).",
             "other": "US Government works (public domain) and project-owned text",
         },
-        "terms": _terms(shared),
+        "terms": _terms(shared, lexicon),
         "scales": _scales(shared),
         "negation": negation,
         "comparators": _comparators(shared),
@@ -344,9 +295,10 @@ def build(shared: Path) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "glossary")
+    parser.add_argument("--lexicon", type=Path, default=LEXICON_FILE, help="the lexicon to build")
     parser.add_argument("--check", action="store_true", help="compare, do not write")
     args = parser.parse_args(argv)
-    glossary, licence = build(args.shared)
+    glossary, licence = build(args.shared, args.lexicon)
     if args.check:
         stale = [
             str(path.relative_to(ROOT))
