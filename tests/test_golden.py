@@ -107,8 +107,8 @@ def test_demo_golden_file_says_what_the_issue_asks() -> None:
     assert f"- {plain_words('ECOG').capitalize()} 0 to 1;" in text
     assert "  - 0: Fully active." in text
     assert "Expected survival time more than 3 months;" in text
-    assert "grade 1 or lower (CTCAE V5.0)" in text
-    assert "who have failed at least two lines of standard treatment:\n  - Patients need" in text
+    assert "grade 1 or lower (CTCAE V5.0)" in " ".join(text.split())
+    assert "who have failed at least two lines of standard treatment:\n  - People need" in text
     summary = trial_summary(
         parse_trial(json.loads(fixture_path(DEMO).read_text())), "patient", glossary()
     )

@@ -25,7 +25,7 @@ rewrites so a later rule cannot rewrite it again:
    "What these words mean" (so a patient can still show the doctor the exact term). The plain
    words stand alone in the running text; the original terms are never written beside them.
    Words are kept as written where plain words would not read as English or would say
-   something else: inside parentheses, in the middle of a longer noun phrase (replace terms),
+   something else: in the middle of a noun phrase when the plain words are long or a clause,
    inside a capitalised name ("Female Enrollment Form", "Principal Investigator"), glued to a
    letter or an apostrophe ("participant's", "participant(s)"), or where a word would be
    doubled ("allergic allergy", "liver liver scarring"). After "a"/"an" the article is fixed to
@@ -245,18 +245,29 @@ def _inside_parentheses(text: str, start: int) -> bool:
     return before.count("(") > before.count(")")
 
 
-def _ends_noun_phrase(text: str, start: int, end: int, plain: str) -> bool:
-    """Whether a replace term's plain words can stand where the term stands: the term ends its
-    noun phrase, the trial does not gloss it itself, and the plain words are not narrower
-    ("pregnancy test" for "urine pregnancy test")."""
-    written = text[start:end]
-    if plain.casefold() in written.casefold() or "(" in written:
-        return False
+def _fits_here(text: str, start: int, end: int, plain: str) -> bool:
+    """Whether a replace term's plain words can stand where the term stands: the trial does not
+    gloss the term itself, the plain words are not narrower ("pregnancy test" for "urine
+    pregnancy test"), and either the term ends its noun phrase or the plain words are a short
+    modifier that can stand before the next word ("medically important heart disease", not
+    "lung disease that causes scarring treatment")."""
+    written = text[start:end].casefold()
+    if plain.casefold() in written and not written.endswith(f"({plain.casefold()})"):
+        return False  # narrower, unless the trial's own abbreviation: "… virus (HIV)" → "HIV"
     after = text[end:].lstrip()
     if after.startswith("("):
         return False
     following = re.match(r"[A-Za-z][\w-]*", after)
-    return following is None or following.group(0) in _PHRASE_ENDERS
+    if following is None or following.group(0) in _PHRASE_ENDERS:
+        return True
+    words = plain.casefold().split()
+    return len(words) <= _MODIFIER_WORDS and not _CLAUSE_WORDS.intersection(words)
+
+
+_MODIFIER_WORDS = 4
+_CLAUSE_WORDS = frozenset(
+    ("that", "which", "who", "of", "in", "with", "to", "for", "from", "by", "on", "at")
+)
 
 
 def _word_before(text: str, start: int) -> str:
@@ -487,7 +498,7 @@ def _terms(draft: _Draft, glossary: Glossary) -> None:
             and len(readings.get(plain.casefold(), ())) < 2
             and not any(char.isdigit() for char in written)  # "BRAF V600 mutation" keeps V600
             and _spelled_as_the_term(term, written)
-            and (term.everyday or _ends_noun_phrase(text, start, end, plain))
+            and (term.everyday or _fits_here(text, start, end, plain))
             and _may_swap(text, start, end, plain)
             and _swap(draft, start, end, plain)
         )
