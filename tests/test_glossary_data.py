@@ -240,7 +240,7 @@ def test_hepatitis_tests_are_defined_as_the_tests_they_are(term_id: str, test: s
         ("a participant", "a person"),
         ("the participant's", "the person's"),
         ("investigators", "study doctors"),
-        ("the investigator's opinion", "the study doctor's opinion"),
+        ("the investigator's opinion", "the study doctor's view"),
         ("Inclusion criteria", "Inclusion criteria"),  # the FDA term, defined, not swapped
         ("meets all criteria", "meets all rules"),
         ("2 prior lines of therapy", "2 past lines of treatment"),

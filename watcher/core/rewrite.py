@@ -318,8 +318,9 @@ def _in_name(text: str, start: int, end: int) -> bool:
 
 def _cased(plain: str, written: str) -> str:
     """A capitalised word ("Participants" starting a sentence) gets a capitalised plain word;
-    an abbreviation (all capitals) says nothing about the sentence, so it changes nothing."""
-    if written[:1].isupper() and not written[1:2].isupper():
+    an abbreviation (any other capital: "ECOG", "CrCl") says nothing about the sentence, so it
+    changes nothing."""
+    if written[:1].isupper() and written[1:] == written[1:].lower():
         return plain[:1].upper() + plain[1:]
     return plain
 
