@@ -301,11 +301,13 @@ def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
         return False  # "participant's", "pneumonitis/interstitial lung disease": one word
     if written[:1].isupper() and not written.isupper() and _in_name(text, start, end):
         return False
-    words = plain.split()
-    return not (
-        _same_word(_word_before(text, start), words[0])
-        or _same_word(_word_after(text, end), words[-1])
-    )
+    before, after = _word_before(text, start), _word_after(text, end)
+    return not any(
+        _same_word(neighbour, word)
+        for word in plain.split()
+        if len(word) >= _STEM
+        for neighbour in (before, after)
+    ) and not (_same_word(before, plain.split()[0]) or _same_word(after, plain.split()[-1]))
 
 
 def _in_name(text: str, start: int, end: int) -> bool:
