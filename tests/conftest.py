@@ -53,6 +53,8 @@ def plain_words(phrase: str, *, plural: bool = False) -> str:
     for term in load_glossary().terms:
         phrases = {p.casefold() for p in term.phrases}
         if phrase.casefold() in phrases or phrase in term.abbreviations:
+            if not (term.replace and term.plain):  # else a test would compare with ""
+                raise LookupError(f"{phrase!r} is kept as written: it has no plain words")
             return (term.plain_plural or term.plain) if plural else term.plain
     raise KeyError(phrase)
 

@@ -17,7 +17,7 @@ def test_summary_of_a_file_reads_as_plain_english(trialwatch: Trialwatch) -> Non
     """A patient summary of a study file explains the scale and ends with the safety line."""
     out = trialwatch("summary", str(fixture_path(DEMO))).stdout
     assert out.startswith("A Phase II Trial of LM103 in Advanced Melanoma (NCT07310784)\n")
-    assert f"{plain_words('ECOG').capitalize()} 0 to 1;" in out
+    assert "ECOG performance status 0 to 1;" in out
     assert "What these words mean" in out
     assert out.rstrip().endswith(
         "Only the study team can tell you if you qualify. Talk with your doctor."
@@ -25,10 +25,11 @@ def test_summary_of_a_file_reads_as_plain_english(trialwatch: Trialwatch) -> Non
 
 
 def test_summary_json_has_the_documented_shape(trialwatch: Trialwatch) -> None:
-    """Scripts get nct_id, the text, key facts, each criterion original and plain, a grade."""
+    """Scripts get nct_id, the text, key facts, each criterion original, plain and in the lines
+    it is shown in, the terms explained with the words read in their place, and a grade."""
     data = trialwatch("summary", str(fixture_path(DEMO)), "--format", "json").stdout
     summary = json.loads(data)
-    assert set(summary) == {"nct_id", "text", "key_facts", "criteria", "grade_level"}
+    assert set(summary) == {"nct_id", "text", "key_facts", "criteria", "terms", "grade_level"}
     assert summary["nct_id"] == "NCT07310784"
     assert isinstance(summary["grade_level"], float)
     first = summary["criteria"][1]
@@ -36,8 +37,16 @@ def test_summary_json_has_the_documented_shape(trialwatch: Trialwatch) -> None:
         "section": "inclusion",
         "original": "Expected survival time >3 months;",
         "plain": "Expected survival time more than 3 months;",
+        "units": ["Expected survival time more than 3 months;"],
         "shown_as_written": False,
     }
+    long_item = max(summary["criteria"], key=lambda c: len(c["units"]))
+    assert len(long_item["units"]) > 3
+    assert long_item["plain"] == "\n".join(long_item["units"])
+    ecog = next(t for t in summary["terms"] if t["term"] == "ECOG performance status")
+    assert ecog["plain"] == "" and "0 to 5" in ecog["meaning"]  # a scale keeps its name
+    swapped = next(t for t in summary["terms"] if t["term"] == "central nervous system metastases")
+    assert swapped["plain"] == plain_words("central nervous system metastases", plural=True)
     assert {c["section"] for c in summary["criteria"]} == {"inclusion", "exclusion"}
 
 
@@ -105,6 +114,6 @@ def test_demo_shows_what_a_patient_is_told(tmp_path: Path) -> None:
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
     told = out.split("Subject: NCT07310784 is now recruiting", 1)[1]
     assert "- This study has started looking for people to join." in told
-    assert f"- {plain_words('ECOG').capitalize()} 0 to 1;" in told
+    assert "- ECOG performance status 0 to 1;" in told
     assert "Who cannot join" in told
     assert "Only the study team can tell you if you qualify. Talk with your doctor." in told

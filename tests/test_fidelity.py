@@ -26,7 +26,6 @@ def swaps(text: str) -> list[Piece]:
     return out
 
 
-ECOG = plain_words("ECOG performance status")
 CANCER = plain_words("malignancy")
 STUDY_DRUG = plain_words("investigational drug")
 
@@ -51,7 +50,7 @@ def small_glossary(*entries: dict[str, object]) -> object:
     ("original", "plain"),
     [
         ("Expected survival time >3 months;", "Expected survival time more than 3 months;"),
-        ("ECOG performance status 0-1;", f"[{ECOG}|ECOG performance status] 0 to 1;"),
+        ("Known malignancy 0-1;", f"Known [{CANCER}|malignancy] 0 to 1;"),
         ("grade ≤1(CTCAE V5.0)", "grade 1 or lower (CTCAE V5.0)"),
         ("≥ Grade 2 neuropathy", "Grade 2 or higher neuropathy"),
         ("Aged ≥18 years", "Aged 18 years or older"),

@@ -24,7 +24,7 @@ from watcher.delivery.templates import FORMATS, render_trial_summary
 
 def summary_json(summary: TrialSummary) -> dict[str, Any]:
     """The JSON shape scripts read: the text as a reader sees it, the key facts with the
-    criteria or record fields they come from, and each criterion."""
+    criteria or record fields they come from, each criterion, and the terms explained."""
     return {
         "nct_id": summary.nct_id,
         "text": render_trial_summary(summary, "text"),
@@ -50,9 +50,14 @@ def summary_json(summary: TrialSummary) -> dict[str, Any]:
                 "section": item.section,
                 "original": item.original,
                 "plain": item.plain,
+                # What the patient reads, as the lines it is shown in ("plain" joins them).
+                "units": list(item.units),
                 "shown_as_written": item.shown_as_written,
             }
             for item in summary.items
+        ],
+        "terms": [
+            {"term": hit.term, "plain": hit.plain, "meaning": hit.meaning} for hit in summary.terms
         ],
         "grade_level": summary.grade_level,
     }

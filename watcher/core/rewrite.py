@@ -250,18 +250,20 @@ def _fits_here(text: str, start: int, end: int, plain: str) -> bool:
     gloss the term itself, the plain words are not narrower ("pregnancy test" for "urine
     pregnancy test"), and either the term ends its noun phrase or the plain words are a short
     modifier that can stand before the next word ("medically important heart disease", not
-    "lung disease that causes scarring treatment")."""
+    "lung disease that causes scarring treatment"). After an adverb only a short modifier fits
+    ("radiographically measurable disease" keeps its words)."""
     written = text[start:end].casefold()
     if plain.casefold() in written and not written.endswith(f"({plain.casefold()})"):
         return False  # narrower, unless the trial's own abbreviation: "… virus (HIV)" → "HIV"
     after = text[end:].lstrip()
     if after.startswith("("):
         return False
-    following = re.match(r"[A-Za-z][\w-]*", after)
-    if following is None or following.group(0) in _PHRASE_ENDERS:
-        return True
     words = plain.casefold().split()
-    return len(words) <= _MODIFIER_WORDS and not _CLAUSE_WORDS.intersection(words)
+    short = len(words) <= _MODIFIER_WORDS and not _CLAUSE_WORDS.intersection(words)
+    if _word_before(text, start).endswith("ly") and not short:
+        return False  # "radiographically measurable disease": an adverb needs a modifier
+    following = re.match(r"[A-Za-z][\w-]*", after)
+    return following is None or following.group(0) in _PHRASE_ENDERS or short
 
 
 _MODIFIER_WORDS = 4
@@ -295,7 +297,7 @@ def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
     to an apostrophe, "(s)" or a slash, not inside a capitalised name ("Informed Consent
     Form"), and not next to the same word ("allergic allergy", "treatment treatment plan")."""
     written = text[start:end]
-    if text[start - 1 : start] == "(" and text[end : end + 1] == ")":
+    if text[start - 1 : start] + text[end : end + 1] in ("()", "[]"):
         return False
     if text[end : end + 1] in ("(", "'", "\u2019", "`", "/") or text[start - 1 : start] == "/":
         return False  # "participant's", "pneumonitis/interstitial lung disease": one word

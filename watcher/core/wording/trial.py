@@ -196,7 +196,7 @@ def trial_summary(
         grade = flesch_kincaid_grade_of(item.plain for item in items)
     else:
         items = [
-            PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label)
+            PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label, (c.text,))
             for c in parse_criteria(trial.eligibility.criteria)
         ]
         title = trial.brief_title or trial.official_title or nct_id
