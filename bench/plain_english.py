@@ -517,7 +517,9 @@ GOLDEN = ROOT / "tests" / "golden"
 SAMPLE_SEED = 13  # the issue's number: the same sample on every run, until the corpus changes
 
 
-def reading_sample(glossary: Glossary, size: int) -> list[tuple[str, PlainItem]]:
+def reading_sample(
+    glossary: Glossary, size: int, seed: int = SAMPLE_SEED
+) -> list[tuple[str, PlainItem]]:
     """`size` rewritten items (the plain text differs from the source), drawn with a fixed seed
     from the records outside the golden set, for a person to read against their source."""
     golden = {path.name.split(".")[0] for path in GOLDEN.iterdir()}
@@ -528,7 +530,7 @@ def reading_sample(glossary: Glossary, size: int) -> list[tuple[str, PlainItem]]
         for item in trial_summary(parse_trial(raw), "patient", glossary).items
         if not item.shown_as_written and " ".join(item.units) != item.original
     ]
-    return random.Random(SAMPLE_SEED).sample(pool, min(size, len(pool)))
+    return random.Random(seed).sample(pool, min(size, len(pool)))
 
 
 def print_sample(sample: list[tuple[str, PlainItem]]) -> None:
@@ -557,10 +559,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N",
         help="print N rewritten items from records outside the golden set, to read by hand",
     )
+    parser.add_argument(
+        "--seed", type=int, default=SAMPLE_SEED, help="draw another sample (with --sample)"
+    )
     args = parser.parse_args(argv)
     glossary = load_glossary()
     if args.sample is not None:
-        print_sample(reading_sample(glossary, args.sample))
+        print_sample(reading_sample(glossary, args.sample, args.seed))
         return 0
     easy = easy_words()
     if args.rank is not None:
