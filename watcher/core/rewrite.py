@@ -508,7 +508,8 @@ def _terms(draft: _Draft, glossary: Glossary) -> None:
             and _swap(draft, start, end, plain)
         )
         if not term.everyday:
-            draft.explain(term, written, plain=plain if swapped else "")
+            listed = _plain_for(term, written) if swapped else ""  # as listed: not capitalised
+            draft.explain(term, written, plain=listed)
 
 
 def _spelled_as_the_term(term: Term, written: str) -> bool:
