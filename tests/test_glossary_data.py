@@ -161,7 +161,7 @@ def test_kidney_and_activity_measures_keep_distinct_names() -> None:
     [
         ("Known allergic hypersensitivity to", "Known allergy to"),
         ("Stage IV liver cirrhosis", "Stage IV liver cirrhosis"),  # kept: scarring is wider
-        ("chemotherapy treatment regimen", "chemotherapy treatment plan"),
+        ("chemotherapy treatment regimen", "chemo treatment plan"),
         (
             "systemically administered corticosteroid treatment therapy",
             "systemically given steroid treatment",

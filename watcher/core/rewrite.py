@@ -303,6 +303,8 @@ def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
         return False  # "participant's", "pneumonitis/interstitial lung disease": one word
     if written[:1].isupper() and not written.isupper() and _in_name(text, start, end):
         return False
+    if _shares_its_noun(text, start, written, plain):
+        return False
     before, after = _word_before(text, start), _word_after(text, end)
     return not any(
         _same_word(neighbour, word)
@@ -310,6 +312,15 @@ def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
         if len(word) >= _STEM
         for neighbour in (before, after)
     ) and not (_same_word(before, plain.split()[0]) or _same_word(after, plain.split()[-1]))
+
+
+def _shares_its_noun(text: str, start: int, written: str, plain: str) -> bool:
+    """Whether words before "or"/"and" lean on the term's last word: in "locally advanced or
+    metastatic disease", "disease" belongs to both, so "cancer that has spread" cannot replace
+    "metastatic disease" without leaving "locally advanced" with no noun."""
+    head = written.split()[-1].casefold()
+    joined = re.search(r"\b(?:or|and|and/or)\s+$", text[:start])
+    return len(written.split()) > 1 and joined is not None and plain.split()[-1].casefold() != head
 
 
 def _in_name(text: str, start: int, end: int) -> bool:
