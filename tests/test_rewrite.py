@@ -98,6 +98,7 @@ def test_demo_trial_keeps_nested_items_under_their_parent(demo: list[PlainItem])
         ("NYHA Class ≥ II", "NYHA Class II or higher"),
         ("ECOG PS of ≤1 within 7 days", "ECOG PS of 1 or lower within 7 days"),
         ("Karnofsky ≥ 70%", "Karnofsky 70% or higher"),
+        ("KPS score≥70;", "KPS score 70 or higher;"),  # NCT06604689: no space in the source
         (
             "Karnofsky performance status ≥ 70%",
             "Karnofsky performance status 70% or higher",

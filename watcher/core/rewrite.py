@@ -410,7 +410,9 @@ def _scales(draft: _Draft, glossary: Glossary) -> None:
             levels = _levels(glossary, scale, op, numbers, top) if scale == "ecog" else []
             plain = written.plain if isinstance(written, Swap) else ""
             draft.explain(term, name, levels, plain)
-            draft.claim(start, end, written, f"{match.group('link')}{value}")
+            link = match.group("link")
+            link += "" if link.endswith(" ") else " "  # "KPS score≥70" reads "KPS score 70 or …"
+            draft.claim(start, end, written, f"{link}{value}")
 
 
 def _grades(draft: _Draft, glossary: Glossary) -> None:
