@@ -164,6 +164,7 @@ def _spread(grades: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[int(0.9 * (len(ordered) - 1))]
 
 
+@pytest.mark.slow  # the whole recorded corpus
 def test_patient_change_sentences_of_recorded_chains_read_at_grade_6() -> None:
     """Over every recorded version chain, the sentences a patient reads about a change have a
     median fair grade of 6 or below, and nine in ten read at grade 9 or below."""

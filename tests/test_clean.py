@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import all_fixture_records
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,6 +41,7 @@ def test_cleaning_leaves_nothing_unsafe_and_is_idempotent(text: str) -> None:
         once.encode("utf-8")  # no lone surrogate left
 
 
+@pytest.mark.slow  # the whole recorded corpus
 def test_every_recorded_record_is_complete_and_already_clean() -> None:
     """No fixture changes under cleaning (so no stored hash moves), and every full record has
     the required parts; the two AACT spec excerpts without a status module are the exception."""

@@ -186,6 +186,7 @@ def test_terms_that_meet_do_not_double_a_word(written: str, read: str) -> None:
     assert reads(written) == read
 
 
+@pytest.mark.slow  # the whole recorded corpus
 def test_no_recorded_criterion_reads_a_doubled_word() -> None:
     """Across the newest version of every recorded trial, no item reads a word twice in a row
     that its source does not."""

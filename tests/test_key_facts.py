@@ -275,6 +275,7 @@ def every_fact() -> list[tuple[Trial, tuple[Written, ...], KeyFact]]:
     return out
 
 
+@pytest.mark.slow  # the whole recorded corpus
 def test_every_fact_keeps_its_numbers_and_points_at_real_items() -> None:
     """On every record: each number a fact says is in the items or fields it names (a scale's
     0 aside: "ECOG ≤2" is "ECOG 0 to 2"), and it names some."""
@@ -292,6 +293,7 @@ def test_every_fact_keeps_its_numbers_and_points_at_real_items() -> None:
         assert fact.topic in TOPICS
 
 
+@pytest.mark.slow  # the whole recorded corpus
 def test_key_facts_read_at_grade_6_or_below() -> None:
     """The median Flesch-Kincaid grade of the key facts of every record is 6 or lower."""
     grades = [flesch_kincaid_grade(fact.text) for _, _, fact in every_fact()]

@@ -50,6 +50,7 @@ def test_an_item_is_split_into_the_units_a_reader_takes_in_one_go(
     assert split_units(text) == units
 
 
+@pytest.mark.slow  # the whole recorded corpus
 def test_units_of_every_recorded_item_are_the_item_again(plain_corpus: list[PlainItem]) -> None:
     """No word is added, lost or moved: the units joined by spaces are what the reader reads."""
     for item in plain_corpus:
