@@ -1,5 +1,9 @@
 """Key facts: the few things a patient asks first, in short "you" sentences (pure).
 
+(Over 400 lines on purpose: eight topic rules share one strict reading of the criteria — top-level
+items only, hedges, exceptions in other items — and each rule's grammar sits beside the
+sentence it makes, so a reviewer checks a rule and its wording in one place.)
+
 A patient reading a trial wants to know at once whether it could be for them: how old, which
 sex, healthy volunteers or not, how active they must be, whether cancer in the brain rules them
 out, and so on. The answers are buried in 20 to 90 criteria written for regulators; the key
