@@ -8,7 +8,8 @@ background the email sets itself, so a dark mode cannot put its own background b
 text); every link must have words, be underlined, and no highlight may be; there must be real
 headings; on a wide screen the message stays 600 px wide.
 
-Screenshots (phone and desktop width) are saved to a temporary folder, never committed; run with
+Screenshots (phone and desktop width, each also as Chromium's automatic dark mode paints it)
+are saved to a temporary folder, never committed; run with
 `-s` to see their paths. Skipped, with the reason, only when no browser or driver is found.
 """
 
@@ -218,7 +219,12 @@ def look(driver: Any, page: Path, width: int, screenshot: Path) -> dict[str, Any
     metrics["height"] = measured["height"]
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     screenshot.write_bytes(driver.get_screenshot_as_png())
-    print(f"  {screenshot}")
+    # As a mail program's dark mode paints it (Chromium's own automatic dark theme), to look at.
+    driver.execute_cdp_cmd("Emulation.setAutoDarkModeOverride", {"enabled": True})
+    dark = screenshot.with_name(f"{screenshot.stem}-dark.png")
+    dark.write_bytes(driver.get_screenshot_as_png())
+    driver.execute_cdp_cmd("Emulation.setAutoDarkModeOverride", {})
+    print(f"  {screenshot}\n  {dark}")
     return measured
 
 
