@@ -109,11 +109,12 @@ def test_summary_refuses_a_place_that_names_nothing(trialwatch: Trialwatch) -> N
 
 
 def test_demo_shows_what_a_patient_is_told(tmp_path: Path) -> None:
-    """The demo's patient email holds the change summary and the trial summary in plain words."""
+    """The demo's patient email holds the change and the key facts in plain words, and leaves
+    the full criteria to the trial's page."""
     run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
     told = out.split("Subject: NCT07310784 is now recruiting", 1)[1]
     assert "- This study has started looking for people to join." in told
-    assert "- ECOG performance status 0 to 1;" in told
-    assert "Who cannot join" in told
+    assert "- You must be fully active or able to do light work (ECOG 0 to 1)." in told
+    assert "Who cannot join" not in told
     assert "Only the study team can tell you if you qualify. Talk with your doctor." in told

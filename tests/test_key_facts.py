@@ -338,7 +338,7 @@ def test_summary_json_gives_each_fact_with_its_sources() -> None:
 
 
 def test_an_email_about_the_trial_opens_its_summary_with_the_key_facts() -> None:
-    """The email's "About this study" part starts with the key facts, in text and HTML."""
+    """A change email gives the key facts right after what changed, in text and HTML."""
     old, new = (parse_trial(version) for version in demo_versions("NCT07227597"))
     person = Subscriber(7, "pat@example.org", "unsub-token-123", "feed-token-456")
     notices = plan_notices(
@@ -358,8 +358,8 @@ def test_an_email_about_the_trial_opens_its_summary_with_the_key_facts() -> None
     assert isinstance(message, EmailMessage)
     text, html = (message.get_body((kind,)) for kind in ("plain", "html"))
     assert text is not None and html is not None
-    about = text.get_content().replace("\r\n", "\n").split("About this study", 1)[1]
-    assert about.index("Key facts\n- You must be at least 18 years old.") < about.index(
-        "What the study tests"
+    content = text.get_content().replace("\r\n", "\n")
+    assert content.index("What changed\n") < content.index(
+        "Key facts\n=========\n- You must be at least 18 years old."
     )
-    assert "<h3>Key facts</h3>" in html.get_content()
+    assert ">Key facts</h2>" in html.get_content()

@@ -117,7 +117,7 @@ def test_patient_email_says_what_changed_first_then_what_the_trial_is() -> None:
     assert message["Message-ID"].endswith("@trials.example.org>")
     text, html = parts(message)
     assert text.index("This study has started looking for people to join.") < text.index(
-        "About this study"
+        "Key facts"
     )
     assert "Only the study team can tell you if you qualify. Talk with your doctor." in text
     assert f"https://clinicaltrials.gov/study/{STARTED}" in text
@@ -131,13 +131,13 @@ def test_a_one_word_criterion_edit_arrives_as_that_word_marked() -> None:
     old, new = demo_versions(STARTED)
     _, notices = plan(old, new, Subscription(1, PERSON.id, STARTED))
     text, html = parts(parse(notices.messages[0].body))
-    unwrapped = " ".join(text.split("About this study")[0].split())
+    unwrapped = " ".join(text.split("Key facts")[0].split())
     assert "Before: …minor surgery within 2 weeks of allocation (or first dose)…" in unwrapped
     assert "Now: …minor surgery within 2 weeks of allocation/randomization (or first dose)…" in (
         unwrapped
     )
     assert "surgical procedure" not in unwrapped  # the unchanged rest of the rule is left out
-    what_changed = html.split("About this study")[0]
+    what_changed = html.split("Key facts")[0]
     (item,) = [li for li in what_changed.split("<li>") if "allocation" in li]
     assert re.findall(r"<(?:ins|del)\b[^>]*>([^<]*)</(?:ins|del)>", item) == ["/randomization"]
     assert "of allocation<ins " in item and "</ins> (or first dose)…" in item
@@ -149,7 +149,7 @@ def test_near_beijing_patient_gets_the_status_change_but_not_the_ohio_site() -> 
     beijing = Subscription(1, PERSON.id, "NCT07310784", near="Beijing, China")
     ohio = Subscription(2, PERSON.id, "NCT07310784", near="Ohio, United States")
     _, notices = plan(old, new, beijing, ohio)
-    far, near = (parts(parse(m.body))[0].split("About this study")[0] for m in notices.messages)
+    far, near = (parts(parse(m.body))[0].split("Key facts")[0] for m in notices.messages)
     assert "started looking for people" in far and "Cleveland" not in far
     assert "started looking for people" in near and "Cleveland" in near
 

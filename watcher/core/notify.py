@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from hashlib import sha256
 from typing import Any, Protocol
@@ -37,6 +37,8 @@ from watcher.core.record import Trial
 from watcher.core.subscriptions import Subscriber, Subscription, select
 from watcher.core.wording import (
     ChangeSummary,
+    SiteLine,
+    TrialSummary,
     coordinator_changes,
     headline,
     moved_headline,
@@ -95,6 +97,44 @@ def footer(person: Subscriber, letterhead: Letterhead) -> dict[str, str]:
     return {"unsubscribe": target, "unsubscribe_line": line}
 
 
+# A patient's change email lists this many sites, nearest first; the rest are on the trial's page.
+NEAREST_SITES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link as a reader sees it: where it goes and the words that say so."""
+
+    url: str
+    text: str
+
+
+def trial_page(nct_id: str, audience: str, letterhead: Letterhead) -> Link:
+    """The one link of a change email: the whole trial, for its reader.
+
+    A patient goes to the trial's plain-English page (`[web] base_url` + `/trials/NCT…`, where
+    the full criteria and their glossary are) when there is a web base, else to
+    ClinicalTrials.gov; a coordinator, who checks the official record, always to
+    ClinicalTrials.gov.
+    """
+    if audience == "patient" and letterhead.web_base_url:
+        url = f"{letterhead.web_base_url}/trials/{nct_id}"
+        return Link(url, "Read the whole study in plain English")
+    return Link(registry_url(nct_id), "See the whole study on ClinicalTrials.gov")
+
+
+def nearest_sites(summary: TrialSummary) -> tuple[tuple[SiteLine, ...], int]:
+    """The sites a patient's change email lists (`NEAREST_SITES`) and how many it leaves out.
+
+    `trial_summary` already orders them nearest first (recruiting first within one nearness)
+    and says how near each is (`SiteLine.nearness`); this is the one seam where a change email
+    picks its sites, so ordering and saying by distance (places by distance, issue 14) changes
+    `trial_summary` and `SiteLine`, not the email.
+    """
+    shown = summary.sites[:NEAREST_SITES]
+    return shown, len(summary.sites) + summary.sites_not_shown - len(shown)
+
+
 def trial_email(
     person: Subscriber,
     subscription: Subscription,
@@ -107,15 +147,27 @@ def trial_email(
     render: Renderer,
     now: datetime,
 ) -> Outgoing | None:
-    """One immediate email: what changed first, then what the trial is; None when it is empty."""
+    """One immediate email, short: what changed first, then the trial's key facts and nearest
+    sites (a patient's), then one link to the whole trial; None when it is empty.
+
+    The full criteria and their glossary are on that page (and in the first email a subscriber
+    gets), not in every change email: the only words explained here are those of what changed.
+    """
     summary = change_summary(subscription, changes, glossary)
     if summary.empty:
         return None
     subject = headline(changes, trial)
+    about = trial_summary(trial, subscription.audience, glossary, subscription.near)
+    sites, more_sites = nearest_sites(about) if subscription.audience == "patient" else ((), 0)
     context = {
         "headline": subject,
+        # The subject without the title: the body shows the title once, under it.
+        "heading": headline(changes, replace(trial, brief_title=None, official_title=None)),
         "changes": summary,
-        "trial": trial_summary(trial, subscription.audience, glossary, subscription.near),
+        "trial": about,
+        "sites": sites,
+        "more_sites": more_sites,
+        "page": trial_page(about.nct_id, subscription.audience, letterhead),
         **footer(person, letterhead),
     }
     return _email(
