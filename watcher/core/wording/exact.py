@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from watcher.core.change import Change
+from watcher.core.change import SITE_KINDS, Change
 from watcher.core.record import JSON
 from watcher.core.worddiff import CONTEXT_WORDS, Span, marked_text, word_diff
 from watcher.core.wording.words import (
@@ -371,19 +371,53 @@ def site_counts(changes: Sequence[Change]) -> list[str]:
         return [f"Contact details changed: {len(changes)} sites"]
     moves = Counter(_status_move(c) for c in changes)
     ranked = sorted(moves.items(), key=lambda pair: (-pair[1], pair[0]))
-    return [f"{was} {ARROW} {now}: {n}" for (was, now), n in ranked]
+    return [f"{was[:1].upper()}{was[1:]} {ARROW} {now}: {n}" for (was, now), n in ranked]
 
 
 def _status_move(change: Change) -> tuple[str, str]:
     """A site change's (old, new) status as words: "Recruiting", "not listed"."""
     was = NOT_LISTED if change.kind == "site_added" else _status_or_none(change.old)
     now = NOT_LISTED if change.kind == "site_removed" else _status_or_none(change.new)
-    return was[:1].upper() + was[1:], now
+    return was, now
 
 
 def _status_or_none(value: JSON) -> str:
     status = text_of(value)
     return code_words(status) if status else NO_STATUS
+
+
+# A spreadsheet's "field" for the kinds whose field path names no single field.
+_CELL_FIELDS: Mapping[str, str] = {
+    "site_added": "Site recruiting status",
+    "site_removed": "Site recruiting status",
+    "site_status": "Site recruiting status",
+    "site_contact": "Site contacts",
+    "site_info": "Site address",
+    "contacts": "Central contacts",
+    "enrollment": "Enrollment",
+    "results_posted": "Results",
+}
+
+
+def change_cells(change: Change) -> tuple[str, str, str, str]:
+    """One change as a spreadsheet row's (field, old, new, site): a label, the values in full
+    (never cut: the spreadsheet is where a coordinator reads every detail), the site's name."""
+    kind, old, new = change.kind, change.old, change.new
+    site = change.site.label() if change.site else ""
+    label = _CELL_FIELDS.get(kind) or field_label(change.field) or HEADINGS.get(kind, kind)
+    if kind in SITE_KINDS - {"site_contact"}:
+        was, now = _status_move(change)
+        return label, was, now, site
+    if kind in ("site_contact", "contacts"):
+        return label, contacts_words(old, exact=True), contacts_words(new, exact=True), site
+    if kind == "site_info":
+        parts = renamed_parts(old, new)
+        return label, ", ".join(p[1] for p in parts), ", ".join(p[2] for p in parts), site
+    if kind == "results_posted":
+        return label, "posted" if old else "not posted", "posted" if new else "not posted", site
+    if kind == "eligibility":
+        return eligibility_label(change), exact_value(old), exact_value(new), site
+    return label, exact_value(old), exact_value(new), site
 
 
 def summarize_line(changes: Sequence[Change]) -> str:
