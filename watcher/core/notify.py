@@ -15,7 +15,6 @@ empty notification is noise.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from watcher.core.message import (
     wire_bytes,
 )
 from watcher.core.record import Trial
+from watcher.core.spreadsheet import CSV_NAME, changes_csv
 from watcher.core.subscriptions import Subscriber, Subscription, select
 from watcher.core.wording import (
     ChangeSummary,
@@ -46,7 +46,6 @@ from watcher.core.wording import (
     patient_changes,
     trial_summary,
 )
-from watcher.core.wording.exact import change_cells
 from watcher.core.wording.words import code_words
 
 
@@ -316,10 +315,6 @@ class TrialOverview:
         return registry_url(self.nct_id)
 
 
-CSV_NAME = "changes.csv"
-CSV_COLUMNS = ("trial", "kind", "field", "old", "new", "site", "date")
-
-
 def digest_email(
     person: Subscriber,
     items: Sequence[tuple[Subscription, StoredChange]],
@@ -401,30 +396,3 @@ def trial_overview(
         recruiting,
         last_change[:10] if last_change else "none yet",
     )
-
-
-class _Lines:
-    """What `csv.writer` writes, kept in memory: the core writes no file."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-
-    def write(self, text: str) -> int:
-        self.parts.append(text)
-        return len(text)
-
-
-def changes_csv(changes: Sequence[StoredChange]) -> bytes:
-    """Every change as one spreadsheet row (`CSV_COLUMNS`), by trial then as found.
-
-    RFC 4180 CSV (quoted where needed, CRLF line ends), UTF-8 with a byte-order mark: without
-    it, Excel reads the file as the local code page and garbles "Türkiye" or "Bergonié".
-    """
-    lines = _Lines()
-    writer = csv.writer(lines)
-    writer.writerow(CSV_COLUMNS)
-    for stored in sorted(changes, key=lambda s: (s.nct_id, s.id)):
-        field, old, new, site = change_cells(stored.change)
-        kind = stored.change.kind
-        writer.writerow((stored.nct_id, kind, field, old, new, site, stored.detected_at[:10]))
-    return "".join(lines.parts).encode("utf-8-sig")
