@@ -197,10 +197,18 @@ def _item_lines(change: Change) -> list[ExactLine]:
 
 
 def _other_lines(change: Change) -> list[ExactLine]:
+    """A field outside the watched kinds; a list of entries by the entries added and removed,
+    one entry edited (one out, one in) by the parts of it that changed."""
     label = field_label(change.field)
     delta = change.detail or {}
     if "added" in delta and "removed" in delta:
         added, removed = delta["added"], delta["removed"]
+        if (
+            isinstance(added, list)
+            and isinstance(removed, list)
+            and len(added) == len(removed) == 1
+        ):
+            return _object_lines(label, removed[0], added[0])
         told = [
             f"{verb} {_shown(entries)}"
             for entries, verb in ((added, "added"), (removed, "removed"))

@@ -41,7 +41,7 @@ FIELD_NAMES: Mapping[str, str] = {
 # (or the section's own path), as ClinicalTrials.gov's own pages label it. A path not listed
 # here is named from its own words (`_path_words`): never shown as a path.
 OTHER_LABELS: Mapping[str, str] = {
-    "annotationSection.annotationModule.unpostedAnnotation": "Unposted results events",
+    "annotationSection.annotationModule.unpostedAnnotation": "Unposted results",
     "conditionsModule.keywords": "Keywords",
     "descriptionModule.briefSummary": "Brief summary",
     "descriptionModule.detailedDescription": "Detailed description",
