@@ -48,6 +48,7 @@ PURE_MODULES = frozenset(
         "collections",
         "collections.abc",
         "copy",
+        "csv",  # writer and reader take any object with write() or an iterable: no file
         "dataclasses",
         "datetime",  # the types and arithmetic; reading the clock is an access name below
         "deepdiff",

@@ -949,8 +949,8 @@ def test_report_groups_changes_by_kind_for_people() -> None:
             tigit("NCT05123482", "2026-02-16__2591e4c2"),
         )
     )
-    assert "Sites added\n  + Research Site, Taichung, Taiwan: NOT_YET_RECRUITING" in sites
-    assert "  - Research Site, Sarasota, Florida, United States: was WITHDRAWN" in sites
+    assert "Sites added\n  Research Site, Taichung, Taiwan: NOT_YET_RECRUITING" in sites
+    assert "  Research Site, Sarasota, Florida, United States: was WITHDRAWN" in sites
     assert "  Research Site, Duarte, California, United States: RECRUITING → COMPLETED" in sites
 
 
@@ -973,7 +973,7 @@ def test_report_of_nothing_says_so() -> None:
 def test_report_shows_a_kind_it_does_not_know() -> None:
     """A change of a kind added later (read back from the store) is still shown."""
     change = Change("pause", "protocolSection.statusModule.pauseReason", "a", "b", "minor")
-    assert format_changes([change]) == "pause\n  statusModule.pauseReason: a → b"
+    assert format_changes([change]) == "pause\n  Status: pause reason: a → b"
 
 
 def _with_criteria(edit: Any) -> tuple[Any, Any]:

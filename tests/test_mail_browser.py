@@ -31,7 +31,13 @@ from conftest import consecutive_versions
 from watcher.core.change import StoredChange
 from watcher.core.diff import diff_trials
 from watcher.core.message import Outgoing
-from watcher.core.notify import Letterhead, digest_email, moved_notices, plan_notices
+from watcher.core.notify import (
+    Letterhead,
+    TrialOverview,
+    digest_email,
+    moved_notices,
+    plan_notices,
+)
 from watcher.core.record import Trial, parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
@@ -87,10 +93,13 @@ def digest() -> str:
     """A coordinator's daily digest of the NCT06203210 reopening (~450 site changes) and of
     NCT07227597."""
     subscription = Subscription(3, PERSON.id, "", audience="coordinator", delivery="daily")
-    items, titles = [], {}
+    items, followed = [], []
     for nct_id in ("NCT06203210", "NCT07227597"):
         old, new = _pair(nct_id)
-        titles[nct_id] = new.brief_title
+        recruiting = sum(site.status == "RECRUITING" for site in new.sites)
+        followed.append(
+            TrialOverview(nct_id, new.brief_title or nct_id, "Recruiting", recruiting, "2026-03-10")
+        )
         items += [
             (subscription, StoredChange(len(items) + i, nct_id, 1, 2, NOW.isoformat(), c))
             for i, c in enumerate(diff_trials(old, new))
@@ -99,7 +108,7 @@ def digest() -> str:
         PERSON,
         items,
         delivery="daily",
-        titles=titles,
+        followed=followed,
         glossary=load_glossary(),
         letterhead=LETTERHEAD,
         render=render,

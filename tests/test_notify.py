@@ -298,6 +298,14 @@ def test_a_coordinator_on_daily_gets_one_digest_with_every_change_of_the_day(
     assert "Your daily trialwatch digest" in digest["Subject"]
     assert "NOT_YET_RECRUITING → RECRUITING" in text
     assert "777" in text
+    # It opens with where the trial stands now, and carries every change in changes.csv.
+    table = text.split("Your trials", 1)[1].split("\n\n", 1)[0]
+    assert STARTED in table and "Recruiting" in table
+    (attachment,) = list(digest.iter_attachments())
+    assert attachment.get_filename() == "changes.csv"
+    rows = attachment.get_payload(decode=True).decode("utf-8-sig").splitlines()
+    assert rows[0] == "trial,kind,field,old,new,site,date"
+    assert any(",enrollment,Enrollment," in row and "777" in row for row in rows)
 
 
 @pytest.fixture

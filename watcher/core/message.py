@@ -52,6 +52,15 @@ class Notices:
     digests: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file carried with an email (a digest's `changes.csv`): its name, MIME type and bytes."""
+
+    filename: str
+    content_type: str  # "text/csv"
+    data: bytes
+
+
 def message_id(key: str, sender: str) -> str:
     """A Message-ID derived from the outbox key: the same message always has the same ID."""
     domain = parseaddr(sender)[1].rpartition("@")[2] or "trialwatch.invalid"
@@ -105,8 +114,11 @@ def build_email(
     key: str,
     date: datetime,
     unsubscribe: Sequence[str] = (),
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """A multipart/alternative message (plain text first, HTML second) with list headers.
+    """A multipart/alternative message (plain text first, HTML second) with list headers;
+    with `attachments`, a multipart/mixed one: that message first, then each file (base64, so
+    a CSV keeps its CRLF line ends byte for byte).
 
     `unsubscribe` (from `unsubscribe_targets`) adds List-Unsubscribe, and the RFC 8058 one-click
     header when an https URL is among them (RFC 8058 forbids it beside a mailto: alone); admin
@@ -128,10 +140,20 @@ def build_email(
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
-    # Left to itself, the generator draws the MIME boundary from `random`: the same message
-    # would be different bytes on each run. Derived from the key, it is the same every time,
-    # and a hash of the key does not turn up in the text by chance.
-    msg.set_boundary(f"=_trialwatch_{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}")
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+    # Left to itself, the generator draws each MIME boundary from `random`: the same message
+    # would be different bytes on each run. Derived from the key, they are the same every time,
+    # and a hash of the key does not turn up in the text by chance. (The outer part keeps the
+    # same boundary with or without attachments; the inner alternative one gets its own.)
+    boundary = f"=_trialwatch_{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}"
+    msg.set_boundary(boundary)
+    inner = [part for part in msg.iter_parts() if part.is_multipart()]
+    for number, part in enumerate(inner, start=1):
+        part.set_boundary(f"{boundary}_{number}")
     return msg
 
 

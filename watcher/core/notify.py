@@ -26,6 +26,7 @@ from watcher.core.change import Change, StoredChange
 from watcher.core.glossary import Glossary
 from watcher.core.ids import registry_url
 from watcher.core.message import (
+    Attachment,
     Notices,
     Outgoing,
     build_email,
@@ -34,6 +35,7 @@ from watcher.core.message import (
     wire_bytes,
 )
 from watcher.core.record import Trial
+from watcher.core.spreadsheet import CSV_NAME, changes_csv
 from watcher.core.subscriptions import Subscriber, Subscription, select
 from watcher.core.wording import (
     ChangeSummary,
@@ -46,6 +48,7 @@ from watcher.core.wording import (
     patient_changes,
     trial_summary,
 )
+from watcher.core.wording.words import code_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ def _email(
     letterhead: Letterhead,
     render: Renderer,
     now: datetime,
+    attachments: Sequence[Attachment] = (),
 ) -> Outgoing:
     """A subscriber's message from the `template` pair (text and HTML) and its outbox row."""
     message = build_email(
@@ -239,6 +243,7 @@ def _email(
         unsubscribe=unsubscribe_targets(
             person.unsubscribe_token, letterhead.web_base_url, letterhead.sender
         ),
+        attachments=attachments,
     )
     return Outgoing(key, "email", person.email, subject, wire_bytes(message), person.id)
 
@@ -345,12 +350,29 @@ class DigestSection:
     changes: ChangeSummary
 
 
+@dataclass(frozen=True, slots=True)
+class TrialOverview:
+    """One trial a subscriber follows, as the table at the top of a coordinator digest shows it:
+    where it stands now, whatever changed today."""
+
+    nct_id: str
+    title: str
+    status: str  # "Recruiting"; "not checked yet" before a version is stored
+    recruiting_sites: int | None  # None before a version is stored
+    last_change: str  # "2026-03-10", the day the newest change was found; "none yet"
+
+    @property
+    def url(self) -> str:
+        """The trial's page on ClinicalTrials.gov."""
+        return registry_url(self.nct_id)
+
+
 def digest_email(
     person: Subscriber,
     items: Sequence[tuple[Subscription, StoredChange]],
     *,
     delivery: str,
-    titles: dict[str, str | None],
+    followed: Sequence[TrialOverview],
     glossary: Glossary,
     letterhead: Letterhead,
     render: Renderer,
@@ -358,19 +380,27 @@ def digest_email(
 ) -> Outgoing | None:
     """One daily or weekly message with every change waiting for `person`; None when empty.
 
+    `followed` is every trial the person follows (the titles come from it). A digest with a
+    coordinator's changes opens with a table of those trials (`TrialOverview`), and carries
+    every such change, one row each (every site), in an attached `changes.csv`: the message
+    counts many site changes by old → new status, the spreadsheet lists them all.
+
     The key names the newest change it carries: a digest queued again after a crash (before its
     items were consumed) is the same message, and the outbox keeps one.
     """
-    by_trial: dict[str, tuple[Subscription, list[Change]]] = {}
+    titles = {trial.nct_id: trial.title for trial in followed}
+    by_trial: dict[str, tuple[Subscription, list[StoredChange]]] = {}
     for subscription, stored in items:
-        by_trial.setdefault(stored.nct_id, (subscription, []))[1].append(stored.change)
+        by_trial.setdefault(stored.nct_id, (subscription, []))[1].append(stored)
     sections = []
-    for nct_id, (subscription, changes) in sorted(by_trial.items()):
-        summary = change_summary(subscription, changes, glossary)
+    exact: list[StoredChange] = []
+    for nct_id, (subscription, stored_changes) in sorted(by_trial.items()):
+        summary = change_summary(subscription, [s.change for s in stored_changes], glossary)
         if not summary.empty:
-            title = titles.get(nct_id) or nct_id
             url = registry_url(nct_id)
-            sections.append(DigestSection(nct_id, title, url, summary))
+            sections.append(DigestSection(nct_id, titles.get(nct_id) or nct_id, url, summary))
+            if subscription.audience == "coordinator":
+                exact += stored_changes
     if not sections:
         return None
     newest = max(stored.id for _, stored in items)
@@ -378,12 +408,43 @@ def digest_email(
     count = len(sections)
     what = sections[0].nct_id if count == 1 else f"{count} trials"
     subject = f"Your {delivery} trialwatch digest: {what} changed"
+    attachments = (Attachment(CSV_NAME, "text/csv", changes_csv(exact)),) if exact else ()
     context = {
         "headline": subject,
         "delivery": delivery,
+        "overview": tuple(followed) if exact else (),
         "sections": sections,
+        "csv_name": CSV_NAME if exact else None,
+        "csv_rows": len(exact),
         **footer(person, letterhead),
     }
     return _email(
-        person, subject, "digest", context, key=key, letterhead=letterhead, render=render, now=now
+        person,
+        subject,
+        "digest",
+        context,
+        key=key,
+        letterhead=letterhead,
+        render=render,
+        now=now,
+        attachments=attachments,
+    )
+
+
+def trial_overview(
+    nct_id: str, trial: Trial | None, title: str | None, last_change: str | None
+) -> TrialOverview:
+    """Where a followed trial stands: its status and recruiting sites in its newest stored
+    version (`trial`, None before one is stored), and the day its newest change was found
+    (`last_change`, a stored change's `detected_at`)."""
+    if trial is None:
+        return TrialOverview(nct_id, title or nct_id, "not checked yet", None, "none yet")
+    status = code_words(trial.overall_status) if trial.overall_status else ""
+    recruiting = sum(1 for site in trial.sites if site.status == "RECRUITING")
+    return TrialOverview(
+        nct_id,
+        title or trial.brief_title or nct_id,
+        status or "not given",
+        recruiting,
+        last_change[:10] if last_change else "none yet",
     )

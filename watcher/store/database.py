@@ -266,6 +266,13 @@ class Store(SubscriberTables):
         sql += " ORDER BY to_version, seq"
         return [stored_change(r) for r in self.db.query(sql, params)]
 
+    def last_changes(self) -> dict[str, str]:
+        """When each trial's newest change was found (`detected_at`), by NCT ID."""
+        rows = self.db.execute(
+            "SELECT nct_id, MAX(detected_at) FROM changes GROUP BY nct_id"
+        ).fetchall()
+        return {str(nct_id): str(at) for nct_id, at in rows}
+
     def change_events(
         self, nct_ids: Sequence[str] | None = None, limit: int = 50
     ) -> list[ChangeEvent]:

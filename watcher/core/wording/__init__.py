@@ -9,6 +9,7 @@ The modules, in the order the flow uses them (see docs/ARCHITECTURE.md):
 
 - `words`: the shared vocabulary (registry codes, dates, ages, contacts, names, shortening);
 - `sentences`: `change_sentence`, the one sentence stored beside each change at poll time;
+- `labels`: what a registry field and value are called (never a JSON path, never JSON);
 - `exact`: the exact old → new lines coordinators, feeds and `trialwatch diff` show;
 - `changes`: what a notification says happened, for patients and coordinators, and its subject;
 - `trial`, `trial_facts` and `key_facts`: what a trial is, for `trialwatch summary` and a first

@@ -35,11 +35,15 @@ from watcher.core.worddiff import (
     side,
     word_diff,
 )
-from watcher.core.wording.exact import ARROW, HEADINGS, eligibility_label, format_changes
+from watcher.core.wording.exact import (
+    HEADINGS,
+    eligibility_label,
+    exact_lines,
+    site_counts,
+)
 from watcher.core.wording.sentences import STARTED_FROM, change_sentence, rule_label
 from watcher.core.wording.words import (
     by_kind,
-    code_words,
     count_words,
     listing,
     operation,
@@ -289,16 +293,10 @@ def _exact_lines(change: Change) -> list[ChangeLine]:
         if operation(change) == "changed":
             return [ChangeLine("", label, word_diff(str(change.old), str(change.new)))]
         return [ChangeLine(str(change.new if change.old is None else change.old), label)]
-    _, *lines = format_changes([change]).splitlines()
-    return [ChangeLine(line.strip()) for line in lines]
-
-
-def _exact_site_counts(changes: Sequence[Change]) -> list[ChangeLine]:
-    if changes[0].kind == "site_contact":  # contact lists do not count by value
-        return [ChangeLine(f"{len(changes)} sites: contact details changed")]
-    moves = Counter((code_words(text_of(c.old)), code_words(text_of(c.new))) for c in changes)
-    ranked = sorted(moves.items(), key=lambda pair: (-pair[1], pair[0]))
-    return [ChangeLine(f"{n} sites: {was} {ARROW} {now}") for (was, now), n in ranked]
+    return [
+        ChangeLine("", line.label, line.diff) if line.diff else ChangeLine(line.text.strip())
+        for line in exact_lines(change)
+    ]
 
 
 def coordinator_changes(changes: Sequence[Change]) -> ChangeSummary:
@@ -311,7 +309,7 @@ def coordinator_changes(changes: Sequence[Change]) -> ChangeSummary:
     for kind, members in by_kind(changes):
         heading = HEADINGS.get(kind, kind) + (f" ({len(members)})" if len(members) > 1 else "")
         if kind in SITE_KINDS and len(members) > SITES_LISTED_EXACT:
-            lines = _exact_site_counts(members)
+            lines = [ChangeLine(text) for text in site_counts(members)]
         else:
             lines = [line for change in members for line in _exact_lines(change)]
         blocks.append(ChangeBlock(heading, tuple(lines)))
