@@ -16,6 +16,7 @@ from datetime import datetime
 
 from watcher.config import Settings
 from watcher.core.notify import digest_email
+from watcher.core.progress import Progress
 from watcher.core.schedule import last_slot
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
@@ -50,9 +51,15 @@ class DigestRun:
 
 
 def queue_digests(
-    store: Store, settings: Settings, now: datetime, *, force: bool = False
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> DigestRun:
-    """Queue every due digest (every digest with `force`), one message per subscriber."""
+    """Queue every due digest (every digest with `force`), one message per subscriber;
+    `progress` hears of each subscriber's digest built, per kind of digest."""
     head = letterhead(settings)
     glossary = load_glossary()
     titles = {t.nct_id: t.brief_title for t in store.trials()}
@@ -61,7 +68,8 @@ def queue_digests(
         if not force and not is_due(store, settings, delivery, now):
             continue
         queued[delivery] = 0
-        for person, items in store.pending_digests(delivery):
+        pending = store.pending_digests(delivery)
+        for done, (person, items) in enumerate(pending, 1):
             message = digest_email(
                 person,
                 items,
@@ -74,5 +82,7 @@ def queue_digests(
             )
             store.save_digest(message, items, now)
             queued[delivery] += message is not None
+            if progress is not None:
+                progress(done, len(pending))
         store.set_meta({_meta_key(delivery): now.isoformat()})
     return DigestRun(queued)
