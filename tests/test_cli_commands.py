@@ -58,16 +58,20 @@ def test_every_command_that_changes_state_has_json() -> None:
     assert not done, f"{done} have --json now: take them out of PENDING"
 
 
+def _completion(env: dict[str, str]) -> str:
+    """What `trialwatch` prints with click's completion variables set."""
+    result = CliRunner().invoke(main, [], prog_name="trialwatch", env=env)
+    assert result.exit_code == 0
+    return result.stdout
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_script_is_produced(shell: str) -> None:
     """`_TRIALWATCH_COMPLETE=<shell>_source trialwatch` prints the script the README says to
     install; it names the program and click's completion variable."""
-    result = CliRunner().invoke(
-        main, [], prog_name="trialwatch", env={"_TRIALWATCH_COMPLETE": f"{shell}_source"}
-    )
-    assert result.exit_code == 0
-    assert "_TRIALWATCH_COMPLETE" in result.stdout
-    assert "trialwatch" in result.stdout
+    script = _completion({"_TRIALWATCH_COMPLETE": f"{shell}_source"})
+    assert "_TRIALWATCH_COMPLETE" in script
+    assert "trialwatch" in script
 
 
 def test_bash_completes_commands_and_options() -> None:
@@ -76,9 +80,7 @@ def test_bash_completes_commands_and_options() -> None:
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("no bash on this machine")
-    script = CliRunner().invoke(
-        main, [], prog_name="trialwatch", env={"_TRIALWATCH_COMPLETE": "bash_source"}
-    ).stdout
+    script = _completion({"_TRIALWATCH_COMPLETE": "bash_source"})
     registered = subprocess.run(
         [bash, "-c", f"{script}\ncomplete -p trialwatch"],
         capture_output=True,
@@ -93,8 +95,7 @@ def test_bash_completes_commands_and_options() -> None:
             "COMP_WORDS": words,
             "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1)),
         }
-        out = CliRunner().invoke(main, [], prog_name="trialwatch", env=env).stdout
-        return [line.split(",", 1)[1] for line in out.splitlines()]
+        return [line.split(",", 1)[1] for line in _completion(env).splitlines()]
 
     assert "watch" in complete("trialwatch wat")
     assert {"add", "remove", "list"} <= set(complete("trialwatch watch "))

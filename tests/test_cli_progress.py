@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import io
 import json
@@ -27,6 +28,24 @@ from watcher.registry.replay import ReplayRegistry, with_nct_id
 from watcher.registry.replay_server import ReplayServer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_only_the_command_line_draws_bars() -> None:
+    """tqdm is imported by `watcher/cli/progress.py` alone: the services and the core report
+    progress through a plain callback, and the daemon draws nothing."""
+    importers = set()
+    for path in (ROOT / "watcher").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "tqdm" or n.startswith("tqdm.") for n in names):
+                importers.add(path.relative_to(ROOT).as_posix())
+    assert importers == {"watcher/cli/progress.py"}
 
 
 def _terminal() -> tuple[int, int]:
