@@ -28,6 +28,7 @@ from textwrap import indent
 from typing import Any
 
 from watcher.config import Settings, load_settings
+from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
 from watcher.core.wording.cycle import cycle_summary
 from watcher.delivery.feed_files import private_feed_path
@@ -147,9 +148,9 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
     sent = second.delivery.sent if second.delivery else 0
     echo(f"6. {sent} email to the patient, in the local Maildir (no SMTP server is set up):")
     for path in emails:
-        echo(f"     {email_subject(path)}")
+        echo(f"     {redact_addresses(email_subject(path))}")
     if emails:
-        echo(indent(email_preview(emails[-1]), "     | "))
+        echo(indent(redact_addresses(email_preview(emails[-1])), "     | "))
         echo(f"   The whole email: less {emails[-1]}")
     feeds = (
         settings.feeds.dir / "trials" / f"{FEATURED}.atom",
