@@ -16,16 +16,21 @@ import termios
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 import pytest
-from conftest import demo_versions, write_config
+from conftest import Trialwatch, demo_versions, write_config
 
 from watcher.cli import progress as progress_module
 from watcher.cli.progress import progress_bar
+from watcher.config import load_settings
 from watcher.registry.replay import ReplayRegistry, with_nct_id
 from watcher.registry.replay_server import ReplayServer
+from watcher.service.check import check_now
+from watcher.service.digests import queue_digests
+from watcher.service.wiring import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,3 +169,32 @@ def test_first_check_of_a_thousand_trials_shows_progress(tmp_path: Path) -> None
         out, shown = _run_on_terminal(["check", "--json"], env)
         assert json.loads(out)["checked"] == 1000
         assert "Checking" not in shown
+
+
+def test_services_report_each_unit_of_work(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    """Adding watches, a check and queueing digests each call the progress callback once per
+    trial or subscriber, counting up to the total, with nothing to draw on."""
+    before, after = demo_versions("NCT06911827")
+    ids = [f"NCT{94000000 + n:08d}" for n in range(3)]
+    replay.registry.publish(*(with_nct_id(before, i) for i in ids))
+    settings = load_settings(trialwatch.config, env={"STATE_DIRECTORY": str(trialwatch.state_dir)})
+    seen: list[tuple[int, int]] = []
+    with open_store(settings) as store:
+        store.add_watches(ids, datetime.now(UTC), progress=lambda *p: seen.append(p))
+        assert seen == [(1, 3), (2, 3), (3, 3)]
+        seen.clear()
+        check_now(store, settings, datetime.now(UTC), env={}, progress=lambda *p: seen.append(p))
+        assert seen == [(1, 3), (2, 3), (3, 3)]
+    for n, nct_id in enumerate(ids):
+        trialwatch("subscribe", f"c{n}@example.org", nct_id, "--digest", "daily")
+    replay.registry.publish(*(with_nct_id(after, i) for i in ids))
+    trialwatch("check")
+    seen.clear()
+    with open_store(settings) as store:
+        run = queue_digests(
+            store, settings, datetime.now(UTC), force=True, progress=lambda *p: seen.append(p)
+        )
+    assert run.queued["daily"] == 3
+    assert seen == [(1, 3), (2, 3), (3, 3)]
