@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import Trialwatch, demo_versions, fixture_path
@@ -69,26 +70,38 @@ def test_diff_of_a_bad_file_names_it(trialwatch: Trialwatch, tmp_path: Path) -> 
 
 
 def test_demo_runs_offline_and_shows_changes(tmp_path: Path) -> None:
-    """The demo stores versions, finds the recorded changes and costs one request when idle."""
+    """The demo stores versions, finds the recorded changes and costs one request when idle,
+    in a screenful that names no subscriber's address and says where the email and feeds are."""
     run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
-    assert "NCT07310784  new version v2" in out
-    assert "NOT_YET_RECRUITING → RECRUITING" in out
+    assert len(out.splitlines()) <= 60
+    assert "NCT07310784 v2  overall status: NOT_YET_RECRUITING → RECRUITING" in out
     assert "ACTIVE_NOT_RECRUITING → TERMINATED" in out
     assert "no new data release: 1 request" in out
+    assert "@" not in out  # the made-up patient's address, or anyone's
     assert (tmp_path / "demo" / "trialwatch.db").exists()
-    # …and ends with the patient's email as it landed in the Maildir, and the feeds
-    email = out.split("6. 1 email went to the local Maildir", 1)[1]
-    assert "Subject: NCT07310784 is now recruiting — A Phase II Trial of LM103" in email
-    assert "- This study has started looking for people to join." in email
-    assert "Key facts" in email  # the full criteria are on the trial page, not in a change email
-    assert "Only the study team can tell you if you qualify. Talk with your doctor." in email
-    assert (tmp_path / "demo" / "feeds" / "trials" / "NCT07310784.atom").exists()
+    assert "Subject: NCT07310784 is now recruiting — A Phase II Trial of LM103" in out
+    feed = tmp_path / "demo" / "feeds" / "trials" / "NCT07310784.atom"
+    assert f"{feed}  (one per trial)" in out and feed.exists()
+    config = tmp_path / "demo" / "config.toml"
+    for command in ("history NCT07310784", "diff NCT07227597", "summary NCT07310784"):
+        assert f"trialwatch --config {config} {command}" in out
     token = out.rsplit("unsubscribe --token ", 1)[1].split()[0]
-    config = str(tmp_path / "demo" / "config.toml")
     assert (
         "1 subscription(s) ended"
-        in Trialwatch(tmp_path / "demo", Path(config))(
-            "--config", config, "unsubscribe", "--token", token
+        in Trialwatch(tmp_path / "demo", config)(
+            "--config", str(config), "unsubscribe", "--token", token
         ).stdout
     )
+
+
+def test_demo_json_says_where_everything_went(tmp_path: Path) -> None:
+    """`demo --json` prints only JSON: the three checks as `check --json` has them, and the
+    paths of the email and feeds, which exist."""
+    run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
+    data = json.loads(run("demo", "--dir", str(tmp_path / "demo"), "--json").stdout)
+    assert [c["new_versions"] for c in data["checks"]] == [5, 5, 0]
+    assert data["checks"][2]["requests"] == 1
+    assert len(data["emails"]) >= 1 and all(Path(p).is_file() for p in data["emails"])
+    assert all(Path(p).is_file() for p in data["feeds"])
+    assert data["config"] == str(tmp_path / "demo" / "config.toml")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 from conftest import Trialwatch, demo_versions, fixture_path, load_fixture, plain_words
@@ -109,11 +112,19 @@ def test_summary_refuses_a_place_that_names_nothing(trialwatch: Trialwatch) -> N
 
 
 def test_demo_shows_what_a_patient_is_told(tmp_path: Path) -> None:
-    """The demo's patient email holds the change and the key facts in plain words, and leaves
-    the full criteria to the trial's page."""
+    """The demo shows the start of the patient's email and the command that shows all of it;
+    that file holds the change summary and the trial summary in plain words."""
     run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
-    told = out.split("Subject: NCT07310784 is now recruiting", 1)[1]
+    assert "| - This study has started looking for people to join." in out
+    path = Path(out.split("The whole email: less ", 1)[1].split("\n", 1)[0])
+    assert path.parent.parent == tmp_path / "demo" / "maildir"
+    email = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    assert isinstance(email, EmailMessage)
+    assert email["Subject"].startswith("NCT07310784 is now recruiting")
+    body = email.get_body(("plain",))
+    assert body is not None
+    told = body.get_content()
     assert "- This study has started looking for people to join." in told
     assert "- You must be fully active or able to do light work (ECOG 0 to 1)." in told
     assert "Who cannot join" not in told

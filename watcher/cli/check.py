@@ -7,10 +7,11 @@ import os
 import click
 
 from watcher.cli.output import delivery_json, emit_json, format_delivery
+from watcher.cli.progress import progress_bar
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import redact_addresses
 from watcher.core.ids import parse_nct_ids
-from watcher.core.wording.cycle import cycle_failure, cycle_text
+from watcher.core.wording.cycle import PER_TRIAL_UP_TO, cycle_failure, cycle_summary, cycle_text
 from watcher.delivery.outbox import DeliveryReport
 from watcher.errors import InputError
 from watcher.service.check import check_now
@@ -18,14 +19,22 @@ from watcher.service.check import check_now
 
 @click.command()
 @click.argument("nct_ids", nargs=-1)
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help=f"Every trial's changes in full, however many (past {PER_TRIAL_UP_TO}: a summary).",
+)
 @json_option
 @pass_app
 @reports_errors
-def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
+def check(app: App, nct_ids: tuple[str, ...], verbose: bool, as_json: bool) -> None:
     """Run one poll cycle now and report, per trial, what was found.
 
-    Exits 1 when a step after the poll failed, or when every trial failed (the registry could
-    not be reached, for one), so cron and scripts see it; the report is printed first."""
+    Up to 20 trials are reported one by one, more are summarised (--verbose: all). On a
+    terminal a progress bar shows while trials are checked. Exits 1 when a step after the poll
+    failed, or when every trial failed (the registry could not be reached, for one), so cron
+    and scripts see it; the report is printed first."""
     ids = parse_nct_ids(nct_ids) if nct_ids else None
     settings = app.checked_settings()
     with app.store() as store:
@@ -38,7 +47,10 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
                 )
         elif not store.trials():
             raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
-        result = check_now(store, settings, now(), env=os.environ, nct_ids=ids)
+        with progress_bar("Checking", "trials", as_json=as_json) as progress:
+            result = check_now(
+                store, settings, now(), env=os.environ, nct_ids=ids, progress=progress
+            )
     report, delivery = result.report, result.delivery or DeliveryReport()
     failure = cycle_failure(report)
     problems = (*result.problems, *([failure] if failure else []))
@@ -47,7 +59,12 @@ def check(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         emit_json({**report.to_json(), "delivery": delivery_json(delivery)})
     else:
-        click.echo(cycle_text(report))
+        if verbose or len(report.outcomes) <= PER_TRIAL_UP_TO:
+            click.echo(cycle_text(report))
+        else:
+            click.echo(cycle_summary(report))
+            click.echo("Every trial in full: `check --verbose` or `--json` next time; what a")
+            click.echo("trial's last version changed: `trialwatch diff NCT…`.")
         if delivery.attempted:
             click.echo(format_delivery(delivery, settings))
     if problems:

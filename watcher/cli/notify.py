@@ -7,6 +7,7 @@ import os
 import click
 
 from watcher.cli.output import delivery_json, emit_json, format_delivery
+from watcher.cli.progress import progress_bar
 from watcher.cli.support import App, audience_option, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import DELIVERIES
@@ -153,7 +154,8 @@ def digest(app: App, force: bool, as_json: bool) -> None:
     """Queue the daily/weekly digests that are due (all with --now) and send them."""
     settings = app.checked_settings()
     with app.store() as store:
-        run = queue_digests(store, settings, now(), force=force)
+        with progress_bar("Digests", "subscribers", as_json=as_json) as progress:
+            run = queue_digests(store, settings, now(), force=force, progress=progress)
         report = deliver_due(store, settings, now(), os.environ)
     if as_json:
         emit_json({"queued": run.queued, "delivery": delivery_json(report)})

@@ -19,12 +19,15 @@ from watcher.service.demo import run_demo
     type=click.Path(path_type=Path, file_okay=False),
     help="Keep the demo's state here (default: a new temporary directory).",
 )
+@json_option
 @reports_errors
-def demo(state_dir: Path | None) -> None:
+def demo(state_dir: Path | None, as_json: bool) -> None:
     """Run the whole pipeline offline against a local replay of the registry."""
     if state_dir is not None:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    run_demo(click.echo, state_dir)
+    run = run_demo((lambda _: None) if as_json else click.echo, state_dir)
+    if as_json:
+        emit_json(run.to_json())
 
 
 @click.command("check-config")

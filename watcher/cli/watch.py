@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 
 from watcher.cli.output import emit_json
+from watcher.cli.progress import progress_bar
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.config import MIN_INTERVAL, bounded_duration
 from watcher.core.ids import parse_nct_ids
+from watcher.core.wording.cycle import PER_TRIAL_UP_TO
 from watcher.errors import InputError
 
 
@@ -41,10 +43,15 @@ def _ids_from(args: Sequence[str], file: Path | None) -> list[str]:
     help="Read NCT IDs from a file, one per line (# starts a comment).",
 )
 @click.option("--every", help='Check this trial on its own interval, e.g. "6h" (1m to 365d).')
+@json_option
 @pass_app
 @reports_errors
-def watch_add(app: App, nct_ids: tuple[str, ...], file: Path | None, every: str | None) -> None:
-    """Start watching trials; they are fetched at the next check."""
+def watch_add(
+    app: App, nct_ids: tuple[str, ...], file: Path | None, every: str | None, as_json: bool
+) -> None:
+    """Start watching trials; they are fetched at the next check.
+
+    Up to 20 trials are listed one by one, more are counted (--json lists each)."""
     ids = _ids_from(nct_ids, file)
     interval = None
     if every is not None:
@@ -52,22 +59,39 @@ def watch_add(app: App, nct_ids: tuple[str, ...], file: Path | None, every: str 
             interval = bounded_duration(every, MIN_INTERVAL)
         except ValueError as exc:
             raise InputError(f"--every: {exc}") from exc
-    with app.store() as store:
-        added = store.add_watches(ids, now(), interval)
-    for nct_id in ids:
-        state = "now watching" if nct_id in added else "already watched"
-        click.echo(f"{nct_id}  {state}")
+    with app.store() as store, progress_bar("Adding", "trials", as_json=as_json) as progress:
+        added = set(store.add_watches(ids, now(), interval, progress))
+    if as_json:
+        emit_json({"added": [i for i in ids if i in added], "already_watched": _except(ids, added)})
+    elif len(ids) > PER_TRIAL_UP_TO:
+        click.echo(
+            f"{len(added)} trial(s) now watching, {len(ids) - len(added)} already watched "
+            "(--json lists each); they are fetched at the next check."
+        )
+    else:
+        for nct_id in ids:
+            click.echo(f"{nct_id}  {'now watching' if nct_id in added else 'already watched'}")
+
+
+def _except(ids: Sequence[str], some: set[str]) -> list[str]:
+    return [i for i in ids if i not in some]
 
 
 @watch.command("remove")
 @click.argument("nct_ids", nargs=-1, required=True)
+@json_option
 @pass_app
 @reports_errors
-def watch_remove(app: App, nct_ids: tuple[str, ...]) -> None:
+def watch_remove(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
     """Stop watching trials (their stored history is kept)."""
     ids = parse_nct_ids(nct_ids)
     with app.store() as store:
-        removed = store.remove_watches(ids)
+        removed = set(store.remove_watches(ids))
+    if as_json:
+        emit_json(
+            {"removed": [i for i in ids if i in removed], "not_watched": _except(ids, removed)}
+        )
+        return
     for nct_id in ids:
         click.echo(f"{nct_id}  {'no longer watched' if nct_id in removed else 'was not watched'}")
 

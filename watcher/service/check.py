@@ -23,6 +23,7 @@ from datetime import datetime
 
 from watcher.config import Settings
 from watcher.core.cycle import CycleReport
+from watcher.core.progress import Progress
 from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import DeliveryReport, deliver_due
 from watcher.errors import WatcherError
@@ -52,9 +53,11 @@ def check_now(
     deliver: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
     recent: RecentVersions | None = None,
+    progress: Progress | None = None,
 ) -> CheckResult:
     """Check the watched trials (or just `nct_ids`) now, write their feeds, and send what is due
-    when `deliver` (the daemon leaves that to its delivery job)."""
+    when `deliver` (the daemon leaves that to its delivery job); `progress` hears of each trial
+    checked."""
     with registry_client(settings) as registry:
         report = run_cycle(
             store,
@@ -67,6 +70,7 @@ def check_now(
             planner=notice_planner(store, settings),
             mover=notice_mover(store, settings),
             recent=recent,
+            progress=progress,
         )
     problems: list[str] = []
     newest, behind = store.changed_since(int(store.get_meta(META_FEEDS) or 0))

@@ -6,24 +6,32 @@ runs (registry client, store, diff), then has the "registry" publish the later r
 versions so the next check finds real changes. A made-up patient follows the featured trial;
 their email lands in the state directory's Maildir and the feeds beside it. Nothing here is a
 mock of trialwatch itself.
+
+It prints a screenful (under 60 lines): each step, what changed as one line per trial, the
+email's subject and first lines with the command that shows all of it, where the feeds are,
+and the commands that look further. The made-up patient's address is never printed, as no
+command prints a subscriber's address.
 """
 
 from __future__ import annotations
 
 import copy
-import mailbox
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from textwrap import indent
 from typing import Any
 
 from watcher.config import Settings, load_settings
-from watcher.core.wording import summarize_line
-from watcher.core.wording.cycle import cycle_text
+from watcher.core.addresses import redact_addresses
+from watcher.core.cycle import CycleReport
+from watcher.core.wording.cycle import cycle_summary
+from watcher.delivery.feed_files import private_feed_path
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now
@@ -33,6 +41,7 @@ DEMO_DATA = Path(__file__).parents[1] / "demo_data"
 FEATURED = "NCT07310784"
 PATIENT = "patient@example.org"  # example.org: a domain reserved for examples (RFC 2606)
 PATIENT_NEAR = "Beijing, China"
+PREVIEW_LINES = 8  # lines of the patient's email the demo shows; the path leads to the rest
 
 Echo = Callable[[str], None]
 
@@ -70,16 +79,39 @@ def demo_settings(state_dir: Path, base_url: str) -> Settings:
     return load_settings(config, env={"STATE_DIRECTORY": str(state_dir), "HOME": str(state_dir)})
 
 
-def run_demo(echo: Echo, state_dir: Path | None = None) -> Path:
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """Where the demo left everything, for `demo --json` and the tests."""
+
+    state_dir: Path
+    config: Path
+    checks: tuple[CycleReport, ...]  # first, second, third
+    emails: tuple[Path, ...]  # each message the Maildir holds, oldest first
+    feeds: tuple[Path, ...]  # the featured trial's feed, all trials', the patient's private one
+    unsubscribe_token: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The `demo --json` shape: paths as strings, each check as `check --json` prints it."""
+        return {
+            "state_dir": str(self.state_dir),
+            "config": str(self.config),
+            "checks": [report.to_json() for report in self.checks],
+            "emails": [str(path) for path in self.emails],
+            "feeds": [str(path) for path in self.feeds],
+        }
+
+
+def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
     """Walk through watch → first check → registry update → second check → the patient's email
-    and the feeds; return the state directory."""
+    and the feeds, telling `echo` in a screenful (the patient's address never shown)."""
     state_dir = state_dir or Path(tempfile.mkdtemp(prefix="trialwatch-demo-"))
+    config = state_dir / "config.toml"
     versions = demo_versions()
     registry = ReplayRegistry({nct: v[0] for nct, v in versions.items()})
     with ReplayServer(registry) as server:
         settings = demo_settings(state_dir, server.base_url)
-        echo("trialwatch demo: the real pipeline, offline, on recorded ClinicalTrials.gov records")
-        echo(f"Replay registry: {server.base_url}  (serving {len(versions)} recorded trials)")
+        echo(f"trialwatch demo: the real pipeline, offline, on {len(versions)} recorded records")
+        echo(f"Replay registry: {server.base_url}")
         echo(f"State directory: {state_dir}\n")
 
         clock = datetime.now(UTC)
@@ -89,66 +121,90 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> Path:
                 return check_now(store, settings, at, env={})
 
             store.add_watches(sorted(versions), clock)
-            echo(f"1. Watching {', '.join(sorted(versions))}.")
+            echo(f"1. Watching {', '.join(sorted(versions))};")
             person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR)
-            echo(f"   {PATIENT} follows {FEATURED} as a patient near {PATIENT_NEAR}.")
+            echo(f"   a made-up patient follows {FEATURED}, near {PATIENT_NEAR}.")
 
+            first = cycle(clock).report
             echo("2. First check: the first version of each trial is stored.")
-            echo(f"{cycle_text(cycle(clock).report)}\n")
+            echo(f"   {first_line(cycle_summary(first))}")
 
             later = [v[-1] for v in versions.values() if len(v) > 1]
             registry.publish(*later)
             echo(f"3. The registry publishes a data release with {len(later)} updated records.")
             clock += timedelta(hours=1)
             second = cycle(clock)
-            echo("4. Second check: what changed, old → new.")
-            echo(f"{cycle_text(second.report)}\n")
+            echo("4. Second check: what changed (old → new in full: `diff NCT…`, below).")
+            echo(indent(cycle_summary(second.report), "   "))
 
             clock += timedelta(hours=1)
             third = cycle(clock).report
             echo(
                 f"5. Third check, no new data release: {third.requests} request to the "
-                f"registry, {third.count('unchanged')} trials unchanged.\n"
+                f"registry, {third.count('unchanged')} trials unchanged."
             )
-            echo(f"History of {FEATURED} (trialwatch history {FEATURED}):")
-            changes = store.changes(FEATURED)
-            for row in store.versions(FEATURED):
-                found = [c.change for c in changes if c.to_version == row.version]
-                note = "first version" if row.version == 1 else summarize_line(found)
-                echo(f"  v{row.version}  registry update {row.last_update_posted}  {note}")
 
-    feeds = settings.feeds.dir
+    emails = maildir_files(settings.mail.maildir)
     sent = second.delivery.sent if second.delivery else 0
-    echo(
-        f"\n6. {sent} email went to the local Maildir {settings.mail.maildir}"
-        " (no SMTP server is configured).\n"
-        f"   Feeds: {feeds / 'trials' / (FEATURED + '.atom')} (and .rss), {feeds / 'all.atom'};\n"
-        f"   {PATIENT}'s private feed: {feeds / 'private'}/<their feed token>.atom\n"
+    echo(f"6. {sent} email to the patient, in the local Maildir (no SMTP server is set up):")
+    for path in emails:
+        echo(f"     {redact_addresses(email_subject(path))}")
+    if emails:
+        echo(indent(redact_addresses(email_preview(emails[-1])), "     | "))
+        echo(f"   The whole email: less {emails[-1]}")
+    feeds = (
+        settings.feeds.dir / "trials" / f"{FEATURED}.atom",
+        settings.feeds.dir / "all.atom",
+        private_feed_path(settings, person.feed_token),
     )
-    for text in maildir_texts(settings.mail.maildir):
-        echo("-" * 76)
-        echo(text.rstrip())
-        echo("-" * 76)
-    config = state_dir / "config.toml"
+    echo("7. Feeds (each with an .rss beside it), rewritten when a check finds a change:")
+    echo(f"     {feeds[0]}  (one per trial)")
+    echo(f"     {feeds[1]}  (all trials)")
+    echo(f"     {feeds[2]}  (the patient's own)")
+    look = f"trialwatch --config {config}"
     echo(
-        f"\nEverything the demo stored is in {state_dir}; look around with\n"
-        f"  trialwatch --config {config} history {FEATURED}\n"
-        f"  trialwatch --config {config} summary {FEATURED}\n"
-        f"and unsubscribe {PATIENT} as the email's link would:\n"
-        f"  trialwatch --config {config} unsubscribe --token {person.unsubscribe_token}"
+        "\nLook further:\n"
+        f"  {look} history {FEATURED}\n"
+        f"  {look} diff NCT07227597\n"
+        f"  {look} summary {FEATURED}\n"
+        f"  {look} unsubscribe --token {person.unsubscribe_token}"
+        "   (as the email's link does)"
     )
-    return state_dir
+    return DemoRun(
+        state_dir,
+        config,
+        (first, second.report, third),
+        tuple(emails),
+        feeds,
+        person.unsubscribe_token,
+    )
 
 
-def maildir_texts(path: Path) -> list[str]:
-    """Each email in the Maildir as its reader sees it: the headers that matter, then the text."""
-    texts = []
-    box = mailbox.Maildir(path, create=False)
-    for key in sorted(box.keys()):
-        message = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
-        assert isinstance(message, EmailMessage)
-        body = message.get_body(("plain",))
-        content = body.get_content() if body is not None else ""
-        heads = "\n".join(f"{h}: {message[h]}" for h in ("From", "To", "Subject") if message[h])
-        texts.append(f"{heads}\n\n{content}")
-    return texts
+def first_line(text: str) -> str:
+    return text.split("\n", 1)[0]
+
+
+def maildir_files(path: Path) -> list[Path]:
+    """Each message file in the Maildir, the oldest delivered first."""
+    found = [f for sub in ("new", "cur") if (path / sub).is_dir() for f in (path / sub).iterdir()]
+    return sorted(found, key=lambda f: (f.stat().st_mtime_ns, f.name))
+
+
+def _read_email(path: Path) -> EmailMessage:
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    assert isinstance(message, EmailMessage)  # policy.default builds EmailMessage
+    return message
+
+
+def email_subject(path: Path) -> str:
+    """The Subject line of a message file, decoded."""
+    return f"Subject: {_read_email(path)['Subject']}"
+
+
+def email_preview(path: Path) -> str:
+    """The first lines of a message's text part, as its reader sees them (blank lines and
+    heading underlines left out): what the patient is told, at a glance."""
+    body = _read_email(path).get_body(("plain",))
+    text = body.get_content() if body is not None else ""
+    lines = [ln for ln in text.splitlines() if ln.strip() and set(ln.strip()) - set("=-")]
+    return "\n".join(lines[:PREVIEW_LINES] + (["…"] if len(lines) > PREVIEW_LINES else []))

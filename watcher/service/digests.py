@@ -18,6 +18,7 @@ from datetime import datetime
 
 from watcher.config import Settings
 from watcher.core.notify import TrialOverview, digest_email, trial_overview
+from watcher.core.progress import Progress
 from watcher.core.record import parse_trial
 from watcher.core.schedule import last_slot
 from watcher.data import load_glossary
@@ -77,9 +78,15 @@ class _Overviews:
 
 
 def queue_digests(
-    store: Store, settings: Settings, now: datetime, *, force: bool = False
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> DigestRun:
-    """Queue every due digest (every digest with `force`), one message per subscriber."""
+    """Queue every due digest (every digest with `force`), one message per subscriber;
+    `progress` hears of each subscriber's digest built, per kind of digest."""
     head = letterhead(settings)
     glossary = load_glossary()
     overviews = _Overviews(store)
@@ -88,7 +95,8 @@ def queue_digests(
         if not force and not is_due(store, settings, delivery, now):
             continue
         queued[delivery] = 0
-        for person, items in store.pending_digests(delivery):
+        pending = store.pending_digests(delivery)
+        for done, (person, items) in enumerate(pending, 1):
             message = digest_email(
                 person,
                 items,
@@ -101,5 +109,7 @@ def queue_digests(
             )
             store.save_digest(message, items, now)
             queued[delivery] += message is not None
+            if progress is not None:
+                progress(done, len(pending))
         store.set_meta({_meta_key(delivery): now.isoformat()})
     return DigestRun(queued)

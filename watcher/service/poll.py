@@ -32,6 +32,7 @@ from watcher.core.clean import clean_record, missing_parts
 from watcher.core.cycle import CycleReport, Outcome
 from watcher.core.diff import diff_trials
 from watcher.core.message import Notices, Outgoing
+from watcher.core.progress import Progress
 from watcher.core.record import Trial, parse_trial
 from watcher.core.version import NewVersion
 from watcher.core.wording import change_sentence
@@ -75,8 +76,17 @@ class Registry(Protocol):
 class _Ledger:
     """Collects outcomes and writes the cheap ones to the store in batches."""
 
-    def __init__(self, store: Store, release: str | None, now: datetime) -> None:
+    def __init__(
+        self,
+        store: Store,
+        release: str | None,
+        now: datetime,
+        *,
+        total: int = 0,
+        progress: Progress | None = None,
+    ) -> None:
         self.store, self.release, self.now = store, release, now
+        self.total, self.progress = total, progress
         self.outcomes: list[Outcome] = []
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
@@ -89,24 +99,30 @@ class _Ledger:
 
     def unchanged(self, stamp: Stamp, nct_id: str) -> None:
         self._unchanged.append(Stamp(nct_id, stamp.last_update_posted, stamp.overall_status))
-        self.outcomes.append(Outcome(nct_id, "unchanged"))
+        self._add(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
     def skipped(self, nct_id: str) -> None:
         """Not asked about: the data release it was last checked against is still current."""
         self._skipped.append(nct_id)
-        self.outcomes.append(Outcome(nct_id, "unchanged"))
+        self._add(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
     def failed(self, nct_id: str, detail: str) -> None:
         self._failed.append((nct_id, detail))
-        self.outcomes.append(Outcome(nct_id, "failed", error=detail))
+        self._add(Outcome(nct_id, "failed", error=detail))
         self._maybe_flush()
 
     def new_version(self, nct_id: str, version: int, changes: Sequence[Change]) -> None:
         """A new version stored: its whole record was compared (or is the first)."""
-        self.outcomes.append(Outcome(nct_id, "new_version", version, tuple(changes)))
+        self._add(Outcome(nct_id, "new_version", version, tuple(changes)))
         self.compared(nct_id)
+
+    def _add(self, outcome: Outcome) -> None:
+        """One more trial done: its outcome kept, and said to whoever watches the progress."""
+        self.outcomes.append(outcome)
+        if self.progress is not None:
+            self.progress(len(self.outcomes), self.total)
 
     def _maybe_flush(self) -> None:
         if len(self._unchanged) + len(self._skipped) + len(self._failed) >= FLUSH_EVERY:
@@ -139,6 +155,7 @@ def run_cycle(
     planner: Planner | None = None,
     mover: Mover | None = None,
     recent: RecentVersions | None = None,
+    progress: Progress | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
 
@@ -152,6 +169,8 @@ def run_cycle(
 
     `should_stop` is asked between trials: when it says yes (the daemon got SIGTERM), the cycle
     ends after the trial in hand; the rest keep their old state and are due next time.
+
+    `progress` is told (trials done, trials to check) as each trial's outcome is known.
     """
     requests_before = registry.request_count
     trials = store.trials()
@@ -163,7 +182,7 @@ def run_cycle(
         release: str | None = registry.data_timestamp()
     except RegistryError:
         release = None  # unknown: every trial gets at least a light check
-    ledger = _Ledger(store, release, now)
+    ledger = _Ledger(store, release, now, total=len(trials), progress=progress)
 
     full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []

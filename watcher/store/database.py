@@ -27,6 +27,7 @@ from watcher.core import codec
 from watcher.core.canonical import Stamp
 from watcher.core.change import ChangeEvent, StoredChange
 from watcher.core.message import Notices, Outgoing
+from watcher.core.progress import Progress
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
 from watcher.store.rows import (
@@ -47,13 +48,18 @@ class Store(SubscriberTables):
     # -- watched trials ---------------------------------------------------------------------
 
     def add_watches(
-        self, nct_ids: Sequence[str], now: datetime, every: timedelta | None = None
+        self,
+        nct_ids: Sequence[str],
+        now: datetime,
+        every: timedelta | None = None,
+        progress: Progress | None = None,
     ) -> list[str]:
-        """Start watching; returns the IDs that were not watched before."""
+        """Start watching (in one transaction, `progress` told of each ID); returns the IDs that
+        were not watched before."""
         added: list[str] = []
         every_s = int(every.total_seconds()) if every else None
         with self.atomic() as db:
-            for nct_id in nct_ids:
+            for done, nct_id in enumerate(nct_ids, 1):
                 row = self._trial_dict(nct_id)
                 if row is None:
                     db.table("trials").insert(
@@ -67,6 +73,8 @@ class Store(SubscriberTables):
                     if every is not None:
                         update["every_s"] = every_s
                     db.table("trials").update(nct_id, update)
+                if progress is not None:
+                    progress(done, len(nct_ids))
         return added
 
     def remove_watches(self, nct_ids: Sequence[str]) -> list[str]:
