@@ -98,7 +98,7 @@ def test_private_feed_follows_subscriptions_and_holds_no_address(
     """A subscriber's feed sits at their random token, shows their trials only, no address."""
     store_chain(store, NCT, demo_versions(NCT))
     store_chain(store, "NCT05935098", demo_versions("NCT05935098"))
-    person = store.subscribe("pat@example.org", [NCT], T0, near="Guangzhou, China")
+    person = store.subscribe("pat@example.org", [NCT], T0, near="Guangzhou, China").subscriber
     written = write_feeds(store, settings, T0)
     path = private_feed_path(settings, person.feed_token)
     assert path in written and len(person.feed_token) >= 40
@@ -106,7 +106,8 @@ def test_private_feed_follows_subscriptions_and_holds_no_address(
     assert [e.id.split(":")[2] for e in feed.entries] == [NCT]
     everything = b"".join(p.read_bytes() for p in written)
     assert b"pat@example.org" not in everything
-    assert all(p.stat().st_mode & 0o077 == 0 for p in written)
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in written)  # the web server reads them
+    assert path.parent.stat().st_mode & 0o777 == 0o711  # and cannot list the private names
 
 
 def test_feeds_a_failed_write_left_behind_are_rewritten_by_the_next_check(

@@ -12,6 +12,7 @@ from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.config import MIN_INTERVAL, bounded_duration
 from watcher.core.ids import parse_nct_ids
 from watcher.errors import InputError
+from watcher.service.subscriptions import stop_watching
 
 
 @click.group()
@@ -61,15 +62,26 @@ def watch_add(app: App, nct_ids: tuple[str, ...], file: Path | None, every: str 
 
 @watch.command("remove")
 @click.argument("nct_ids", nargs=-1, required=True)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also stop a trial somebody follows: each subscriber is emailed, their subscription ends.",
+)
 @pass_app
 @reports_errors
-def watch_remove(app: App, nct_ids: tuple[str, ...]) -> None:
-    """Stop watching trials (their stored history is kept)."""
+def watch_remove(app: App, nct_ids: tuple[str, ...], force: bool) -> None:
+    """Stop watching trials (their stored history is kept).
+
+    A trial with subscribers is kept unless --force: then each of them is told by email.
+    """
     ids = parse_nct_ids(nct_ids)
     with app.store() as store:
-        removed = store.remove_watches(ids)
+        done = stop_watching(store, app.settings, ids, now(), force=force)
     for nct_id in ids:
-        click.echo(f"{nct_id}  {'no longer watched' if nct_id in removed else 'was not watched'}")
+        told = done.told.get(nct_id)
+        also = f"; {told} subscriber(s) told, their subscription ended" if told else ""
+        state = "no longer watched" if nct_id in done.removed else "was not watched"
+        click.echo(f"{nct_id}  {state}{also}")
 
 
 @watch.command("list")

@@ -90,7 +90,7 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> Path:
 
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))}.")
-            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR)
+            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR).subscriber
             echo(f"   {PATIENT} follows {FEATURED} as a patient near {PATIENT_NEAR}.")
 
             echo("2. First check: the first version of each trial is stored.")
