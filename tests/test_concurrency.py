@@ -339,7 +339,8 @@ def test_random_sigkills_lose_and_double_nothing(
     )
     assert sorted(stored_versions) == expected
     assert outbox == {"sent": queued}
-    assert len(arrived) == queued == sum(published.values())  # one per new version
+    # one per new version, and READER's welcome to each trial
+    assert len(arrived) == queued == sum(published.values()) + len(ids)
     assert len(doubled) <= landed
     assert commands.rows("PRAGMA integrity_check") == [("ok",)]
 

@@ -26,9 +26,9 @@ def _address(text: str) -> str:
         raise InputError(f"EMAIL: {exc}") from exc
 
 
-# The options a subscription has, as `subscribe` names them, and their values when not given.
+# The options a subscription has, as `subscribe` names them; a new one's values when not given.
 _OPTIONS = (("audience", "audience"), ("delivery", "digest"), ("kinds", "kinds"), ("near", "near"))
-_DEFAULTS: dict[str, object] = {"audience": "patient", "delivery": "immediate"}
+_DEFAULT = Subscription(id=0, subscriber_id=0, nct_id="")
 
 
 def _value(sub: Subscription, field: str) -> object:
@@ -49,7 +49,7 @@ def _what_changed(outcome: SubscriptionOutcome, given: frozenset[str]) -> str:
         old, new = _value(before, field), _value(after, field)
         if old != new:
             said.append(f"{name}: {_shown(old)} → {_shown(new)}")
-        elif field not in given and old != _DEFAULTS.get(field):
+        elif field not in given and old != _value(_DEFAULT, field):
             said.append(f"{name} kept")
     return "; ".join(said) if said else "nothing changed"
 
@@ -139,8 +139,8 @@ def subscribe(
                     "changed": {}
                     if o.before is None
                     else {
-                        name: [_value(o.before, field), _value(o.after, field)]
-                        for field, name in _OPTIONS
+                        field: [_value(o.before, field), _value(o.after, field)]
+                        for field, _ in _OPTIONS
                         if _value(o.before, field) != _value(o.after, field)
                     },
                     "options": _options(o.after),

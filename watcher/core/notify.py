@@ -348,7 +348,8 @@ def hook_key(nct_id: str, version: int, url: str) -> str:
 def addressee(key: str) -> str:
     """Whom an outbox row is for, without their address, read back from its key.
 
-    "subscription 3" (an immediate email), "subscriber 12" (a digest), "a webhook", "the admin"
+    "subscription 3" (an immediate email, a welcome), "subscriber 12" (a digest, a notice about
+    the subscription itself), "a webhook", "the admin"
     (`Alert.key`): what `status` names a failed message by, since it must not print addresses.
     """
     parts = key.split("/")
@@ -360,6 +361,8 @@ def addressee(key: str) -> str:
         return "a webhook"
     if parts[-1].startswith("s"):
         return f"subscription {parts[-1].removeprefix('s')}"
+    if parts[-1].startswith("p"):  # a notice about the subscription itself (moved, gone…)
+        return f"subscriber {parts[-1].removeprefix('p')}"
     return "a recipient"
 
 

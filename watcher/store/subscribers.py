@@ -67,6 +67,10 @@ class SubscriberTables(OutboxTables):
         `welcome` makes the message for each new subscription; it is queued in this transaction.
         """
         given = {"audience": audience, "delivery": delivery, "near": near}
+        values: dict[str, str] = {k: v for k, v in given.items() if v is not None}
+        if kinds is not None:
+            values["kinds"] = ",".join(sorted(kinds))
+        nct_ids = list(dict.fromkeys(nct_ids))  # an ID named twice is one subscription
         with self.atomic() as db:
             not_watched = [n for n in nct_ids if not (t := self._trial_dict(n)) or not t["watched"]]
             if not_watched:
@@ -92,19 +96,17 @@ class SubscriberTables(OutboxTables):
                 assert subscriber is not None  # inserted just above, in this transaction
             had = {sub.nct_id: sub for _, sub in self.subscriptions(subscriber_id=subscriber.id)}
             for nct_id in nct_ids:
-                values = {k: v for k, v in given.items() if v is not None}
-                if kinds is not None:
-                    values["kinds"] = ",".join(sorted(kinds))
                 if nct_id in had:
                     if values:
                         db.table("subscriptions").update(had[nct_id].id, values)
                     continue
-                defaults = {"audience": "patient", "delivery": "immediate"}
+                fresh = Subscription(id=0, subscriber_id=subscriber.id, nct_id=nct_id)
                 db.table("subscriptions").insert(
                     {
                         "subscriber_id": subscriber.id,
                         "nct_id": nct_id,
-                        **defaults,
+                        "audience": fresh.audience,  # the defaults, unless given
+                        "delivery": fresh.delivery,
                         **values,
                         "created_at": iso(now),
                     }

@@ -39,8 +39,8 @@ def welcome_plan(subscription: Subscription) -> tuple[str, ...]:
 
 
 FEED_LINE = (
-    "Your private feed: the same changes for a feed reader. Keep the link to yourself: "
-    "anyone who has it can read which studies you follow."
+    "The same changes, for a feed reader. Keep this link to yourself: anyone who has it can "
+    "see which studies you follow."
 )
 
 
