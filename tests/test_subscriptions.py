@@ -89,6 +89,21 @@ def test_an_unknown_nct_id_is_refused_in_one_line_and_nothing_is_stored(
     assert pending(trialwatch) == 0
 
 
+def test_an_old_id_the_registry_now_lists_under_another_is_refused_with_the_new_one(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """Subscribing by an alias (the registry answers 301) names the ID to use instead."""
+    listed = copy.deepcopy(demo_versions(OTHER)[0])
+    listed["protocolSection"]["identificationModule"]["nctIdAliases"] = ["NCT01234567"]
+    replay.registry.publish(listed)
+    result = trialwatch("subscribe", "pat@example.org", "NCT01234567", expect=2)
+    assert result.stderr == (
+        f"Error: NCT01234567: ClinicalTrials.gov now lists this trial as {OTHER}; "
+        f"subscribe to {OTHER} instead\n"
+    )
+    assert trialwatch.json("watch", "list") == []
+
+
 def test_a_watched_and_stored_trial_is_not_asked_about_again(
     trialwatch: Trialwatch, replay: ReplayServer
 ) -> None:
