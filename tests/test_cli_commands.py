@@ -27,8 +27,6 @@ NO_ANSWER = {
     "run": "the daemon: it runs until stopped, logs each cycle and keeps its summary for "
     "`status --json`",
 }
-# Given `--json` by another part of issue 14 (subscriptions); remove them here when merged.
-PENDING = {"subscribe", "unsubscribe"}
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> dict[str, click.Command]:
@@ -49,13 +47,11 @@ def test_every_command_that_changes_state_has_json() -> None:
     """Walking `trialwatch --help` and each group: every command not listed as read-only (or
     as the daemon) takes `--json`, so a new command must either answer scripts or say why not."""
     commands = _commands(main)
-    assert set(READ_ONLY) | set(NO_ANSWER) | PENDING <= set(commands), "a listed name is gone"
+    assert set(READ_ONLY) | set(NO_ANSWER) <= set(commands), "a listed name is gone"
     changing = sorted(set(commands) - set(READ_ONLY) - set(NO_ANSWER))
-    assert {"watch add", "watch remove", "check", "deliver", "digest", "demo"} <= set(changing)
-    missing = [name for name in changing if not _has_json(commands[name]) and name not in PENDING]
+    assert {"watch add", "watch remove", "check", "subscribe", "unsubscribe"} <= set(changing)
+    missing = [name for name in changing if not _has_json(commands[name])]
     assert not missing, f"state-changing commands without --json: {missing}"
-    done = [name for name in PENDING if _has_json(commands[name])]
-    assert not done, f"{done} have --json now: take them out of PENDING"
 
 
 def _completion(env: dict[str, str]) -> str:

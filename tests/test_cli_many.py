@@ -75,7 +75,7 @@ def test_watch_add_and_remove_json(
     again = trialwatch.json("watch", "add", IDS[0], "NCT92000000")
     assert again == {"added": ["NCT92000000"], "already_watched": [IDS[0]]}
     gone = trialwatch.json("watch", "remove", IDS[1], "NCT93000000")
-    assert gone == {"removed": [IDS[1]], "not_watched": ["NCT93000000"]}
+    assert gone == {"removed": [IDS[1]], "not_watched": ["NCT93000000"], "subscribers_told": {}}
     listed = {t["nct_id"] for t in trialwatch.json("watch", "list")}
     assert IDS[1] not in listed and "NCT92000000" in listed
     listing = tmp_path / "ids.txt"

@@ -186,7 +186,7 @@ def test_a_full_file_sets_every_key(tmp_path: Path, env: dict[str, str]) -> None
     assert (sched.failing_after, sched.digest_hour, sched.digest_weekday) == (1, 0, "sunday")
     assert settings.feeds.dir == Path(env["HOME"]) / "public" / "feeds"
     assert settings.feeds.entries == 10
-    assert settings.mail.sender == "Trial Watch <Alerts@example.org>"
+    assert settings.mail.sender == "Trial Watch <Alerts@Example.ORG>"
     assert settings.mail.admin == "ops@example.org"
     assert settings.mail.maildir == Path("/var/lib/trialwatch/mail/inbox")
     smtp = settings.smtp

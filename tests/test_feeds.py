@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,7 +99,7 @@ def test_private_feed_follows_subscriptions_and_holds_no_address(
     """A subscriber's feed sits at their random token, shows their trials only, no address."""
     store_chain(store, NCT, demo_versions(NCT))
     store_chain(store, "NCT05935098", demo_versions("NCT05935098"))
-    person = store.subscribe("pat@example.org", [NCT], T0, near="Guangzhou, China")
+    person = store.subscribe("pat@example.org", [NCT], T0, near="Guangzhou, China").subscriber
     written = write_feeds(store, settings, T0)
     path = private_feed_path(settings, person.feed_token)
     assert path in written and len(person.feed_token) >= 40
@@ -106,7 +107,8 @@ def test_private_feed_follows_subscriptions_and_holds_no_address(
     assert [e.id.split(":")[2] for e in feed.entries] == [NCT]
     everything = b"".join(p.read_bytes() for p in written)
     assert b"pat@example.org" not in everything
-    assert all(p.stat().st_mode & 0o077 == 0 for p in written)
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in written)  # the web server reads them
+    assert path.parent.stat().st_mode & 0o777 == 0o711  # and cannot list the private names
 
 
 def test_feeds_a_failed_write_left_behind_are_rewritten_by_the_next_check(
@@ -135,3 +137,57 @@ def test_feeds_a_failed_write_left_behind_are_rewritten_by_the_next_check(
     feed = parsed(feeds / "trials" / f"{NCT}.atom")
     assert len(feed.entries) == 1
     assert "started looking for people" in feed.entries[0].title
+
+
+def _links(feed: Any) -> set[tuple[str, str]]:
+    return {(link.rel, link.href) for link in feed.feed.get("links", [])}
+
+
+def test_feeds_name_their_own_address_and_their_page_when_published(tmp_path: Path) -> None:
+    """With `[web] base_url`, each Atom and RSS feed has rel="self" at its public URL and
+    rel="alternate" at the page it follows; a feed reader sees both."""
+    config = tmp_path / "config.toml"
+    config.write_text('[web]\nbase_url = "https://trials.example.org/"\n', encoding="utf-8")
+    settings = load_settings(config, env={"STATE_DIRECTORY": str(tmp_path / "state")})
+    with Store(settings.storage.database) as store:
+        store_chain(store, NCT, demo_versions(NCT))
+        person = store.subscribe("pat@example.org", [NCT], T0).subscriber
+        write_feeds(store, settings, T0)
+    base = "https://trials.example.org/feeds"
+    page = f"https://clinicaltrials.gov/study/{NCT}"
+    for kind in ("atom", "rss"):
+        trial = parsed(trial_feed_path(settings, NCT, kind))
+        assert _links(trial) >= {("self", f"{base}/trials/{NCT}.{kind}"), ("alternate", page)}
+        everything = parsed(settings.feeds.dir / f"all.{kind}")
+        assert ("self", f"{base}/all.{kind}") in _links(everything)
+        private = parsed(private_feed_path(settings, person.feed_token, kind))
+        assert ("self", f"{base}/private/{person.feed_token}.{kind}") in _links(private)
+
+
+def test_feeds_without_a_web_address_have_no_self_link(store: Store, settings: Settings) -> None:
+    """Nothing published: no made-up self URL, the alternate page is still there."""
+    store_chain(store, NCT, demo_versions(NCT))
+    write_feeds(store, settings, T0)
+    feed = parsed(trial_feed_path(settings, NCT))
+    assert [rel for rel, _ in _links(feed)] == ["alternate"]
+
+
+def test_feed_files_are_readable_by_a_web_server_whatever_the_umask(
+    store: Store, settings: Settings
+) -> None:
+    """Under systemd's UMask=0077 the files are still 0644 and the folders 0755, the private
+    folder 0711: another user can read a private feed by name but cannot list the names."""
+    store_chain(store, NCT, demo_versions(NCT))
+    store.subscribe("pat@example.org", [NCT], T0)
+    old = os.umask(0o077)
+    try:
+        written = write_feeds(store, settings, T0)
+    finally:
+        os.umask(old)
+    assert {p.stat().st_mode & 0o777 for p in written} == {0o644}
+    root = settings.feeds.dir
+    assert (root.stat().st_mode & 0o777, (root / "trials").stat().st_mode & 0o777) == (
+        0o755,
+        0o755,
+    )
+    assert (root / "private").stat().st_mode & 0o777 == 0o711

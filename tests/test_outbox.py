@@ -233,7 +233,7 @@ def test_backoff_doubles_and_is_capped() -> None:
 def subscribed(store: Store, address: str) -> Outgoing:
     """A subscriber of a watched trial, and one email queued for them."""
     store.add_watches(["NCT07310784"], T0)
-    person = store.subscribe(address, ["NCT07310784"], T0)
+    person = store.subscribe(address, ["NCT07310784"], T0).subscriber
     message = email(f"to-{address}", to=address)
     store.enqueue([Outgoing(**{**asdict(message), "subscriber_id": person.id})], T0)
     return message

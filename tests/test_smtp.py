@@ -119,6 +119,9 @@ def test_deliver_prints_the_answer_without_the_address(
     [
         ("NCT07310784/v2/s7", "subscription 7"),
         ("digest/daily/p12/c345", "subscriber 12"),
+        ("welcome/NCT07310784/20261124T090000000000/s7", "subscription 7"),
+        ("NCT07310784/gone-after-v3/p12", "subscriber 12"),
+        ("NCT07310784/unwatched-20261124T090000000000/p12", "subscriber 12"),
         ("NCT07310784/v2/hook-0123456789abcdef", "a webhook"),
         ("admin/outage/registry/2026-11-24T09:00:00+00:00", "the admin"),
     ],

@@ -186,7 +186,7 @@ def test_tokens_are_found_by_their_hash(tmp_path: Path) -> None:
     """An unsubscribe token finds its subscriber through the stored SHA-256; a near miss not."""
     with Store(tmp_path / "t.db") as store:
         store.add_watches(["NCT07227597"], T0)
-        person = store.subscribe("pat@example.org", ["NCT07227597"], T0)
+        person = store.subscribe("pat@example.org", ["NCT07227597"], T0).subscriber
         assert store.subscriber(token=person.unsubscribe_token) == person
         assert store.subscriber(token=person.unsubscribe_token[:-1] + "x") is None
         assert store.subscriber(token=person.feed_token) is None

@@ -8,14 +8,16 @@ import click
 
 from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.progress import progress_bar
-from watcher.cli.support import App, audience_option, json_option, now, pass_app, reports_errors
+from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
-from watcher.core.change import DELIVERIES
+from watcher.core.change import AUDIENCES, DELIVERIES
 from watcher.core.ids import parse_nct_ids
-from watcher.core.subscriptions import parse_kinds, parse_near
+from watcher.core.subscriptions import Subscription, parse_kinds, parse_near
 from watcher.delivery.outbox import deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests
+from watcher.service.subscriptions import subscribe as subscribe_to
+from watcher.store.subscribers import SubscriptionOutcome
 
 
 def _address(text: str) -> str:
@@ -25,17 +27,52 @@ def _address(text: str) -> str:
         raise InputError(f"EMAIL: {exc}") from exc
 
 
+# The options a subscription has, as `subscribe` names them; a new one's values when not given.
+_OPTIONS = (("audience", "audience"), ("delivery", "digest"), ("kinds", "kinds"), ("near", "near"))
+_DEFAULT = Subscription(id=0, subscriber_id=0, nct_id="")
+
+
+def _value(sub: Subscription, field: str) -> object:
+    value = getattr(sub, field)
+    return ",".join(sorted(value)) if isinstance(value, frozenset) else value
+
+
+def _shown(value: object) -> str:
+    return "default" if value is None else str(value)
+
+
+def _what_changed(outcome: SubscriptionOutcome, given: frozenset[str]) -> str:
+    """ "digest: immediate → weekly; near kept": what a re-subscription did to each option."""
+    before, after = outcome.before, outcome.after
+    assert before is not None  # a new subscription changes nothing: it starts
+    said = []
+    for field, name in _OPTIONS:
+        old, new = _value(before, field), _value(after, field)
+        if old != new:
+            said.append(f"{name}: {_shown(old)} → {_shown(new)}")
+        elif field not in given and old != _value(_DEFAULT, field):
+            said.append(f"{name} kept")
+    return "; ".join(said) if said else "nothing changed"
+
+
+def _options(sub: Subscription) -> dict[str, object]:
+    return {field: _value(sub, field) for field, _ in _OPTIONS}
+
+
 @click.command()
 @click.argument("email")
 @click.argument("nct_ids", nargs=-1, required=True)
-@audience_option("patient: plain words; coordinator: exact old → new values.")
+@click.option(
+    "--audience",
+    type=click.Choice(AUDIENCES),
+    help="patient: plain words; coordinator: exact old → new values.  [default: patient]",
+)
 @click.option(
     "--digest",
     "delivery",
     type=click.Choice(DELIVERIES),
-    default="immediate",
-    show_default=True,
-    help="Send each change at once, or gather them in a daily or weekly digest.",
+    help="Send each change at once, or gather them in a daily or weekly digest.  "
+    "[default: immediate]",
 )
 @click.option(
     "--kinds",
@@ -45,57 +82,120 @@ def _address(text: str) -> str:
     "--near",
     help='Leave out site changes elsewhere, e.g. "Beijing, China" or "China".',
 )
+@json_option
 @pass_app
 @reports_errors
 def subscribe(
     app: App,
     email: str,
     nct_ids: tuple[str, ...],
-    audience: str,
-    delivery: str,
+    audience: str | None,
+    delivery: str | None,
     kinds: str | None,
     near: str | None,
+    as_json: bool,
 ) -> None:
-    """Send EMAIL a notification when these watched trials change."""
+    """Send EMAIL a notification when these trials change (watching them if needed).
+
+    A trial not watched yet is looked up on ClinicalTrials.gov first. Subscribing again
+    changes only the options given; each new subscription starts with a welcome email.
+    """
     address = _address(email)
     ids = parse_nct_ids(nct_ids)
     wanted = parse_kinds(kinds)
     if near is not None:
         parse_near(near)  # refuse an empty place now, not at the first change
-    with app.store() as store:
-        store.subscribe(
-            address, ids, now(), audience=audience, delivery=delivery, kinds=wanted, near=near
+    given = frozenset(
+        field
+        for field, value in (
+            ("audience", audience),
+            ("delivery", delivery),
+            ("kinds", wanted),
+            ("near", near),
         )
-    how = f"{audience}, {delivery}" + (f", near {near}" if near else "")
-    for nct_id in ids:
-        click.echo(f"{address} subscribed to {nct_id} ({how})")
+        if value is not None
+    )
+    with app.store() as store:
+        result = subscribe_to(
+            store,
+            app.settings,
+            address,
+            ids,
+            now(),
+            audience=audience,
+            delivery=delivery,
+            kinds=wanted,
+            near=near,
+        )
+    for problem in result.problems:
+        click.echo(f"Warning: {problem}", err=True)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "nct_id": o.after.nct_id,
+                    "result": "subscribed" if o.before is None else "updated",
+                    "watched_now": o.after.nct_id in result.watched_now,
+                    "welcome_queued": o.before is None,
+                    "changed": {}
+                    if o.before is None
+                    else {
+                        field: [_value(o.before, field), _value(o.after, field)]
+                        for field, _ in _OPTIONS
+                        if _value(o.before, field) != _value(o.after, field)
+                    },
+                    "options": _options(o.after),
+                }
+                for o in result.outcomes
+            ]
+        )
+        return
+    for o in result.outcomes:
+        nct_id = o.after.nct_id
+        watched = " (now watched)" if nct_id in result.watched_now else ""
+        if o.before is None:
+            how = ", ".join(
+                f"{name} {_shown(_value(o.after, f))}"
+                for f, name in _OPTIONS
+                if _value(o.after, f) is not None
+            )
+            click.echo(f"{nct_id}  subscribed{watched}: {how}; welcome email queued")
+        else:
+            click.echo(f"{nct_id}  already subscribed: {_what_changed(o, given)}")
 
 
 @click.command()
 @click.argument("email", required=False)
 @click.argument("nct_ids", nargs=-1)
 @click.option("--token", help="The token from an email's unsubscribe link.")
+@json_option
 @pass_app
 @reports_errors
-def unsubscribe(app: App, email: str | None, nct_ids: tuple[str, ...], token: str | None) -> None:
-    """Stop notifications: for some trials, for all of them, or by an email's token."""
+def unsubscribe(
+    app: App, email: str | None, nct_ids: tuple[str, ...], token: str | None, as_json: bool
+) -> None:
+    """Stop notifications: for some trials, for all of them, or by an email's token.
+
+    Unsubscribing twice is not an error: the second time says "already unsubscribed".
+    """
     if (email is None) == (token is None):
         raise InputError("give either EMAIL [NCT…] or --token TOKEN")
+    if token is not None and nct_ids:
+        raise InputError("--token ends every subscription of its subscriber; drop the IDs")
     ids = parse_nct_ids(nct_ids) if nct_ids else None
     with app.store() as store:
         if token is not None:
-            if ids:
-                raise InputError("--token ends every subscription of its subscriber; drop the IDs")
             subscriber = store.subscriber(token=token)
-            if subscriber is None:
-                raise InputError("no subscriber has that token (already unsubscribed?)")
         else:
             subscriber = store.subscriber(email=_address(email or ""))
-            if subscriber is None:
-                raise InputError(f"{email} has no subscriptions")
-        ended = store.unsubscribe(subscriber, ids)
-    who = "the subscriber" if token is not None else subscriber.email
-    click.echo(f"{who}: {ended} subscription(s) ended")
+        ended = store.unsubscribe(subscriber, ids) if subscriber is not None else 0
+    if as_json:
+        emit_json({"ended": ended, "already_unsubscribed": ended == 0})
+        return
+    if ended:
+        click.echo(f"{ended} subscription(s) ended")
+    else:
+        click.echo("already unsubscribed: nothing to end")
 
 
 @click.command()

@@ -14,6 +14,7 @@ from watcher.config import MIN_INTERVAL, bounded_duration
 from watcher.core.ids import parse_nct_ids
 from watcher.core.wording.cycle import PER_TRIAL_UP_TO
 from watcher.errors import InputError
+from watcher.service.subscriptions import stop_watching
 
 
 @click.group()
@@ -79,21 +80,37 @@ def _except(ids: Sequence[str], some: set[str]) -> list[str]:
 
 @watch.command("remove")
 @click.argument("nct_ids", nargs=-1, required=True)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also stop a trial somebody follows: each subscriber is emailed, their subscription ends.",
+)
 @json_option
 @pass_app
 @reports_errors
-def watch_remove(app: App, nct_ids: tuple[str, ...], as_json: bool) -> None:
-    """Stop watching trials (their stored history is kept)."""
+def watch_remove(app: App, nct_ids: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Stop watching trials (their stored history is kept).
+
+    A trial with subscribers is kept unless --force: then each of them is told by email.
+    """
     ids = parse_nct_ids(nct_ids)
     with app.store() as store:
-        removed = set(store.remove_watches(ids))
+        done = stop_watching(store, app.settings, ids, now(), force=force)
     if as_json:
+        removed = set(done.removed)
         emit_json(
-            {"removed": [i for i in ids if i in removed], "not_watched": _except(ids, removed)}
+            {
+                "removed": [i for i in ids if i in removed],
+                "not_watched": _except(ids, removed),
+                "subscribers_told": {i: n for i, n in done.told.items() if n},
+            }
         )
         return
     for nct_id in ids:
-        click.echo(f"{nct_id}  {'no longer watched' if nct_id in removed else 'was not watched'}")
+        told = done.told.get(nct_id)
+        also = f"; {told} subscriber(s) told, their subscription ended" if told else ""
+        state = "no longer watched" if nct_id in done.removed else "was not watched"
+        click.echo(f"{nct_id}  {state}{also}")
 
 
 @watch.command("list")

@@ -44,11 +44,8 @@ _SPECIALS = frozenset('()<>[]:;@\\,."')
 
 
 def validate_email(text: str) -> str:
-    """Return the address with its domain lower-cased, or raise ValueError saying what is wrong.
-
-    The domain is case-insensitive and the local part is not, so only the domain is folded:
-    the same subscriber typed twice with different capitals is then one subscriber.
-    """
+    """Return the address as typed (trimmed, a non-ASCII domain in its IDNA form), or raise
+    ValueError saying what is wrong. Whether two addresses are one is `address_key`'s call."""
     candidate = text.strip()
     match = _ADDRESS.fullmatch(candidate)
     if match is None:
@@ -64,10 +61,22 @@ def validate_email(text: str) -> str:
     return f"{match['local']}@{_ascii_domain(match['domain'], candidate)}"
 
 
+def address_key(address: str) -> str:
+    """What two addresses must share to be one mailbox: the whole address, case-folded.
+
+    RFC 5321 (2.4) lets a server treat the local part as case-sensitive, and says in the same
+    breath that doing so "impedes interoperability and is discouraged"; no mail system in wide
+    use does it. So ``FAM@Example.org`` and ``fam@example.org`` are one subscriber (one email
+    per change, not two), kept as first typed. Addresses here are ASCII (`validate_email`), so
+    ASCII folding is all there is, and it is what SQLite's ``lower()`` does too.
+    """
+    return address.strip().lower()
+
+
 def _ascii_domain(domain: str, candidate: str) -> str:
-    """The domain lower-cased, in its IDNA (xn--) form when it is not ASCII."""
+    """The domain as typed when ASCII, else in its IDNA (xn--) form (lower-case, as IDNA is)."""
     if domain.isascii():
-        return domain.lower()
+        return domain
     try:
         return domain.encode("idna").decode("ascii").lower()
     except UnicodeError:

@@ -104,9 +104,10 @@ def atom(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
     _text(feed, "title", info.title)
     _text(feed, "subtitle", info.subtitle)
     _text(feed, "updated", _newest(items, updated).isoformat())
-    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=info.link)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=info.link)
     if info.self_url:
-        ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=info.self_url)
+        link = ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", href=info.self_url)
+        link.set("type", "application/atom+xml")
     author = ET.SubElement(feed, f"{{{ATOM}}}author")
     _text(author, "name", "trialwatch")
     ET.SubElement(feed, f"{{{ATOM}}}generator").text = "trialwatch"
@@ -128,6 +129,10 @@ def rss(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
     channel = ET.SubElement(root, "channel")
     ET.SubElement(channel, "title").text = info.title
     ET.SubElement(channel, "link").text = info.link
+    if info.self_url:  # the RSS Advisory Board's advice: a feed names its own address
+        root.set("xmlns:atom", ATOM)  # a literal prefix: ElementTree's map is global
+        self_link = ET.SubElement(channel, "atom:link", rel="self", href=info.self_url)
+        self_link.set("type", "application/rss+xml")
     ET.SubElement(channel, "description").text = info.subtitle
     ET.SubElement(channel, "lastBuildDate").text = format_datetime(_newest(items, updated))
     ET.SubElement(channel, "generator").text = "trialwatch"

@@ -48,6 +48,15 @@ from watcher.core.wording import (
     patient_changes,
     trial_summary,
 )
+from watcher.core.wording.subscription import (
+    FEED_LINE,
+    gone_headline,
+    gone_lines,
+    unwatched_headline,
+    unwatched_lines,
+    welcome_headline,
+    welcome_plan,
+)
 from watcher.core.wording.words import code_words
 
 
@@ -219,6 +228,128 @@ def moved_notices(
     return tuple(messages.values())
 
 
+def welcome_email(
+    person: Subscriber,
+    subscription: Subscription,
+    trial: Trial,
+    *,
+    feed_url: str,
+    glossary: Glossary,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> Outgoing:
+    """The first email of a subscription: what they will get and how often, the whole trial
+    (all its criteria, the words explained), their private feed and the way out.
+
+    Change emails stay short because this one has the rest. The key names the subscription
+    and the moment it started, so a subscription started again later is welcomed again.
+    """
+    summary = trial_summary(trial, subscription.audience, glossary, subscription.near)
+    subject = welcome_headline(summary.nct_id, summary.title)
+    context = {
+        "headline": subject,
+        "plan": welcome_plan(subscription),
+        "trial": summary,
+        "feed_line": FEED_LINE,
+        "feed_url": feed_url,
+        **footer(person, letterhead),
+    }
+    key = f"welcome/{summary.nct_id}/{now.strftime('%Y%m%dT%H%M%S%f')}/s{subscription.id}"
+    return _email(
+        person, subject, "welcome", context, key=key, letterhead=letterhead, render=render, now=now
+    )
+
+
+def gone_notices(
+    nct_id: str,
+    title: str,
+    version: int,
+    subscriptions: Iterable[tuple[Subscriber, Subscription]],
+    *,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> tuple[Outgoing, ...]:
+    """One email to each subscriber of a trial the registry no longer has (404).
+
+    Sent whatever their kinds and digest choice, once per stored `version` (the key names it):
+    the poll asks again each cycle, and a trial that comes back and goes again is news again.
+    """
+    subject = gone_headline(nct_id, title)
+    lines = gone_lines(nct_id)
+    return _notices(
+        nct_id,
+        subject,
+        lines,
+        f"{nct_id}/gone-after-v{version}",
+        subscriptions,
+        letterhead=letterhead,
+        render=render,
+        now=now,
+    )
+
+
+def unwatched_notices(
+    nct_id: str,
+    title: str,
+    subscriptions: Iterable[tuple[Subscriber, Subscription]],
+    *,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> tuple[Outgoing, ...]:
+    """One email to each subscriber of a trial `watch remove --force` stops watching."""
+    subject = unwatched_headline(nct_id, title)
+    lines = unwatched_lines(nct_id)
+    stamp = now.strftime("%Y%m%dT%H%M%S%f")
+    return _notices(
+        nct_id,
+        subject,
+        lines,
+        f"{nct_id}/unwatched-{stamp}",
+        subscriptions,
+        letterhead=letterhead,
+        render=render,
+        now=now,
+    )
+
+
+def _notices(
+    nct_id: str,
+    subject: str,
+    lines: Sequence[str],
+    key: str,
+    subscriptions: Iterable[tuple[Subscriber, Subscription]],
+    *,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> tuple[Outgoing, ...]:
+    """The same plain notice about the subscription to `nct_id`, once to each subscriber."""
+    messages: dict[int, Outgoing] = {}
+    for person, _ in subscriptions:
+        if person.id not in messages:
+            context = {
+                "headline": subject,
+                "lines": lines,
+                "nct_id": nct_id,
+                "url": registry_url(nct_id),
+                **footer(person, letterhead),
+            }
+            messages[person.id] = _email(
+                person,
+                subject,
+                "notice",
+                context,
+                key=f"{key}/p{person.id}",
+                letterhead=letterhead,
+                render=render,
+                now=now,
+            )
+    return tuple(messages.values())
+
+
 def _email(
     person: Subscriber,
     subject: str,
@@ -274,7 +405,8 @@ def hook_key(nct_id: str, version: int, url: str) -> str:
 def addressee(key: str) -> str:
     """Whom an outbox row is for, without their address, read back from its key.
 
-    "subscription 3" (an immediate email), "subscriber 12" (a digest), "a webhook", "the admin"
+    "subscription 3" (an immediate email, a welcome), "subscriber 12" (a digest, a notice about
+    the subscription itself), "a webhook", "the admin"
     (`Alert.key`): what `status` names a failed message by, since it must not print addresses.
     """
     parts = key.split("/")
@@ -286,6 +418,8 @@ def addressee(key: str) -> str:
         return "a webhook"
     if parts[-1].startswith("s"):
         return f"subscription {parts[-1].removeprefix('s')}"
+    if parts[-1].startswith("p"):  # a notice about the subscription itself (moved, gone…)
+        return f"subscriber {parts[-1].removeprefix('p')}"
     return "a recipient"
 
 

@@ -2,7 +2,13 @@
 
 Files are replaced atomically (written beside, then renamed), so a feed reader or web server
 never sees half a feed. A subscriber's private feed lives at a path made of their random feed
-token, and holds only the changes their subscriptions ask for; no feed ever holds an address.
+token (256 bits), and holds only the changes their subscriptions ask for; no feed ever holds
+an address.
+
+A web server runs as a user of its own, so the files are readable by everyone (0644) and the
+folders can be walked (0755), whatever the process's umask: they are published anyway. The
+`private/` folder can be walked but not listed (0711): a private feed is reached only by its
+name, which nobody can guess, and a web server cannot list the names either.
 """
 
 from __future__ import annotations
@@ -21,16 +27,21 @@ from watcher.core.ids import registry_url
 from watcher.core.subscriptions import Subscription, wants
 from watcher.store.database import Store
 
+FILE_MODE = 0o644  # a feed is read by the web server's user
+FOLDER_MODE = 0o755
+PRIVATE_FOLDER_MODE = 0o711  # walked to a known name, never listed
+
 
 def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step, the new file private to its owner."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Replace `path` with `data` in one step, readable by the web server (`FILE_MODE`)."""
+    path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), FILE_MODE)
         Path(temporary).replace(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -47,11 +58,31 @@ def private_feed_path(settings: Settings, feed_token: str, kind: str = "atom") -
     return settings.feeds.dir / "private" / f"{feed_token}.{kind}"
 
 
+def _folders(settings: Settings) -> None:
+    """The feed folders, with the modes a web server needs (set each time: a umask of 0077,
+    as under systemd, or an older trialwatch, made them private to their owner)."""
+    for folder, mode in (
+        (settings.feeds.dir, FOLDER_MODE),
+        (settings.feeds.dir / "trials", FOLDER_MODE),
+        (settings.feeds.dir / "private", PRIVATE_FOLDER_MODE),
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder.stat().st_mode & 0o777 != mode:
+            folder.chmod(mode)
+
+
 def _public_url(settings: Settings, path: Path) -> str | None:
     """The feed's URL under [web] base_url, when the feeds directory is published there."""
     if not settings.web.base_url:
         return None
     return f"{settings.web.base_url}/feeds/{path.relative_to(settings.feeds.dir).as_posix()}"
+
+
+def private_feed_url(settings: Settings, feed_token: str) -> str:
+    """Where a subscriber reads their private Atom feed: its URL under [web] base_url, or, when
+    nothing is published, the file itself (a feed reader on this machine can open it)."""
+    path = private_feed_path(settings, feed_token)
+    return _public_url(settings, path) or path.resolve().as_uri()
 
 
 def _write_pair(
@@ -77,6 +108,7 @@ def write_feeds(
     store: Store, settings: Settings, now: datetime, nct_ids: Sequence[str] | None = None
 ) -> list[Path]:
     """Rewrite the feeds that `nct_ids` appear in (all feeds when None); returns the files."""
+    _folders(settings)
     limit = settings.feeds.entries
     wanted = None if nct_ids is None else set(nct_ids)
     trials = [t for t in store.trials() if wanted is None or t.nct_id in wanted]

@@ -28,7 +28,7 @@ from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import DeliveryReport, deliver_due
 from watcher.errors import WatcherError
 from watcher.service.poll import RecentVersions, run_cycle
-from watcher.service.wiring import notice_mover, notice_planner, registry_client
+from watcher.service.wiring import notice_gone, notice_mover, notice_planner, registry_client
 from watcher.store.database import Store
 
 META_FEEDS = "feeds_written_through"  # the newest change id whose feeds are written
@@ -69,6 +69,7 @@ def check_now(
             should_stop=should_stop,
             planner=notice_planner(store, settings),
             mover=notice_mover(store, settings),
+            gone=notice_gone(store, settings),
             recent=recent,
             progress=progress,
         )

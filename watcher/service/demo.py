@@ -122,7 +122,7 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
 
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))};")
-            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR)
+            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR).subscriber
             echo(f"   a made-up patient follows {FEATURED}, near {PATIENT_NEAR}.")
 
             first = cycle(clock).report

@@ -36,7 +36,7 @@ from watcher.core.progress import Progress
 from watcher.core.record import Trial, parse_trial
 from watcher.core.version import NewVersion
 from watcher.core.wording import change_sentence
-from watcher.errors import RegistryError, StoreError
+from watcher.errors import RegistryError, StoreError, TrialNotFound
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
@@ -47,6 +47,10 @@ Planner = Callable[[str, int, Trial, Sequence[Change], datetime], Notices]
 # (the old ID, the trial as now listed, now) → the messages to queue with the move
 # (`watcher.service.wiring.notice_mover`).
 Mover = Callable[[str, Trial, datetime], Sequence[Outgoing]]
+# What the subscribers of a stored trial are told when the registry answers 404 for it: (the
+# trial as stored, before this failure is counted; now) → the messages to queue, none until
+# the 404s are believed (`watcher.service.wiring.notice_gone`).
+Goner = Callable[[TrialRow, datetime], Sequence[Outgoing]]
 log = logging.getLogger(__name__)
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
@@ -81,11 +85,12 @@ class _Ledger:
         store: Store,
         release: str | None,
         now: datetime,
+        gone: Callable[[str], None] = lambda nct_id: None,
         *,
         total: int = 0,
         progress: Progress | None = None,
     ) -> None:
-        self.store, self.release, self.now = store, release, now
+        self.store, self.release, self.now, self.gone = store, release, now, gone
         self.total, self.progress = total, progress
         self.outcomes: list[Outcome] = []
         self._unchanged: list[Stamp] = []
@@ -108,7 +113,10 @@ class _Ledger:
         self._add(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
-    def failed(self, nct_id: str, detail: str) -> None:
+    def failed(self, nct_id: str, detail: str, *, not_found: bool = False) -> None:
+        """A failed fetch or record; `not_found`: the registry answered 404 for it."""
+        if not_found:
+            self.gone(nct_id)
         self._failed.append((nct_id, detail))
         self._add(Outcome(nct_id, "failed", error=detail))
         self._maybe_flush()
@@ -154,6 +162,7 @@ def run_cycle(
     should_stop: Callable[[], bool] = lambda: False,
     planner: Planner | None = None,
     mover: Mover | None = None,
+    gone: Goner | None = None,
     recent: RecentVersions | None = None,
     progress: Progress | None = None,
 ) -> CycleReport:
@@ -163,6 +172,9 @@ def run_cycle(
     transaction (nothing to notify is lost, or queued twice, whatever stops the process).
 
     `recent` keeps the latest versions between cycles (a daemon passes the same one each time).
+
+    With `gone`, the subscribers of a trial the registry answers 404 for are told (at once,
+    each message queued once: its key names the trial and its last stored version).
 
     With `full_refresh`, every trial's whole record is fetched and compared at least that often
     (`_refresh_due`), not only when its light fields move.
@@ -182,7 +194,14 @@ def run_cycle(
         release: str | None = registry.data_timestamp()
     except RegistryError:
         release = None  # unknown: every trial gets at least a light check
-    ledger = _Ledger(store, release, now, total=len(trials), progress=progress)
+    rows = {t.nct_id: t for t in trials}
+
+    def tell_gone(nct_id: str) -> None:
+        told = gone(rows[nct_id], now) if gone is not None and nct_id in rows else ()
+        if told:
+            store.enqueue(told, now)
+
+    ledger = _Ledger(store, release, now, tell_gone, total=len(trials), progress=progress)
 
     full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []
@@ -194,10 +213,9 @@ def run_cycle(
         else:
             ledger.skipped(t.nct_id)  # same data release: nothing can have changed
 
-    by_id = {t.nct_id: t for t in trials}
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
         seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
-        known = by_id[nct_id].stamp
+        known = rows[nct_id].stamp
         if seen.nct_id != nct_id:  # an alias the registry redirects: the full fetch moves it
             full.append(nct_id)
         elif (seen.last_update_posted, seen.overall_status) == (
@@ -323,7 +341,8 @@ def _answered(
         if should_stop():
             return
         if fetched.error is not None:
-            ledger.failed(fetched.nct_id, fetched.error.detail)
+            not_found = isinstance(fetched.error, TrialNotFound)
+            ledger.failed(fetched.nct_id, fetched.error.detail, not_found=not_found)
             continue
         assert fetched.record is not None  # a Fetch holds a record or an error
         yield fetched.nct_id, fetched.record

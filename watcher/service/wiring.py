@@ -12,13 +12,14 @@ from datetime import datetime
 from watcher.config import Settings
 from watcher.core.change import Change
 from watcher.core.message import Notices, Outgoing
-from watcher.core.notify import Letterhead, moved_notices, plan_notices
+from watcher.core.notify import Letterhead, gone_notices, moved_notices, plan_notices
 from watcher.core.record import Trial
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.registry.client import RegistryClient
-from watcher.service.poll import Mover, Planner
+from watcher.service.poll import Goner, Mover, Planner
 from watcher.store.database import Store
+from watcher.store.rows import TrialRow
 
 
 def open_store(settings: Settings, *, create: bool = True) -> Store:
@@ -87,3 +88,26 @@ def notice_mover(store: Store, settings: Settings) -> Mover:
         )
 
     return moved
+
+
+def notice_gone(store: Store, settings: Settings) -> Goner:
+    """What the poll tells the subscribers of a trial the registry answers 404 for: nothing
+    until the trial has failed `[schedule].failing_after` checks in a row (when the admin hears
+    it is removed, too: one 404 may be a registry's bad minute), then one plain email each."""
+    head = letterhead(settings)
+
+    def gone(trial: TrialRow, now: datetime) -> tuple[Outgoing, ...]:
+        failures = trial.consecutive_failures + 1  # this one included
+        if trial.current_version is None or failures < settings.schedule.failing_after:
+            return ()
+        return gone_notices(
+            trial.nct_id,
+            trial.brief_title or "",
+            trial.current_version,
+            store.subscriptions(nct_id=trial.nct_id),
+            letterhead=head,
+            render=render,
+            now=now,
+        )
+
+    return gone

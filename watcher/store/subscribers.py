@@ -8,16 +8,38 @@ queued for it, in the same transaction (hence the outbox beneath).
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from watcher.core.addresses import address_key
 from watcher.core.change import StoredChange
 from watcher.core.message import Outgoing
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.errors import StoreError
 from watcher.store.outbox import OutboxTables
 from watcher.store.rows import iso, stored_change, token_hash
+
+# The message a new subscription starts with (`watcher.core.notify.welcome_email`), or None.
+Welcome = Callable[[Subscriber, Subscription], Outgoing | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionOutcome:
+    """One trial of a `subscribe`: the subscription before (None: it is new) and after."""
+
+    before: Subscription | None
+    after: Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """What a `subscribe` did: who (found or created) and, per trial, before and after."""
+
+    subscriber: Subscriber
+    outcomes: tuple[SubscriptionOutcome, ...]
 
 
 class SubscriberTables(OutboxTables):
@@ -31,12 +53,24 @@ class SubscriberTables(OutboxTables):
         nct_ids: Sequence[str],
         now: datetime,
         *,
-        audience: str = "patient",
-        delivery: str = "immediate",
+        audience: str | None = None,
+        delivery: str | None = None,
         kinds: frozenset[str] | None = None,
         near: str | None = None,
-    ) -> Subscriber:
-        """Create or update `email`'s subscriptions to these (watched) trials."""
+        welcome: Welcome | None = None,
+    ) -> Subscribed:
+        """Create `email`'s subscriptions to these (watched) trials, or update them.
+
+        An option left as None is not given: a new subscription takes the default, an existing
+        one keeps what it had (re-running `subscribe … --digest weekly` keeps the `--near`).
+        The subscriber is found case-insensitively (`address_key`) and stored as first typed.
+        `welcome` makes the message for each new subscription; it is queued in this transaction.
+        """
+        given = {"audience": audience, "delivery": delivery, "near": near}
+        values: dict[str, str] = {k: v for k, v in given.items() if v is not None}
+        if kinds is not None:
+            values["kinds"] = ",".join(sorted(kinds))
+        nct_ids = list(dict.fromkeys(nct_ids))  # an ID named twice is one subscription
         with self.atomic() as db:
             not_watched = [n for n in nct_ids if not (t := self._trial_dict(n)) or not t["watched"]]
             if not_watched:
@@ -60,20 +94,33 @@ class SubscriberTables(OutboxTables):
                 )
                 subscriber = self.subscriber(email=email)
                 assert subscriber is not None  # inserted just above, in this transaction
+            had = {sub.nct_id: sub for _, sub in self.subscriptions(subscriber_id=subscriber.id)}
             for nct_id in nct_ids:
-                db.table("subscriptions").upsert(
+                if nct_id in had:
+                    if values:
+                        db.table("subscriptions").update(had[nct_id].id, values)
+                    continue
+                fresh = Subscription(id=0, subscriber_id=subscriber.id, nct_id=nct_id)
+                db.table("subscriptions").insert(
                     {
                         "subscriber_id": subscriber.id,
                         "nct_id": nct_id,
-                        "audience": audience,
-                        "delivery": delivery,
-                        "kinds": ",".join(sorted(kinds)) if kinds is not None else None,
-                        "near": near,
+                        "audience": fresh.audience,  # the defaults, unless given
+                        "delivery": fresh.delivery,
+                        **values,
                         "created_at": iso(now),
-                    },
-                    pk=("subscriber_id", "nct_id"),
+                    }
                 )
-        return subscriber
+            now_has = {
+                sub.nct_id: sub for _, sub in self.subscriptions(subscriber_id=subscriber.id)
+            }
+            outcomes = tuple(
+                SubscriptionOutcome(had.get(nct_id), now_has[nct_id]) for nct_id in nct_ids
+            )
+            if welcome is not None:
+                messages = [welcome(subscriber, o.after) for o in outcomes if o.before is None]
+                self._enqueue([m for m in messages if m is not None], now)
+        return Subscribed(subscriber, outcomes)
 
     def unsubscribe(self, subscriber: Subscriber, nct_ids: Sequence[str] | None = None) -> int:
         """End some (or all) of a subscriber's subscriptions; returns how many ended.
@@ -108,18 +155,48 @@ class SubscriberTables(OutboxTables):
                 db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
         return int(ended)
 
+    def end_subscriptions(self, nct_ids: Sequence[str]) -> int:
+        """End every subscription to these trials (they are no longer watched); returns how many.
+
+        A subscriber left with none is forgotten, as after an unsubscribe, except that what is
+        queued for them stays queued: the message telling them why is among it.
+        """
+        with self.atomic() as db:
+            people = [
+                r[0]
+                for r in db.execute(
+                    "SELECT DISTINCT subscriber_id FROM subscriptions"
+                    " WHERE nct_id IN (SELECT value FROM json_each(?))",
+                    [json.dumps(list(nct_ids))],
+                )
+            ]
+            ended = db.execute(
+                "DELETE FROM subscriptions WHERE nct_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(list(nct_ids))],
+            ).rowcount
+            db.conn.executemany(
+                """DELETE FROM subscribers WHERE id = ?
+                   AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE subscriber_id = ?)""",
+                [(person, person) for person in people],
+            )
+        return int(ended)
+
     def subscriber(
         self, *, email: str | None = None, token: str | None = None
     ) -> Subscriber | None:
-        """Find a subscriber by address or by unsubscribe token.
+        """Find a subscriber by address (`address_key`: capitals do not matter) or by
+        unsubscribe token.
 
         A token is looked up by its hash, and the stored token is then compared in constant
         time: neither the index walk nor the comparison tells a guesser how close they came.
         """
         row = self.db.execute(
             """SELECT id, email, unsubscribe_token, feed_token FROM subscribers
-               WHERE email = ? OR unsubscribe_hash = ?""",
-            [email, None if token is None else token_hash(token)],
+               WHERE lower(email) = ? OR unsubscribe_hash = ? ORDER BY id LIMIT 1""",
+            [
+                None if email is None else address_key(email),
+                None if token is None else token_hash(token),
+            ],
         ).fetchone()
         if row is None:
             return None
