@@ -10,8 +10,10 @@ from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.support import App, audience_option, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import DELIVERIES
+from watcher.core.gazetteer import resolve_near
 from watcher.core.ids import parse_nct_ids
-from watcher.core.subscriptions import parse_kinds, parse_near
+from watcher.core.subscriptions import parse_kinds
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.outbox import deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests
@@ -42,7 +44,11 @@ def _address(text: str) -> str:
 )
 @click.option(
     "--near",
-    help='Leave out site changes elsewhere, e.g. "Beijing, China" or "China".',
+    help='Leave out site changes farther away, e.g. "Cambridge, MA", "Beijing, China", "China".',
+)
+@click.option(
+    "--within",
+    help="How far from --near a site may be, e.g. 10km or 60mi.  [default: 100km]",
 )
 @pass_app
 @reports_errors
@@ -54,18 +60,20 @@ def subscribe(
     delivery: str,
     kinds: str | None,
     near: str | None,
+    within: str | None,
 ) -> None:
     """Send EMAIL a notification when these watched trials change."""
     address = _address(email)
     ids = parse_nct_ids(nct_ids)
     wanted = parse_kinds(kinds)
-    if near is not None:
-        parse_near(near)  # refuse an empty place now, not at the first change
+    place = resolve_near(
+        near, within, load_gazetteer
+    )  # an unknown place is refused now, not at a change
     with app.store() as store:
         store.subscribe(
-            address, ids, now(), audience=audience, delivery=delivery, kinds=wanted, near=near
+            address, ids, now(), audience=audience, delivery=delivery, kinds=wanted, near=place
         )
-    how = f"{audience}, {delivery}" + (f", near {near}" if near else "")
+    how = f"{audience}, {delivery}" + (f", near {place}" if place else "")
     for nct_id in ids:
         click.echo(f"{address} subscribed to {nct_id} ({how})")
 
@@ -114,7 +122,8 @@ def subscribers(app: App, as_json: bool) -> None:
                     "audience": sub.audience,
                     "delivery": sub.delivery,
                     "kinds": sorted(sub.kinds) if sub.kinds is not None else None,
-                    "near": sub.near,
+                    "near": sub.near.name if sub.near else None,
+                    "within": str(sub.near.within) if sub.near and sub.near.point else None,
                 }
             )
         emit_json([{"email": e, "subscriptions": s} for e, s in people.items()])

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from watcher.config import Settings, load_settings
+from watcher.core.gazetteer import resolve_near
 from watcher.core.wording import summarize_line
 from watcher.core.wording.cycle import cycle_text
+from watcher.data.gazetteer import load_gazetteer
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now
@@ -90,7 +92,8 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> Path:
 
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))}.")
-            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR)
+            near = resolve_near(PATIENT_NEAR, None, load_gazetteer)
+            person = store.subscribe(PATIENT, [FEATURED], clock, near=near)
             echo(f"   {PATIENT} follows {FEATURED} as a patient near {PATIENT_NEAR}.")
 
             echo("2. First check: the first version of each trial is stored.")

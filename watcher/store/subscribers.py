@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from watcher.core.change import StoredChange
+from watcher.core.distance import Radius
 from watcher.core.message import Outgoing
+from watcher.core.places import Near
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.errors import StoreError
 from watcher.store.outbox import OutboxTables
@@ -34,7 +36,7 @@ class SubscriberTables(OutboxTables):
         audience: str = "patient",
         delivery: str = "immediate",
         kinds: frozenset[str] | None = None,
-        near: str | None = None,
+        near: Near | None = None,
     ) -> Subscriber:
         """Create or update `email`'s subscriptions to these (watched) trials."""
         with self.atomic() as db:
@@ -68,7 +70,11 @@ class SubscriberTables(OutboxTables):
                         "audience": audience,
                         "delivery": delivery,
                         "kinds": ",".join(sorted(kinds)) if kinds is not None else None,
-                        "near": near,
+                        "near": near.name if near else None,
+                        "near_lat": near.point[0] if near and near.point else None,
+                        "near_lon": near.point[1] if near and near.point else None,
+                        "within_amount": near.within.amount if near else None,
+                        "within_unit": near.within.unit if near else None,
                         "created_at": iso(now),
                     },
                     pk=("subscriber_id", "nct_id"),
@@ -136,7 +142,8 @@ class SubscriberTables(OutboxTables):
         """Subscriptions with their subscriber, filtered by trial and/or subscriber."""
         rows = self.db.execute(
             """SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
-                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near
+                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near,
+                      p.near_lat, p.near_lon, p.within_amount, p.within_unit
                FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
                WHERE (p.nct_id = ? OR ? IS NULL) AND (p.subscriber_id = ? OR ? IS NULL)
                ORDER BY s.email, p.nct_id""",
@@ -152,7 +159,7 @@ class SubscriberTables(OutboxTables):
                     audience=r[7],
                     delivery=r[8],
                     kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
-                    near=r[10],
+                    near=_near(*r[10:]),
                 ),
             )
             for r in rows
@@ -198,3 +205,14 @@ class SubscriberTables(OutboxTables):
                 "DELETE FROM digest_items WHERE subscription_id = ? AND change_id = ?",
                 [(sub.id, change.id) for sub, change in items],
             )
+
+
+def _near(
+    name: str | None, lat: float | None, lon: float | None, amount: float | None, unit: str | None
+) -> Near | None:
+    """A subscription's place as stored; one stored before places were resolved has only its
+    name (and is matched by name, `watcher.core.places`)."""
+    if name is None:
+        return None
+    point = (lat, lon) if lat is not None and lon is not None else None
+    return Near(name, point, Radius(amount, unit or "km")) if amount else Near(name, point)
