@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 import mailbox
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 from conftest import ReplayServer, Trialwatch, load_fixture
 
 from watcher.core.change import Change, SiteRef
@@ -23,6 +25,7 @@ from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render_change_summary
 from watcher.errors import InputError
 from watcher.store.database import Store
+from watcher.store.migrations import migrations
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SITES = "protocolSection.contactsLocationsModule.locations"
@@ -228,6 +231,38 @@ def test_the_store_keeps_the_resolved_place_and_a_name_only_one(store: Store) ->
     store.subscribe("old@example.org", ["NCT07310784"], NOW, near=Near("Bejing, China"))
     got = {person.email: sub.near for person, sub in store.subscriptions()}
     assert got == {"pat@example.org": cambridge, "old@example.org": Near("Bejing, China")}
+
+
+def test_a_subscription_from_before_keeps_its_place_by_name(tmp_path: Path) -> None:
+    """A database from before places were resolved: the subscription's "near" text is kept
+    and read as a place matched by name, so its site changes are filtered as they were."""
+    path = tmp_path / "t.db"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m006_subscription_places")
+    db["trials"].insert({"nct_id": "NCT06203210", "added_at": "2026-01-01T00:00:00+00:00"})
+    db["subscribers"].insert(
+        {
+            "email": "old@example.org",
+            "unsubscribe_token": "u-tok",
+            "feed_token": "f-tok",
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )
+    db["subscriptions"].insert(
+        {
+            "subscriber_id": 1,
+            "nct_id": "NCT06203210",
+            "audience": "patient",
+            "delivery": "immediate",
+            "near": "Boston, MA, USA",
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )
+    db.close()
+    with Store(path) as store:
+        ((_, sub),) = store.subscriptions()
+    assert sub.near == Near("Boston, MA, USA")
+    assert sub.near.includes(WORCESTER) and not sub.near.includes(NEW_YORK)  # Massachusetts
 
 
 def test_subscribe_refuses_an_unknown_place_in_one_line(
