@@ -65,7 +65,7 @@ def test_a_place_that_is_not_one_is_refused() -> None:
     with pytest.raises(InputError, match="add its country") as refused:
         near("Atlantis")
     assert '"Atlantis, South Africa"' in str(refused.value)
-    with pytest.raises(InputError, match="no such place"):
+    with pytest.raises(InputError, match="no city called 'Atlantis' in Greece"):
         near("Atlantis, Greece")
 
 

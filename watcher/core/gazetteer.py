@@ -112,6 +112,8 @@ class Gazetteer:
             close = self._close(last, [c.name for c in self.countries], self.us_states.values())
             raise _refused(text, "no country or US state of that name ends it", close)
         suggestions: list[str] = []
+        first_country, first_state = scopes[0]
+        where = self.us_states.get(first_state or "", first_country.name)
         for country, state in scopes:
             if country.code == "US" and state is None and len(local) == 1:
                 named = self._state_keys.get(normalised(local[0]))
@@ -131,7 +133,8 @@ class Gazetteer:
             if found:
                 return self._one_of(text, found, within, region)
             suggestions += self._similar(local[0], country.code, state)
-        raise _refused(text, "no such place in the gazetteer", suggestions[:_SUGGESTIONS])
+        why = f"no city called {local[0]!r} in {where}"
+        raise _refused(text, why, suggestions[:_SUGGESTIONS])
 
     def _alone(self, text: str, name: str, within: Radius) -> Near:
         """One part: a country, a US state, or a city that cannot be mistaken."""
@@ -150,7 +153,7 @@ class Gazetteer:
             ):
                 return Near(self._label(first), first.point, within)
             names = [self._label(c) for c in found[:_SUGGESTIONS]]
-            raise _refused(text, "a city alone is not enough here: add its country", names)
+            raise _refused(text, "a city alone is not enough to be sure: add its country", names)
         close = self._close(name, [c.name for c in self.countries], self.us_states.values())
         close += self._similar(name, None, None)
         raise _refused(text, "no city, US state or country of that name", close[:_SUGGESTIONS])
