@@ -22,6 +22,7 @@ from watcher.core.notify import NEAREST_SITES, Letterhead, plan_notices
 from watcher.core.record import Trial, parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -138,8 +139,9 @@ def test_a_patient_near_a_place_gets_at_most_three_sites_nearest_first() -> None
     first, and counts the rest."""
     pair = next(p for p in consecutive_versions() if p[0].name.startswith("NCT06203210"))
     old, new = (parse_trial(json.loads(p.read_text(encoding="utf-8"))) for p in pair)
-    ((text, _),) = emails(old, new, Subscription(1, PERSON.id, "NCT06203210", near="Ohio, USA"))
-    listed = text.split("Sites nearest to Ohio, USA\n", 1)[1].split("\n\n", 1)[0]
+    ohio = load_gazetteer().resolve("Ohio, USA")  # a US state: all of it is near
+    ((text, _),) = emails(old, new, Subscription(1, PERSON.id, "NCT06203210", near=ohio))
+    listed = text.split(f"Sites nearest to {ohio}\n", 1)[1].split("\n\n", 1)[0]
     sites = [" ".join(item.split()) for item in listed.split("\n- ")[1:]]  # after the "==="
     assert len(sites) == NEAREST_SITES + 1  # three sites, then "and N more farther away"
     in_ohio = ["Ohio, United States" in site and "(in your area)" in site for site in sites]

@@ -27,7 +27,7 @@ def test_diff_of_two_files_as_json_is_plain_json(trialwatch: Trialwatch) -> None
         "severity": "major",
     }
     added = next(c for c in changes if c["kind"] == "site_added")
-    assert set(added["site"]) == {"facility", "city", "state", "zip", "country"}
+    assert set(added["site"]) == {"facility", "city", "state", "zip", "country", "geo"}
     assert added["site"]["city"] == "Guangzhou" and added["new"] == "RECRUITING"
 
 

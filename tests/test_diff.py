@@ -760,6 +760,7 @@ def test_site_changes_name_their_site() -> None:
             "state": None,
             "zip": "40705",
             "country": "Taiwan",
+            "geo": {"lat": 24.1469, "lon": 120.6839},
         },
     }
 
@@ -862,7 +863,12 @@ def test_a_site_closing_is_one_site_status_change() -> None:
     (change,) = diff_trials(old, new)
     assert (change.kind, change.old, change.new) == ("site_status", "RECRUITING", "COMPLETED")
     assert change.site == SiteRef(
-        "Rambam Health Care Campus ( Site 0602)", "Haifa", None, "3109601", "Israel"
+        "Rambam Health Care Campus ( Site 0602)",
+        "Haifa",
+        None,
+        "3109601",
+        "Israel",
+        (32.81303, 34.99928),
     )
 
 

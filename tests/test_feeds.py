@@ -18,6 +18,7 @@ from watcher.core.canonical import content_hash
 from watcher.core.diff import diff_trials
 from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.feed_files import private_feed_path, trial_feed_path, write_feeds
 from watcher.registry.replay_server import ReplayServer
 from watcher.store.database import Store
@@ -99,7 +100,9 @@ def test_private_feed_follows_subscriptions_and_holds_no_address(
     """A subscriber's feed sits at their random token, shows their trials only, no address."""
     store_chain(store, NCT, demo_versions(NCT))
     store_chain(store, "NCT05935098", demo_versions("NCT05935098"))
-    person = store.subscribe("pat@example.org", [NCT], T0, near="Guangzhou, China").subscriber
+    person = store.subscribe(
+        "pat@example.org", [NCT], T0, near=load_gazetteer().resolve("Guangzhou, China")
+    ).subscriber
     written = write_feeds(store, settings, T0)
     path = private_feed_path(settings, person.feed_token)
     assert path in written and len(person.feed_token) >= 40

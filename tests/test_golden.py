@@ -20,6 +20,7 @@ from watcher.core.glossary import Glossary
 from watcher.core.record import parse_trial
 from watcher.core.wording import coordinator_changes, patient_changes, trial_summary
 from watcher.data import load_glossary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import Format, render_change_summary, render_trial_summary
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -82,7 +83,7 @@ def test_trial_summary_matches_its_reviewed_golden_file(
 ) -> None:
     """A trial's summary reads exactly as the reviewed golden file."""
     trial = parse_trial(json.loads(fixture_path(record).read_text(encoding="utf-8")))
-    summary = trial_summary(trial, audience, glossary(), near)
+    summary = trial_summary(trial, audience, glossary(), near and load_gazetteer().resolve(near))
     check_golden(f"{trial.nct_id}.{audience}.{_SUFFIX[fmt]}", render_trial_summary(summary, fmt))
 
 
@@ -95,7 +96,8 @@ def test_change_summary_matches_its_reviewed_golden_file(
     old, new = (parse_trial(json.loads(p.read_text(encoding="utf-8"))) for p in pair)
     changes = diff_trials(old, new)
     if audience == "patient":
-        summary = patient_changes(changes, near, glossary=glossary())
+        place = near and load_gazetteer().resolve(near)
+        summary = patient_changes(changes, place, glossary=glossary())
     else:
         summary = coordinator_changes(changes)
     check_golden(f"{nct_id}.changes.{audience}.txt", render_change_summary(summary, "text"))

@@ -32,6 +32,7 @@ from watcher.core.record import parse_trial
 from watcher.core.schedule import last_slot
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render
 from watcher.registry.replay_server import ReplayServer
 from watcher.store.database import Store
@@ -146,8 +147,12 @@ def test_a_one_word_criterion_edit_arrives_as_that_word_marked() -> None:
 def test_near_beijing_patient_gets_the_status_change_but_not_the_ohio_site() -> None:
     """`--near "Beijing, China"` leaves out a new site in Ohio but never the status change."""
     old, new = status_and_ohio_site()
-    beijing = Subscription(1, PERSON.id, "NCT07310784", near="Beijing, China")
-    ohio = Subscription(2, PERSON.id, "NCT07310784", near="Ohio, United States")
+    beijing = Subscription(
+        1, PERSON.id, "NCT07310784", near=load_gazetteer().resolve("Beijing, China")
+    )
+    ohio = Subscription(
+        2, PERSON.id, "NCT07310784", near=load_gazetteer().resolve("Ohio, United States")
+    )
     _, notices = plan(old, new, beijing, ohio)
     far, near = (parts(parse(m.body))[0].split("Key facts")[0] for m in notices.messages)
     assert "started looking for people" in far and "Cleveland" not in far

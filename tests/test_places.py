@@ -12,6 +12,7 @@ from watcher.core.places import (
     SAME_CITY,
     SAME_COUNTRY,
     SAME_REGION,
+    Near,
     parse_near,
     place_words,
 )
@@ -77,9 +78,10 @@ def test_place_words_name_the_state_only_in_the_united_states() -> None:
     assert place_words(site(None, None, None)) == "an unnamed place"
 
 
-def test_subscriptions_filter_sites_with_the_same_rule() -> None:
-    """A patient near Cleveland hears about a new Columbus site but not a Boston one."""
-    sub = Subscription(1, 1, "NCT07310784", near="Cleveland, OH, USA")
+def test_a_place_stored_before_distances_is_matched_by_name() -> None:
+    """A subscription stored as text only (no point): near Cleveland keeps a new Columbus site
+    (same state) but not a Boston one, as before places were resolved."""
+    sub = Subscription(1, 1, "NCT07310784", near=Near("Cleveland, OH, USA"))
     field = "protocolSection.contactsLocationsModule.locations"
     opened = [
         Change("site_added", field, None, "RECRUITING", "major", s) for s in (COLUMBUS, BOSTON)

@@ -21,6 +21,7 @@ from watcher.core.record import parse_trial
 from watcher.core.subscriptions import Subscription, select
 from watcher.core.wording.exact import format_changes
 from watcher.core.wording.sentences import change_sentence
+from watcher.data.gazetteer import load_gazetteer
 
 RECORD = "NCT04895709__partrita-tigit__2026-02-11__afb21bfb.json"  # six Italian sites
 PASCALE = "Istituto Nazionale Tumori IRCCS Fondazione Pascale"  # Napoli, zip 80131
@@ -68,7 +69,7 @@ def test_a_patient_near_the_renamed_site_hears_nothing() -> None:
     old, new = _with_site({"city": "Naples", "geoPoint": {"lat": 40.85216, "lon": 14.26811}})
     changes = diff_trials(old, new)
     assert "site_info" not in PATIENT_KINDS
-    patient = Subscription(1, 1, "NCT04895709", near="Naples, Italy")
+    patient = Subscription(1, 1, "NCT04895709", near=load_gazetteer().resolve("Naples, Italy"))
     assert select(patient, changes) == []
     coordinator = Subscription(2, 2, "NCT04895709", audience="coordinator")
     assert [c.kind for c in select(coordinator, changes)] == ["site_info"]

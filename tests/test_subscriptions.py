@@ -136,6 +136,7 @@ def test_subscribing_again_changes_only_the_options_given_and_says_so(
             "delivery": "weekly",
             "kinds": None,
             "near": "Beijing, China",
+            "within": "100 km",
         }
     ]
     same = trialwatch("subscribe", "pat@example.org", NCT, "--digest", "weekly")

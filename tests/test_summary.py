@@ -25,6 +25,7 @@ from watcher.core.wording import (
     trial_summary,
 )
 from watcher.data import load_glossary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render_change_summary, render_trial_summary
 
 DEMO = "NCT07310784__reconstructed-from-public-page.json"
@@ -177,12 +178,14 @@ def test_far_away_sites_are_left_out_but_status_and_rules_stay() -> None:
         Change("site_added", SITES, None, "RECRUITING", "major", BEIJING),
         Change("site_added", SITES, None, "RECRUITING", "major", BOSTON),
     ]
-    text = render_change_summary(patient_changes(changes, "Boston, MA, USA"), "text")
+    text = render_change_summary(
+        patient_changes(changes, load_gazetteer().resolve("Boston, MA, USA")), "text"
+    )
     assert "This study has started looking for people to join." in text
     assert "New rule for who can join: Age >18 years" in text
     assert "Boston, Massachusetts" in text and "Beijing" not in text
     assert (
-        patient_changes(changes[2:], "Boston, MA, USA")
+        patient_changes(changes[2:], load_gazetteer().resolve("Boston, MA, USA"))
         .blocks[0]
         .lines[0]
         .text.startswith("A new site in Boston")
@@ -251,7 +254,9 @@ def test_demo_trial_summary_has_every_part_a_patient_needs() -> None:
 def test_sites_are_listed_nearest_first() -> None:
     """With a place given, sites in that city come first and say so."""
     record = demo_versions("NCT06911827")[-1]
-    near = trial_summary(parse_trial(record), "patient", glossary(), "Guangzhou, China")
+    near = trial_summary(
+        parse_trial(record), "patient", glossary(), load_gazetteer().resolve("Guangzhou, China")
+    )
     assert near.sites[0].place.startswith("Guangzhou") and near.sites[0].nearness == "in your city"
     anywhere = trial_summary(parse_trial(record), "patient", glossary())
     assert all(site.nearness == "" for site in anywhere.sites)
@@ -333,7 +338,7 @@ def test_html_escapes_script_and_ampersand_in_changes() -> None:
 def test_every_recorded_change_set_summarises_for_both_audiences(pair: tuple[Path, Path]) -> None:
     """Real change sets render for patients and coordinators; coordinators miss nothing."""
     changes = changes_of(pair)
-    patient = patient_changes(changes, "China", glossary=glossary())
+    patient = patient_changes(changes, load_gazetteer().resolve("China"), glossary=glossary())
     coordinator = coordinator_changes(changes)
     assert coordinator.empty == (not changes)
     assert patient.empty or any(c.severity != "info" for c in changes)

@@ -11,8 +11,11 @@ from watcher.cli.progress import progress_bar
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import AUDIENCES, DELIVERIES
+from watcher.core.gazetteer import resolve_near
 from watcher.core.ids import parse_nct_ids
-from watcher.core.subscriptions import Subscription, parse_kinds, parse_near
+from watcher.core.places import Near
+from watcher.core.subscriptions import Subscription, parse_kinds
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.outbox import deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests
@@ -34,6 +37,8 @@ _DEFAULT = Subscription(id=0, subscriber_id=0, nct_id="")
 
 def _value(sub: Subscription, field: str) -> object:
     value = getattr(sub, field)
+    if isinstance(value, Near):
+        return str(value)  # "Cambridge, Massachusetts, United States (within 10 km)"
     return ",".join(sorted(value)) if isinstance(value, frozenset) else value
 
 
@@ -80,7 +85,11 @@ def _options(sub: Subscription) -> dict[str, object]:
 )
 @click.option(
     "--near",
-    help='Leave out site changes elsewhere, e.g. "Beijing, China" or "China".',
+    help='Leave out site changes farther away, e.g. "Cambridge, MA", "Beijing, China", "China".',
+)
+@click.option(
+    "--within",
+    help="How far from --near a site may be, e.g. 10km or 60mi.  [default: 100km]",
 )
 @json_option
 @pass_app
@@ -93,6 +102,7 @@ def subscribe(
     delivery: str | None,
     kinds: str | None,
     near: str | None,
+    within: str | None,
     as_json: bool,
 ) -> None:
     """Send EMAIL a notification when these trials change (watching them if needed).
@@ -103,15 +113,14 @@ def subscribe(
     address = _address(email)
     ids = parse_nct_ids(nct_ids)
     wanted = parse_kinds(kinds)
-    if near is not None:
-        parse_near(near)  # refuse an empty place now, not at the first change
+    place = resolve_near(near, within, load_gazetteer)  # refused now, not at the first change
     given = frozenset(
         field
         for field, value in (
             ("audience", audience),
             ("delivery", delivery),
             ("kinds", wanted),
-            ("near", near),
+            ("near", place),
         )
         if value is not None
     )
@@ -125,7 +134,7 @@ def subscribe(
             audience=audience,
             delivery=delivery,
             kinds=wanted,
-            near=near,
+            near=place,
         )
     for problem in result.problems:
         click.echo(f"Warning: {problem}", err=True)
@@ -215,7 +224,8 @@ def subscribers(app: App, as_json: bool) -> None:
                     "audience": sub.audience,
                     "delivery": sub.delivery,
                     "kinds": sorted(sub.kinds) if sub.kinds is not None else None,
-                    "near": sub.near,
+                    "near": sub.near.name if sub.near else None,
+                    "within": str(sub.near.within) if sub.near and sub.near.point else None,
                 }
             )
         emit_json([{"email": e, "subscriptions": s} for e, s in people.items()])

@@ -15,10 +15,12 @@ import click
 from watcher.cli.output import emit_json
 from watcher.cli.studies import latest_record, read_study_file
 from watcher.cli.support import App, audience_option, pass_app, reports_errors
+from watcher.core.gazetteer import resolve_near
 from watcher.core.ids import is_nct_id, parse_nct_id
 from watcher.core.record import parse_trial
 from watcher.core.wording import TrialSummary, trial_summary
 from watcher.data import load_glossary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import FORMATS, render_trial_summary
 
 
@@ -74,18 +76,22 @@ def summary_json(summary: TrialSummary) -> dict[str, Any]:
     show_default=True,
     help="text, HTML (escaped), or JSON for scripts.",
 )
-@click.option("--near", help='List sites near this place first, e.g. "Beijing, China".')
+@click.option("--near", help='List sites nearest this place first, e.g. "Cambridge, MA".')
+@click.option("--within", help="Sites this close to --near count as near, e.g. 10km or 60mi.")
 @pass_app
 @reports_errors
-def summary(app: App, source: str, audience: str, fmt: str, near: str | None) -> None:
+def summary(
+    app: App, source: str, audience: str, fmt: str, near: str | None, within: str | None
+) -> None:
     """Summarise a trial: a watched NCT ID's latest stored version, or a study JSON file."""
+    place = resolve_near(near, within, load_gazetteer)
     path = Path(source)
     if is_nct_id(source.strip()) or not (path.suffix == ".json" or path.exists()):
         with app.store() as store:
             raw = latest_record(store, parse_nct_id(source))
     else:
         raw = read_study_file(path)
-    result = trial_summary(parse_trial(raw), audience, load_glossary(), near)
+    result = trial_summary(parse_trial(raw), audience, load_glossary(), place)
     if fmt == "json":
         emit_json(summary_json(result))
     else:

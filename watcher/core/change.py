@@ -77,11 +77,14 @@ class SiteRef:
     state: str | None
     zip: str | None
     country: str | None
+    # Where the registry puts it (its `geoPoint`: latitude, longitude), so a subscriber's
+    # distance to a changed site is known without the record; None for changes stored before.
+    geo: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, site: Site) -> SiteRef:
         """The address of a parsed site."""
-        return cls(site.facility, site.city, site.state, site.zip, site.country)
+        return cls(site.facility, site.city, site.state, site.zip, site.country, site.geo)
 
     def label(self) -> str:
         """The site as `Site.label` names it: "Facility, City, Country"."""
@@ -95,7 +98,21 @@ class SiteRef:
             "state": self.state,
             "zip": self.zip,
             "country": self.country,
+            "geo": None if self.geo is None else {"lat": self.geo[0], "lon": self.geo[1]},
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SiteRef:
+        """Inverse of `to_dict`; a site stored before `geo` was kept has none."""
+        geo = data.get("geo")
+        return cls(
+            data.get("facility"),
+            data.get("city"),
+            data.get("state"),
+            data.get("zip"),
+            data.get("country"),
+            None if geo is None else (float(geo["lat"]), float(geo["lon"])),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +157,7 @@ class Change:
             old=data.get("old"),
             new=data.get("new"),
             severity=data["severity"],
-            site=SiteRef(**site) if site is not None else None,
+            site=SiteRef.from_dict(site) if site is not None else None,
             detail=dict(detail) if detail is not None else None,
         )
 

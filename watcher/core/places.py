@@ -1,22 +1,26 @@
-"""Where a subscriber is, and how near a trial site is to it, by name only (pure).
+"""Where a subscriber is, and how near a trial site is to it: by distance, else by name (pure).
 
-There is no geocoding offline, so nearness is decided by names. The place a person types
-("Beijing, China", "Cleveland, OH, USA", "Ohio, United States", "China", "Seoul, Korea,
-Republic of") is split at commas; with two parts or more the last names the country
-("Korea, Republic of" and similar registry names are kept whole) and the parts before it name a
-city or a state/region. Names compare without case, accents, spaces or punctuation, with
-common country aliases (USA, UK, South Korea…), US state abbreviations (OH → Ohio), and a
+A subscriber's place is resolved when they subscribe (`watcher.core.gazetteer`, from the
+packaged GeoNames data) into a `Near`: its name, its point (latitude, longitude) and how far
+they will travel (`--within`, `watcher.core.distance`). A site the registry gives a `geoPoint`
+is near when its great-circle distance is within that radius; sites are listed by that
+distance ("12 km away"). A country or a US state has no point (the whole of it is near), nor
+has a place stored before distances were kept: those, and every site without a `geoPoint`,
+are matched by name, the rule below.
+
+By name: the place ("Beijing, China", "Cleveland, OH, USA", "Ohio, United States", "China",
+"Seoul, Korea, Republic of") is split at commas; with two parts or more the last names the
+country ("Korea, Republic of" and similar registry names are kept whole) and the parts before
+it name a city or a state/region. Names compare without case, accents, spaces or punctuation,
+with common country aliases (USA, UK, South Korea…), US state abbreviations (OH → Ohio), and a
 trailing "Province", "Municipality", "State", "Region"… ignored ("Beijing" is "Beijing
-Municipality"). A single part may be a city, a state or a country, whichever fits.
+Municipality"). A single part may be a city, a state or a country, whichever fits. A site is
+then, from nearest: in the same city (and country), in the same state or region, in the same
+country, or elsewhere; `Place.includes` keeps a site in the named city or region, or anywhere
+in the country when only a country was given.
 
-A site is then, from nearest: in the same city (and country), in the same state or region, in
-the same country, or elsewhere. `Place.includes` is the rule for notifications: a site change
-is told when the site is in the named city or region, or anywhere in the country when only a
-country was given. Trial summaries list sites nearest first.
-
-Both the subscription filter (`subscriptions`) and the summaries (`wording`)
-use this one module, so "near" means the same thing in an email, a feed and `trialwatch
-summary`.
+Both the subscription filter (`subscriptions`) and the summaries (`wording`) use this one
+module, so "near" means the same thing in an email, a feed and `trialwatch summary`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
+from watcher.core.distance import DEFAULT_RADIUS, Radius, distance_words, haversine_km
 from watcher.core.record import place_label
 from watcher.errors import InputError
 
@@ -39,12 +44,14 @@ class Located(Protocol):
     def state(self) -> str | None: ...
     @property
     def country(self) -> str | None: ...
+    @property
+    def geo(self) -> tuple[float, float] | None: ...
 
 
 SAME_CITY, SAME_REGION, SAME_COUNTRY, ELSEWHERE = range(4)
 NEARNESS_WORDS = {SAME_CITY: "in your city", SAME_REGION: "in your area", SAME_COUNTRY: ""}
 
-_COUNTRY_ALIASES = {
+COUNTRY_ALIASES = {
     "us": "unitedstates",
     "usa": "unitedstates",
     "unitedstatesofamerica": "unitedstates",
@@ -94,8 +101,8 @@ _REGION_SUFFIX = re.compile(
 _COUNTRY_TAIL = re.compile(r"^(?:the\s+)?(?:\w+\s+)*(?:republic|province|state)s?\s+of\b", re.I)
 
 
-def _norm(text: str | None) -> str:
-    """A place name with case, accents, spaces and punctuation taken out."""
+def normalised(text: str | None) -> str:
+    """A place name with case, accents, spaces and punctuation taken out: how names compare."""
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -103,12 +110,12 @@ def _norm(text: str | None) -> str:
 
 
 def _country(text: str | None) -> str:
-    name = _norm(text)
-    return _COUNTRY_ALIASES.get(name, name)
+    name = normalised(text)
+    return COUNTRY_ALIASES.get(name, name)
 
 
 def _region(text: str | None) -> str:
-    return _norm(_REGION_SUFFIX.sub("", text.strip())) if text else ""
+    return normalised(_REGION_SUFFIX.sub("", text.strip())) if text else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +131,7 @@ class Place:
         site_country = _country(site.country)
         if self.country is not None and site_country != self.country:
             return ELSEWHERE
-        city, region = _norm(site.city), _region(site.state)
+        city, region = normalised(site.city), _region(site.state)
         regions = set(self.local) | {_US_STATES.get(part, part) for part in self.local}
         if city and city in self.local:
             return SAME_CITY
@@ -142,19 +149,72 @@ class Place:
         return self.nearness(site) <= widest
 
 
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Where a subscriber is, as resolved when they subscribed, and how far they will travel.
+
+    `name` is the place as the gazetteer names it ("Cambridge, Massachusetts, United
+    States"), or as typed for a subscription stored before places were resolved. `point` is
+    None for a country, a US state and such old subscriptions: they are matched by name.
+    """
+
+    name: str
+    point: tuple[float, float] | None = None
+    within: Radius = DEFAULT_RADIUS
+
+    def __str__(self) -> str:
+        """ "Cambridge, Massachusetts, United States (within 10 km)", or the name alone."""
+        return f"{self.name} (within {self.within})" if self.point else self.name
+
+    @property
+    def place(self) -> Place:
+        """The name as `Place` reads it, for sites without a `geoPoint`."""
+        place = parse_near(self.name)
+        assert place is not None  # a Near always has a name
+        return place
+
+    def distance_km(self, site: Located) -> float | None:
+        """How far the site is, when both it and this place have a point."""
+        if self.point is None or site.geo is None:
+            return None
+        return haversine_km(self.point, site.geo)
+
+    def includes(self, site: Located) -> bool:
+        """Whether a change at this site is near enough to tell: within the radius, or, where
+        a distance cannot be known, by name (`Place.includes`)."""
+        km = self.distance_km(site)
+        return self.place.includes(site) if km is None else km <= self.within.km
+
+    def away(self, site: Located) -> str:
+        """ "12 km away" (in the subscriber's unit), "in your city" when the points are
+        under 1 km apart (the registry's and the gazetteer's points are both GeoNames' city
+        centres), or "" when no distance can be known."""
+        km = self.distance_km(site)
+        if km is None:
+            return ""
+        return NEARNESS_WORDS[SAME_CITY] if km < 1 else distance_words(km, self.within.unit)
+
+
+def place_parts(text: str) -> list[str]:
+    """A typed place's comma-separated parts, a registry country name such as "Korea,
+    Republic of" kept whole; parts with no letter or digit are dropped."""
+    parts = [part.strip() for part in text.split(",") if normalised(part)]
+    if len(parts) >= 2 and _COUNTRY_TAIL.match(parts[-1]):
+        parts[-2:] = [f"{parts[-2]}, {parts[-1]}"]
+    return parts
+
+
 def parse_near(text: str | None) -> Place | None:
     """The place a person gave (None when they gave none); a text that names no place at all
     (empty, only commas) is an `InputError`, so a typo is refused when it is typed."""
     if text is None:
         return None
-    parts = [part.strip() for part in text.split(",") if _norm(part)]
+    parts = place_parts(text)
     if not parts:
         raise InputError(
             f"{text!r} names no place: give one such as 'Beijing, China', "
             "'Ohio, United States' or 'China'"
         )
-    if len(parts) >= 3 and _COUNTRY_TAIL.match(parts[-1]):
-        parts[-2:] = [f"{parts[-2]}, {parts[-1]}"]  # "Korea, Republic of"
     if len(parts) == 1:
         names = dict.fromkeys((_country(parts[0]), _region(parts[0])))  # "Hebei Province"
         return Place(text.strip(), tuple(names), None)

@@ -2,10 +2,10 @@
 
 A subscription joins one subscriber to one trial with their preferences: the audience
 (patients get plain words, coordinators exact values), how often (immediately or in a daily or
-weekly digest), which kinds of change, and optionally a place so that site changes far away are
-left out (what "near" means is `watcher.core.places`' rule, the one the summaries use). Status and
-eligibility changes always reach a patient, wherever they live: they decide whether anyone can
-join at all.
+weekly digest), which kinds of change, and optionally a place, resolved when they subscribed, so
+that site changes farther away than they will travel are left out (what "near" means is
+`watcher.core.places`' rule, the one the summaries use). Status and eligibility changes always
+reach a patient, wherever they live: they decide whether anyone can join at all.
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from watcher.core.change import KIND_ORDER, PATIENT_KINDS, Change
-from watcher.core.places import (
-    parse_near as parse_near,  # re-exported: `subscribe --near` checks it
-)
+from watcher.core.places import Near
 from watcher.errors import InputError
 
 
@@ -40,7 +38,7 @@ class Subscription:
     audience: str = "patient"
     delivery: str = "immediate"
     kinds: frozenset[str] | None = None  # None: the audience's default
-    near: str | None = None
+    near: Near | None = None
 
 
 def parse_kinds(text: str | None) -> frozenset[str] | None:
@@ -70,9 +68,8 @@ def wants(subscription: Subscription, change: Change) -> bool:
     if change.kind not in wanted_kinds(subscription):
         return False
     # The place only filters site changes: status and eligibility come wherever one lives.
-    if subscription.near and change.site is not None:
-        place = parse_near(subscription.near)
-        return place is None or place.includes(change.site)
+    if subscription.near is not None and change.site is not None:
+        return subscription.near.includes(change.site)
     return True
 
 

@@ -30,7 +30,9 @@ from typing import Any
 from watcher.config import Settings, load_settings
 from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
+from watcher.core.gazetteer import resolve_near
 from watcher.core.wording.cycle import cycle_summary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.feed_files import private_feed_path
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
@@ -122,7 +124,8 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
 
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))};")
-            person = store.subscribe(PATIENT, [FEATURED], clock, near=PATIENT_NEAR).subscriber
+            near = resolve_near(PATIENT_NEAR, None, load_gazetteer)
+            person = store.subscribe(PATIENT, [FEATURED], clock, near=near).subscriber
             echo(f"   a made-up patient follows {FEATURED}, near {PATIENT_NEAR}.")
 
             first = cycle(clock).report

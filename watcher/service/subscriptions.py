@@ -23,6 +23,7 @@ from watcher.core.canonical import stamp_of
 from watcher.core.clean import clean_record, missing_parts
 from watcher.core.message import Outgoing
 from watcher.core.notify import unwatched_notices, welcome_email
+from watcher.core.places import Near
 from watcher.core.record import Trial, parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
@@ -55,7 +56,7 @@ def subscribe(
     audience: str | None = None,
     delivery: str | None = None,
     kinds: frozenset[str] | None = None,
-    near: str | None = None,
+    near: Near | None = None,
 ) -> SubscribeResult:
     """Subscribe `address` to these trials (watching them when needed); options left None
     keep what an existing subscription has, or take the default."""

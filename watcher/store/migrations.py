@@ -173,3 +173,20 @@ def m005_full_refresh(db: sqlite_utils.Database) -> None:
     """When each trial's whole record was last fetched and compared (the rolling full refresh,
     `[schedule].full_refresh`). NULL until then: such trials are spread over the next cycles."""
     db.execute("ALTER TABLE trials ADD COLUMN last_full_at TEXT")
+
+
+@migrations()
+def m006_subscription_places(db: sqlite_utils.Database) -> None:
+    """Where a subscriber is, resolved when they subscribed (`near` keeps the place's name),
+    and how far they will travel: the daemon compares distances without the gazetteer.
+
+    Rows made before keep `near` as typed and NULL here: they are matched by name, as they
+    were when they were made (the store cannot read the gazetteer, and a migration that
+    guessed a point for "Bejing, China" would decide for the subscriber); `subscribe --near`
+    again resolves them. `within_amount` is the radius in the unit the subscriber wrote
+    (`within_unit`, "km" or "mi"), so the words they read are in their unit.
+    """
+    db.execute("ALTER TABLE subscriptions ADD COLUMN near_lat REAL")
+    db.execute("ALTER TABLE subscriptions ADD COLUMN near_lon REAL")
+    db.execute("ALTER TABLE subscriptions ADD COLUMN within_amount REAL")
+    db.execute("ALTER TABLE subscriptions ADD COLUMN within_unit TEXT")

@@ -16,7 +16,9 @@ from datetime import datetime
 
 from watcher.core.addresses import address_key
 from watcher.core.change import StoredChange
+from watcher.core.distance import Radius
 from watcher.core.message import Outgoing
+from watcher.core.places import Near
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.errors import StoreError
 from watcher.store.outbox import OutboxTables
@@ -56,7 +58,7 @@ class SubscriberTables(OutboxTables):
         audience: str | None = None,
         delivery: str | None = None,
         kinds: frozenset[str] | None = None,
-        near: str | None = None,
+        near: Near | None = None,
         welcome: Welcome | None = None,
     ) -> Subscribed:
         """Create `email`'s subscriptions to these (watched) trials, or update them.
@@ -66,10 +68,18 @@ class SubscriberTables(OutboxTables):
         The subscriber is found case-insensitively (`address_key`) and stored as first typed.
         `welcome` makes the message for each new subscription; it is queued in this transaction.
         """
-        given = {"audience": audience, "delivery": delivery, "near": near}
-        values: dict[str, str] = {k: v for k, v in given.items() if v is not None}
+        given = {"audience": audience, "delivery": delivery}
+        values: dict[str, str | float | None] = {k: v for k, v in given.items() if v is not None}
         if kinds is not None:
             values["kinds"] = ",".join(sorted(kinds))
+        if near is not None:  # a place is stored resolved, with its radius
+            values |= {
+                "near": near.name,
+                "near_lat": near.point[0] if near.point else None,
+                "near_lon": near.point[1] if near.point else None,
+                "within_amount": near.within.amount,
+                "within_unit": near.within.unit,
+            }
         nct_ids = list(dict.fromkeys(nct_ids))  # an ID named twice is one subscription
         with self.atomic() as db:
             not_watched = [n for n in nct_ids if not (t := self._trial_dict(n)) or not t["watched"]]
@@ -213,7 +223,8 @@ class SubscriberTables(OutboxTables):
         """Subscriptions with their subscriber, filtered by trial and/or subscriber."""
         rows = self.db.execute(
             """SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
-                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near
+                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near,
+                      p.near_lat, p.near_lon, p.within_amount, p.within_unit
                FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
                WHERE (p.nct_id = ? OR ? IS NULL) AND (p.subscriber_id = ? OR ? IS NULL)
                ORDER BY s.email, p.nct_id""",
@@ -229,7 +240,7 @@ class SubscriberTables(OutboxTables):
                     audience=r[7],
                     delivery=r[8],
                     kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
-                    near=r[10],
+                    near=_near(*r[10:]),
                 ),
             )
             for r in rows
@@ -275,3 +286,14 @@ class SubscriberTables(OutboxTables):
                 "DELETE FROM digest_items WHERE subscription_id = ? AND change_id = ?",
                 [(sub.id, change.id) for sub, change in items],
             )
+
+
+def _near(
+    name: str | None, lat: float | None, lon: float | None, amount: float | None, unit: str | None
+) -> Near | None:
+    """A subscription's place as stored; one stored before places were resolved has only its
+    name (and is matched by name, `watcher.core.places`)."""
+    if name is None:
+        return None
+    point = (lat, lon) if lat is not None and lon is not None else None
+    return Near(name, point, Radius(amount, unit or "km")) if amount else Near(name, point)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from watcher.core.canonical import canonical_json
 from watcher.core.change import SITE_KINDS, Change
 from watcher.core.glossary import Glossary, GlossaryHit
-from watcher.core.places import Place, parse_near, place_words
+from watcher.core.places import Near, place_words
 from watcher.core.record import JSON, Trial
 from watcher.core.rewrite import SHOWN_AS_WRITTEN, Rewrite, rewrite_item
 from watcher.core.worddiff import (
@@ -203,7 +203,7 @@ def _counted_places(changes: Sequence[Change], by_city: bool) -> str:
     return listing(shown)
 
 
-def _site_lines(changes: Sequence[Change], near: Place | None) -> list[ChangeLine]:
+def _site_lines(changes: Sequence[Change], near: Near | None) -> list[ChangeLine]:
     groups: dict[str, list[Change]] = {}
     for change in changes:
         groups.setdefault(_site_group(change), []).append(change)
@@ -253,7 +253,7 @@ def _folded(value: JSON) -> str:
 
 
 def patient_changes(
-    changes: Sequence[Change], near: str | None = None, *, glossary: Glossary | None = None
+    changes: Sequence[Change], near: Near | None = None, *, glossary: Glossary | None = None
 ) -> ChangeSummary:
     """What a patient is told: what matters for joining, in plain words; empty when nothing does.
 
@@ -264,12 +264,11 @@ def patient_changes(
     the module docstring), and counted by place when there are many. Status and eligibility
     always stay.
     """
-    place = parse_near(near)
     told = [c for c in changes if c.severity != "info" and not _respelled(c)]
     sites = [
         c
         for c in told
-        if c.kind in SITE_KINDS and (place is None or c.site is None or place.includes(c.site))
+        if c.kind in SITE_KINDS and (near is None or c.site is None or near.includes(c.site))
     ]
     plain = _Plain(glossary)
     head = [ChangeLine(change_sentence(c)) for c in told if c.kind in ("status", "why_stopped")]
@@ -279,7 +278,7 @@ def patient_changes(
     blocks = (
         ChangeBlock(None, tuple(head)),
         ChangeBlock(_ELIGIBILITY_HEADING, tuple(rules)),
-        ChangeBlock(None, tuple(_site_lines(sites, place))),
+        ChangeBlock(None, tuple(_site_lines(sites, near))),
         ChangeBlock(None, tuple(_other_lines(rest))),
     )
     return ChangeSummary("patient", tuple(b for b in blocks if b.lines), tuple(plain.hits))

@@ -15,7 +15,7 @@ from watcher.core.change import AUDIENCES
 from watcher.core.criteria import parse_criteria
 from watcher.core.glossary import Glossary, GlossaryHit
 from watcher.core.ids import registry_url
-from watcher.core.places import ELSEWHERE, NEARNESS_WORDS, Place, parse_near, place_words
+from watcher.core.places import ELSEWHERE, NEARNESS_WORDS, Near, place_words
 from watcher.core.readability import flesch_kincaid_grade_of
 from watcher.core.record import Site, Trial
 from watcher.core.rewrite import PlainItem, rewrite_criteria, rewrite_item
@@ -47,12 +47,18 @@ class CriteriaSection:
 
 @dataclass(frozen=True, slots=True)
 class SiteLine:
-    """A site as listed: its name, where it is, its recruiting status and how near it is."""
+    """A site as listed: its name, where it is, its recruiting status and how near it is.
+
+    `nearness` is what a reader sees: "12 km away" (in the subscriber's unit) when the
+    distance is known, else by name ("in your city"); `distance_km` is the distance itself,
+    None when the site or the place has no point.
+    """
 
     facility: str
     place: str
     status: str
     nearness: str
+    distance_km: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +136,20 @@ def _sections(items: Sequence[PlainItem], audience: str) -> tuple[CriteriaSectio
     )
 
 
-def _site_order(place: Place | None) -> Callable[[Site], tuple[int, int, str, str, str, str]]:
-    def key(site: Site) -> tuple[int, int, str, str, str, str]:
-        rank = place.nearness(site) if place else ELSEWHERE
-        recruiting = 0 if site.status == "RECRUITING" else 1
+_SiteKey = tuple[int, float, int, int, str, str, str, str]
+
+
+def _site_order(near: Near | None) -> Callable[[Site], _SiteKey]:
+    """Nearest first: sites near the subscriber, by distance (sites without a point after
+    those with one, by name), then the rest; recruiting first among equals, then by place."""
+
+    def key(site: Site) -> _SiteKey:
+        km = near.distance_km(site) if near else None
         return (
-            rank,
-            recruiting,
+            0 if near and near.includes(site) else 1,
+            float("inf") if km is None else km,
+            near.place.nearness(site) if near else ELSEWHERE,
+            0 if site.status == "RECRUITING" else 1,
             site.country or "",
             site.state or "",
             site.city or "",
@@ -146,17 +159,20 @@ def _site_order(place: Place | None) -> Callable[[Site], tuple[int, int, str, st
     return key
 
 
-def _site_lines_of(trial: Trial, audience: str, place: Place | None) -> list[SiteLine]:
+def _site_lines_of(trial: Trial, audience: str, near: Near | None) -> list[SiteLine]:
     lines = []
-    for site in sorted(trial.sites, key=_site_order(place)):
+    for site in sorted(trial.sites, key=_site_order(near)):
         if audience == "coordinator":
             status = field_words(site.status)
             where = ", ".join(p for p in (site.city, site.state, site.zip, site.country) if p)
         else:
             status = "" if site.status is None else status_words(site.status)
             where = place_words(site)
-        nearness = NEARNESS_WORDS.get(place.nearness(site), "") if place else ""
-        lines.append(SiteLine(site.facility or "(unnamed site)", where, status, nearness))
+        km = near.distance_km(site) if near else None
+        nearness = ""
+        if near is not None:
+            nearness = near.away(site) or NEARNESS_WORDS.get(near.place.nearness(site), "")
+        lines.append(SiteLine(site.facility or "(unnamed site)", where, status, nearness, km))
     return lines
 
 
@@ -172,14 +188,14 @@ def _terms(hits: Iterable[GlossaryHit]) -> tuple[GlossaryHit, ...]:
 
 
 def trial_summary(
-    trial: Trial, audience: str, glossary: Glossary, near: str | None = None
+    trial: Trial, audience: str, glossary: Glossary, near: Near | None = None
 ) -> TrialSummary:
     """A trial for one audience: patients get plain words and meanings, coordinators the
-    official values. Sites are listed nearest first when `near` names a place."""
+    official values. Sites are listed nearest first, with their distance, when `near` is
+    given."""
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     patient = audience == "patient"
-    place = parse_near(near)
     nct_id = trial.nct_id or "(no NCT ID)"
     if patient:
         items = rewrite_criteria(trial.eligibility.criteria, glossary)
@@ -204,7 +220,7 @@ def trial_summary(
         facts = coordinator_facts(trial)
         first = ()
         grade = flesch_kincaid_grade_of(item.original for item in items)
-    sites = _site_lines_of(trial, audience, place)
+    sites = _site_lines_of(trial, audience, near)
     shown = sites[:SITES_SHOWN] if patient else sites
     return TrialSummary(
         audience=audience,
@@ -218,7 +234,7 @@ def trial_summary(
         terms=hits,
         sites=tuple(shown),
         sites_not_shown=len(sites) - len(shown),
-        near=place.text if place else None,
+        near=near.name if near else None,
         closing=CLOSING if patient else None,
         grade_level=round(grade, 1),
     )
