@@ -41,6 +41,7 @@ from watcher.core.notify import (
 from watcher.core.record import Trial, parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
+from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render
 
 pytestmark = pytest.mark.slow
@@ -72,7 +73,8 @@ def _pair(nct_id: str) -> tuple[Trial, Trial]:
 def change_email(audience: str, near: str | None = None) -> str:
     """NCT07227597 opening, two sites added, two exclusion rules edited (one by one word)."""
     old, new = _pair("NCT07227597")
-    subscription = Subscription(1, PERSON.id, "NCT07227597", audience=audience, near=near)
+    place = load_gazetteer().resolve(near) if near else None
+    subscription = Subscription(1, PERSON.id, "NCT07227597", audience=audience, near=place)
     notices = plan_notices(
         "NCT07227597",
         2,
