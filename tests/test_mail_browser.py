@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import consecutive_versions
+from conftest import consecutive_versions, load_fixture
 
 from watcher.core.change import StoredChange
 from watcher.core.diff import diff_trials
@@ -37,6 +37,7 @@ from watcher.core.notify import (
     digest_email,
     moved_notices,
     plan_notices,
+    welcome_email,
 )
 from watcher.core.record import Trial, parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
@@ -135,8 +136,27 @@ def moved() -> str:
     return html_part(outgoing)
 
 
-# Every kind of HTML email; the welcome email joins this list when it exists.
+def welcome() -> str:
+    """The first email of a patient's subscription to NCT07310784: the whole trial."""
+    record = load_fixture("NCT07310784__reconstructed-from-public-page.json")
+    beijing = load_gazetteer().resolve("Beijing, China")
+    subscription = Subscription(1, PERSON.id, "NCT07310784", near=beijing)
+    outgoing = welcome_email(
+        PERSON,
+        subscription,
+        parse_trial(record),
+        feed_url="https://trials.example.org/feeds/private/feed-token-456.atom",
+        glossary=load_glossary(),
+        letterhead=LETTERHEAD,
+        render=render,
+        now=NOW,
+    )
+    return html_part(outgoing)
+
+
+# Every kind of HTML email.
 KINDS: dict[str, Callable[[], str]] = {
+    "welcome": welcome,
     "patient-change": lambda: change_email("patient", "Haifa, Israel"),
     "coordinator-change": lambda: change_email("coordinator"),
     "coordinator-digest": digest,
