@@ -45,7 +45,13 @@ from watcher.core.change import StoredChange  # noqa: E402
 from watcher.core.diff import diff_trials  # noqa: E402
 from watcher.core.glossary import Glossary  # noqa: E402
 from watcher.core.message import Outgoing  # noqa: E402
-from watcher.core.notify import Letterhead, digest_email, moved_notices, plan_notices  # noqa: E402
+from watcher.core.notify import (  # noqa: E402
+    Letterhead,
+    TrialOverview,
+    digest_email,
+    moved_notices,
+    plan_notices,
+)
 from watcher.core.record import Trial, parse_trial  # noqa: E402
 from watcher.core.subscriptions import Subscriber, Subscription  # noqa: E402
 from watcher.data import load_glossary  # noqa: E402
@@ -123,7 +129,7 @@ def change_emails(glossary: Glossary) -> Iterator[Sample]:
             PERSON,
             stored,
             delivery="daily",
-            titles={nct_id: new.brief_title},
+            followed=[overview_of(nct_id, new)],
             glossary=glossary,
             letterhead=LETTERHEAD,
             render=render,
@@ -131,6 +137,15 @@ def change_emails(glossary: Glossary) -> Iterator[Sample]:
         )
         if digest is not None:
             yield sample("coordinator digest (one trial)", nct_id, digest)
+
+
+def overview_of(nct_id: str, trial: Trial) -> TrialOverview:
+    """The digest's table row for a trial at its new version."""
+    recruiting = sum(site.status == "RECRUITING" for site in trial.sites)
+    status = trial.overall_status or "not checked yet"
+    return TrialOverview(
+        nct_id, trial.brief_title or nct_id, status, recruiting, NOW.date().isoformat()
+    )
 
 
 def moved_emails(glossary: Glossary) -> Iterator[Sample]:
