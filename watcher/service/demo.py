@@ -37,6 +37,7 @@ from watcher.delivery.feed_files import private_feed_path
 from watcher.registry.replay import ReplayRegistry, load_records
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now
+from watcher.service.subscriptions import subscribe
 from watcher.service.wiring import open_store
 
 DEMO_DATA = Path(__file__).parents[1] / "demo_data"
@@ -125,7 +126,10 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
             store.add_watches(sorted(versions), clock)
             echo(f"1. Watching {', '.join(sorted(versions))};")
             near = resolve_near(PATIENT_NEAR, None, load_gazetteer)
-            person = store.subscribe(PATIENT, [FEATURED], clock, near=near).subscriber
+            # as `trialwatch subscribe` does: the subscription and its welcome email, at once
+            subscribe(store, settings, PATIENT, [FEATURED], clock, near=near)
+            person = store.subscriber(email=PATIENT)
+            assert person is not None  # subscribed just above
             echo(f"   a made-up patient follows {FEATURED}, near {PATIENT_NEAR}.")
 
             first = cycle(clock).report
@@ -148,8 +152,10 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
             )
 
     emails = maildir_files(settings.mail.maildir)
-    sent = second.delivery.sent if second.delivery else 0
-    echo(f"6. {sent} email to the patient, in the local Maildir (no SMTP server is set up):")
+    echo(
+        f"6. {len(emails)} emails to the patient (the welcome, then the change), in the local "
+        "Maildir (no SMTP server is set up):"
+    )
     for path in emails:
         echo(f"     {redact_addresses(email_subject(path))}")
     if emails:
