@@ -127,7 +127,9 @@ class RegistryClient:
         )
         # A bucket passed in is shared with another client of the same registry (the history
         # client), so both together stay within the one politeness limit.
-        self._bucket = bucket or TokenBucket(requests_per_minute, 1, clock, sleep)
+        self._bucket = (
+            bucket if bucket is not None else TokenBucket(requests_per_minute, 1, clock, sleep)
+        )
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._ids_per_request = ids_per_request
