@@ -6,7 +6,8 @@
     ├── RegistryError             fetching from ClinicalTrials.gov failed; nothing is stored
     │   ├── RegistryUnavailable   network fault, timeout, 429 or 5xx after retries
     │   ├── TrialNotFound         404: the registry has no such study (removed, or a typo)
-    │   └── RegistryResponseInvalid  a 200 whose body is not a study we can read
+    │   ├── RegistryResponseInvalid  a 200 whose body is not a study we can read
+    │   └── HistoryUnavailable    the registry keeps no readable history for this trial
     ├── StoreError                the database cannot be opened or is not ours
     └── DeliveryError             sending a notification failed
         ├── DeliveryDeferred      try again later (SMTP 4xx, connection refused)
@@ -80,6 +81,18 @@ class TrialNotFound(RegistryError):
 
 class RegistryResponseInvalid(RegistryError):
     """The registry answered 200 but the body is not a study record we can read."""
+
+
+class HistoryUnavailable(RegistryError):
+    """The history API has no usable history of this trial: a 404, no versions, an unknown shape.
+
+    Best effort by design (the API is the site's internal one): the trial is still watched and
+    polled; only its past versions are missing.
+    """
+
+    def __init__(self, nct_id: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"history not available: {reason}", nct_id)
 
 
 class StoreError(WatcherError):

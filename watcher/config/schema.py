@@ -109,6 +109,12 @@ class RegistrySettings:
     base_url: str = setting(
         Url(), "https://clinicaltrials.gov/api/v2", "ClinicalTrials.gov API v2 base URL"
     )
+    history_url: str = setting(
+        Url(),
+        "https://clinicaltrials.gov/api/int",
+        "ClinicalTrials.gov's internal history API base URL (every past version of a trial; "
+        "undocumented, so read best effort)",
+    )
     user_agent: str = setting(
         Text(),
         DEFAULT_USER_AGENT,

@@ -1,4 +1,5 @@
-"""The edge to ClinicalTrials.gov: the API v2 client, its rate limit, and the replay registry.
+"""The edge to ClinicalTrials.gov: the API v2 and history clients, the rate limit they share,
+and the replay registry.
 
 The rule of this folder: it is the only place that speaks HTTP to a registry (with the webhook
 transport, the only httpx user), and it turns every transport failure into the `RegistryError`

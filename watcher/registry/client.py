@@ -109,6 +109,7 @@ class RegistryClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
+        bucket: TokenBucket | None = None,
     ) -> None:
         if not 1 <= ids_per_request <= MAX_IDS_PER_REQUEST or records_per_request < 1:
             raise ValueError(
@@ -124,7 +125,11 @@ class RegistryClient:
             follow_redirects=False,  # followed by hand, so each hop is counted and rate-limited
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
-        self._bucket = TokenBucket(requests_per_minute, 1, clock, sleep)
+        # A bucket passed in is shared with another client of the same registry (the history
+        # client), so both together stay within the one politeness limit.
+        self._bucket = (
+            bucket if bucket is not None else TokenBucket(requests_per_minute, 1, clock, sleep)
+        )
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._ids_per_request = ids_per_request
@@ -138,6 +143,11 @@ class RegistryClient:
         # Set when the registry is down or rate-limiting us; later requests in the same call
         # fail at once with this error instead of being sent.
         self._outage: RegistryUnavailable | None = None
+
+    @property
+    def bucket(self) -> TokenBucket:
+        """The rate limiter every request of this client waits on, to share with a sibling."""
+        return self._bucket
 
     @property
     def request_count(self) -> int:
@@ -157,6 +167,12 @@ class RegistryClient:
         """The full current record of one trial (`GET /studies/{nctId}`)."""
         self._outage = None
         return self._single(nct_id, None)
+
+    def get_json(self, path: str, params: dict[str, str], nct_id: str) -> Any:
+        """The JSON answer to `GET path` about one trial, with this client's rate limit,
+        retries and error translation: for endpoints beside API v2 (`registry/history.py`)."""
+        self._outage = None
+        return self._send(path, params, nct_id).body
 
     def fetch_stamps(self, nct_ids: Sequence[str]) -> Iterator[Fetched]:
         """The light fields of each trial, in batches, yielded as each page arrives."""
@@ -278,7 +294,7 @@ class RegistryClient:
     def _single(self, nct_id: str, fields: str | None) -> dict[str, Any]:
         params = {"fields": fields} if fields is not None else {}
         answer = self._send(f"/studies/{quote(nct_id, safe='')}", params, nct_id)
-        found = _nct_id_of(answer.body)
+        found = nct_id_of(answer.body)
         if found is None:
             raise RegistryResponseInvalid(
                 "the registry answered 200 but the body is not a study record "
@@ -426,7 +442,8 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _nct_id_of(study: Any) -> str | None:
+def nct_id_of(study: Any) -> str | None:
+    """The study's `protocolSection.identificationModule.nctId`, or None when it has none."""
     protocol = study.get("protocolSection") if isinstance(study, dict) else None
     ident = protocol.get("identificationModule") if isinstance(protocol, dict) else None
     nct_id = ident.get("nctId") if isinstance(ident, dict) else None
@@ -439,7 +456,7 @@ def _latest_of_each(studies: list[Any]) -> dict[str, Any]:
     ISO dates compare as text; a copy without a date loses to one with a date."""
     latest: dict[str, Any] = {}
     for study in studies:
-        nct_id = _nct_id_of(study)
+        nct_id = nct_id_of(study)
         if nct_id is None:
             continue
         kept = latest.get(nct_id)

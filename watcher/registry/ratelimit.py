@@ -16,8 +16,8 @@ from collections.abc import Callable
 class TokenBucket:
     """Allow `rate_per_minute` requests a minute on average, with at most `burst` back to back.
 
-    A rate of 0 turns the limit off. Not thread-safe: each registry client owns one bucket and
-    sends its requests one at a time.
+    A rate of 0 turns the limit off. Not thread-safe: a registry client sends its requests one
+    at a time, and clients that share a bucket (API v2 and history) take turns in one thread.
     """
 
     def __init__(

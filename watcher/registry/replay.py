@@ -9,6 +9,11 @@ page shapes (`{"studies": [...], "nextPageToken": ...}`), `fields=` projections,
 alias ID, text/plain 404/400 bodies. It refuses parameters it does not implement, so a client
 that starts sending one finds out here instead of being silently humoured.
 
+It also serves the site's internal history API (`/api/int`, read by `registry/history.py`)
+from recorded version chains (`record_history`): the index `?history=true` with each version's
+number, date, status and `moduleLabels` derived from the modules that changed, and each version
+as `{"studyVersion": n, "study": …}`.
+
 Faults are named and armed on purpose (`ReplayRegistry.fail`), like httpx's test server's
 failure routes, so every retry path of the client can be exercised for real.
 
@@ -23,7 +28,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +38,7 @@ from urllib.parse import parse_qs, unquote
 from watcher.core.canonical import stamp_of
 
 API_PREFIX = "/api/v2"
+HISTORY_PREFIX = "/api/int"
 API_VERSION = "2.0.5"
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
@@ -47,9 +53,31 @@ FAULTS = (
     "endless_pages",  # /studies: every page, even past the end, has a new nextPageToken
     "same_page_token",  # /studies: every page has a nextPageToken back to the same page
     "too_deep",  # 200 with JSON nested deeper than a JSON reader goes
+    "other_shape",  # 200 with JSON of no shape the endpoint answers
 )
 _PAGING_FAULTS = ("endless_pages", "same_page_token")
-ENDPOINTS = ("/version", "/studies", "/studies/{nctId}")
+HISTORY_INDEX = "/int/studies/{nctId}"
+HISTORY_VERSION = "/int/studies/{nctId}/history/{n}"
+ENDPOINTS = ("/version", "/studies", "/studies/{nctId}", HISTORY_INDEX, HISTORY_VERSION)
+# The site's name of each protocol module, as the history index lists what changed, in the
+# API's module order. All but three are seen in real answers (the excerpt in
+# tests/fixtures/ctgov/history-endpoint/, cthist's notes); "Sponsor/Collaborators", "References"
+# and "IPD Sharing Statement" follow the site's section headings and are not confirmed.
+MODULE_LABELS: dict[str, str] = {
+    "identificationModule": "Study Identification",
+    "statusModule": "Study Status",
+    "sponsorCollaboratorsModule": "Sponsor/Collaborators",
+    "oversightModule": "Oversight",
+    "descriptionModule": "Study Description",
+    "conditionsModule": "Conditions",
+    "designModule": "Study Design",
+    "armsInterventionsModule": "Arms and Interventions",
+    "outcomesModule": "Outcome Measures",
+    "eligibilityModule": "Eligibility",
+    "contactsLocationsModule": "Contacts/Locations",
+    "referencesModule": "References",
+    "ipdSharingStatementModule": "IPD Sharing Statement",
+}
 
 # Piece names the replay understands, and where each sits in a study. Date pieces are the
 # `date` inside their `…Struct`, as the real API answers (see the biomcp `fields=` captures).
@@ -155,6 +183,39 @@ class _Study:
         return cached
 
 
+class _History:
+    """One trial's recorded versions: the index and each version's answer, as JSON bytes."""
+
+    __slots__ = ("index", "nct_id", "versions")
+
+    def __init__(self, chain: Sequence[dict[str, Any]]) -> None:
+        self.nct_id = str(stamp_of(chain[0]).nct_id)
+        changes = []
+        previous: dict[str, Any] = {}
+        for number, record in enumerate(chain):
+            protocol = record.get("protocolSection", {})
+            status = protocol.get("statusModule", {})
+            day = status.get("lastUpdatePostDateStruct", {}).get("date")
+            changes.append(
+                {
+                    "version": number,
+                    "date": day or status.get("lastUpdateSubmitDate"),
+                    "status": status.get("overallStatus"),
+                    "moduleLabels": _changed_labels(previous, protocol) if number else [],
+                }
+            )
+            previous = protocol
+        self.index = _dumps({"history": {"changes": changes}})
+        self.versions = tuple(
+            _dumps({"studyVersion": n, "study": record}) for n, record in enumerate(chain)
+        )
+
+
+def _changed_labels(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The site's labels of the protocol modules that differ, in the API's module order."""
+    return [label for key, label in MODULE_LABELS.items() if before.get(key) != after.get(key)]
+
+
 class _BadRequestError(Exception):
     """A request the registry would refuse with 400; the message is the text/plain body."""
 
@@ -176,6 +237,7 @@ class ReplayRegistry:
         self._studies: dict[str, _Study] = {}
         self._aliases: dict[str, str] = {}
         self._stale: dict[str, _Study] = {}
+        self._histories: dict[str, _History] = {}
         self._faults: list[_Fault] = []
         self._timestamp = data_timestamp
         self.max_page_size = max_page_size  # the registry caps pageSize at 1000
@@ -205,6 +267,19 @@ class ReplayRegistry:
                 self._aliases.update(dict.fromkeys(study.aliases, study.nct_id))
             if release:
                 self._advance()
+
+    def record_history(self, chain: Sequence[dict[str, Any]]) -> None:
+        """Serve `chain` (every version of one trial, oldest first) as that trial's history.
+
+        Versions are numbered from 0 in chain order. A published trial with no recorded chain
+        has an empty history (`changes: []`), as some real records do; others get 404.
+        """
+        nct_ids = {stamp_of(record).nct_id for record in chain}
+        if len(nct_ids) != 1 or None in nct_ids:
+            raise ValueError("a history is a non-empty chain of versions of one trial (by nctId)")
+        history = _History(chain)
+        with self._lock:
+            self._histories[history.nct_id] = history
 
     def stale_copy(self, record: dict[str, Any]) -> None:
         """Serve `record` as a lagging replica's copy: listed just before the live study in
@@ -298,6 +373,8 @@ class ReplayRegistry:
         if endpoint == "/studies/{nctId}":
             _allow(params, "fields", "format")
             return self._study(path, query, params)
+        if endpoint in (HISTORY_INDEX, HISTORY_VERSION):
+            return self._history(endpoint, path, params)
         return _Reply(404, f"no such endpoint: {path}".encode(), "text/plain; charset=utf-8")
 
     def _study(self, path: str, query: str, params: dict[str, list[str]]) -> _Reply:
@@ -314,6 +391,27 @@ class ReplayRegistry:
             target = f"{API_PREFIX}/studies/{self._aliases[nct_id]}"
             location = f"{target}?{query}" if query else target
             return _Reply(301, b"", "text/plain", headers=(("Location", location),))
+        return _Reply(404, f"Study not found: {nct_id}".encode(), "text/plain; charset=utf-8")
+
+    def _history(self, endpoint: str, path: str, params: dict[str, list[str]]) -> _Reply:
+        parts = path[len(HISTORY_PREFIX) :].split("/")  # "", "studies", id[, "history", n]
+        raw = unquote(parts[2])
+        nct_id = _canonical(raw)
+        if nct_id is None:
+            raise _BadRequestError(f"Invalid NCT number: {raw}")
+        history = self._histories.get(nct_id)
+        if endpoint == HISTORY_INDEX:
+            _allow(params, "history")
+            _one(params, "history", "false", allowed=("true",))
+            if history is not None:
+                return _Reply(200, history.index)
+            if nct_id in self._studies:
+                return _Reply(200, _dumps({"history": {"changes": []}}))
+        else:
+            _allow(params)
+            number = parts[4]
+            if history is not None and number.isdigit() and int(number) < len(history.versions):
+                return _Reply(200, history.versions[int(number)])
         return _Reply(404, f"Study not found: {nct_id}".encode(), "text/plain; charset=utf-8")
 
     def _page(self, params: dict[str, list[str]], paging: str | None) -> _Reply:
@@ -367,6 +465,14 @@ class ReplayRegistry:
 
 def _route(path: str, params: dict[str, list[str]]) -> tuple[str, tuple[str, ...]]:
     """The endpoint a path names, and the trials the request concerns (for scoped faults)."""
+    if path.startswith(HISTORY_PREFIX + "/studies/"):
+        parts = path[len(HISTORY_PREFIX) :].split("/")
+        nct_id = (_canonical(unquote(parts[2])) or unquote(parts[2]),)
+        if len(parts) == 3 and parts[2]:
+            return HISTORY_INDEX, nct_id
+        if len(parts) == 5 and parts[2] and parts[3] == "history" and parts[4]:
+            return HISTORY_VERSION, nct_id
+        return path, ()
     if not path.startswith(API_PREFIX + "/"):
         return path, ()
     rest = path[len(API_PREFIX) :]
@@ -392,6 +498,8 @@ def _faulty(fault: _Fault, answer: _Reply) -> _Reply:
         return _Reply(503, b"Service Unavailable", text)
     if fault.kind == "invalid_json":
         return _Reply(200, _MAINTENANCE_PAGE, "text/html; charset=utf-8")
+    if fault.kind == "other_shape":
+        return _Reply(200, b'{"message":"an answer of another shape"}')
     if fault.kind == "too_deep":
         return _Reply(200, b"[" * 100_000 + b"]" * 100_000)
     if fault.kind == "slow":

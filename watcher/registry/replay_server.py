@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from watcher.registry.replay import API_PREFIX, ReplayRegistry, RequestLog
+from watcher.registry.replay import API_PREFIX, HISTORY_PREFIX, ReplayRegistry, RequestLog
 
 
 class _Server(ThreadingHTTPServer):
@@ -101,6 +101,13 @@ class ReplayServer:
         if self._server is None:
             raise RuntimeError("the replay server is not started")
         return f"http://127.0.0.1:{self._server.server_address[1]}{API_PREFIX}"
+
+    @property
+    def history_url(self) -> str:
+        """The history API root, e.g. "http://127.0.0.1:54321/api/int"."""
+        if self._server is None:
+            raise RuntimeError("the replay server is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}{HISTORY_PREFIX}"
 
     @property
     def requests(self) -> list[RequestLog]:
