@@ -57,6 +57,10 @@ def test_status_periods_use_the_registry_dates(
     first, second = _store_chain(trialwatch, replay, STARTED)
     story = trialwatch.json("timeline", STARTED)
     assert story["versions"] == 2
+    assert [(v["version"], v["date"], v["source"]) for v in story["version_dates"]] == [
+        (1, _posted(first), "poll"),
+        (2, _posted(second), "poll"),
+    ]
     start = second["protocolSection"]["statusModule"]["startDateStruct"]
     assert start == {"date": "2025-05-09", "type": "ACTUAL"}
     assert [
@@ -70,6 +74,7 @@ def test_status_periods_use_the_registry_dates(
     assert story["as_of"] == _posted(second) == "2026-02-25"
     assert recruiting["days"] == 292 and recruiting["months"] == 10
     text = trialwatch("timeline", STARTED).stdout
+    assert "2 versions stored, from April 9, 2025 to February 25, 2026." in text
     assert "- Looking for people since May 9, 2025 (10 months so far)." in text
     assert "1 site added in China in February 2026." in text
 
@@ -167,3 +172,13 @@ def test_patient_sentences_are_plain() -> None:
         for line in patient_sentences(build_timeline(_versions(nct)))
     ]
     assert median(grades) <= 6
+
+
+def test_sites_are_grouped_by_month_and_country() -> None:
+    """A version that drops dozens of sites says so once per country, with the month."""
+    story = build_timeline(_versions("NCT04736173"))  # 92 → 56 sites in March 2026
+    korea = next(s for s in story.sites if s.country == "South Korea")
+    assert (korea.month, len(korea.added), len(korea.closed)) == ("2026-03", 1, 12)
+    lines = patient_sentences(story)
+    assert "12 sites closed in South Korea in March 2026." in lines
+    assert sum(len(s.closed) - len(s.added) for s in story.sites) == 92 - 56

@@ -19,6 +19,7 @@ from watcher.core.wording.timeline import (
     coordinator_sentences,
     patient_sentences,
 )
+from watcher.core.wording.words import count_words, date_words
 from watcher.errors import InputError
 from watcher.store.database import Store
 
@@ -56,8 +57,15 @@ def timeline(app: App, nct_id: str, audience: str, as_json: bool) -> None:
     if as_json:
         emit_json(story.to_json())
         return
-    lines = patient_sentences(story) if audience == "patient" else coordinator_sentences(story)
     click.echo(f"{nct}: {story.title or 'no title'}")
-    click.echo(f"{story.versions} stored versions, {story.first} to {story.as_of}")
+    if audience == "patient":
+        lines = patient_sentences(story)
+        stored = count_words(story.versions, "version", "versions")
+        click.echo(f"{stored} stored, from {date_words(story.first)} to {date_words(story.as_of)}.")
+    else:
+        lines = coordinator_sentences(story)
+        click.echo(
+            f"{story.versions} versions, {story.first} to {story.as_of} ({story.as_of_basis})"
+        )
     for line in lines:
         click.echo(f"- {line}")

@@ -145,6 +145,7 @@ class Timeline:
     nct_id: str
     title: str | None
     versions: int
+    dated: tuple[tuple[int, str, str, str], ...]  # each version: number, date, basis, source
     first: str
     as_of: str
     as_of_basis: str
@@ -160,6 +161,10 @@ class Timeline:
             "nct_id": self.nct_id,
             "title": self.title,
             "versions": self.versions,
+            "version_dates": [
+                {"version": number, "date": day, "date_basis": basis, "source": source}
+                for number, day, basis, source in self.dated
+            ],
             "first_version_date": self.first,
             "as_of": self.as_of,
             "as_of_basis": self.as_of_basis,
@@ -366,6 +371,7 @@ def build_timeline(versions: Sequence[TimelineVersion]) -> Timeline:
         nct_id=latest.trial.nct_id or "",
         title=latest.trial.brief_title,
         versions=len(versions),
+        dated=tuple((v.number, v.date, v.date_basis, v.source) for v in versions),
         first=versions[0].date,
         as_of=latest.date,
         as_of_basis=latest.date_basis,
