@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import check, daemon, history, notify, setup, summary, watch
+from watcher.cli import check, daemon, history, notify, setup, summary, timeline, watch
 from watcher.cli.support import App
 
 
@@ -37,6 +37,7 @@ for _command in (
     check.check,
     history.history,
     history.diff,
+    timeline.timeline,
     notify.subscribe,
     notify.unsubscribe,
     notify.subscribers,

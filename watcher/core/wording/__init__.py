@@ -13,7 +13,8 @@ The modules, in the order the flow uses them (see docs/ARCHITECTURE.md):
 - `exact`: the exact old → new lines coordinators, feeds and `trialwatch diff` show;
 - `changes`: what a notification says happened, for patients and coordinators, and its subject;
 - `trial`, `trial_facts` and `key_facts`: what a trial is, for `trialwatch summary` and a first
-  email (the key facts first).
+  email (the key facts first);
+- `timeline`: a trial's story over its stored versions, for `trialwatch timeline`.
 """
 
 from watcher.core.wording.changes import (
