@@ -16,7 +16,7 @@ empty notification is noise.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from hashlib import sha256
@@ -204,10 +204,8 @@ def moved_notices(
     """
     new = trial.nct_id or old
     subject = moved_headline(old, trial)
-    messages: dict[int, Outgoing] = {}
-    for person, subscription in subscriptions:
-        if person.id in messages:
-            continue
+
+    def notice(person: Subscriber, subscription: Subscription) -> Outgoing:
         context = {
             "headline": subject,
             "changes": moved_summary(old, new, subscription.audience),
@@ -215,7 +213,7 @@ def moved_notices(
             **footer(person, letterhead),
         }
         key = f"{old}/moved-to-{new}/p{person.id}"
-        messages[person.id] = _email(
+        return _email(
             person,
             subject,
             "email",
@@ -225,7 +223,8 @@ def moved_notices(
             render=render,
             now=now,
         )
-    return tuple(messages.values())
+
+    return _once_each(subscriptions, notice)
 
 
 def welcome_email(
@@ -327,26 +326,39 @@ def _notices(
     now: datetime,
 ) -> tuple[Outgoing, ...]:
     """The same plain notice about the subscription to `nct_id`, once to each subscriber."""
+
+    def notice(person: Subscriber, _: Subscription) -> Outgoing:
+        context = {
+            "headline": subject,
+            "lines": lines,
+            "nct_id": nct_id,
+            "url": registry_url(nct_id),
+            **footer(person, letterhead),
+        }
+        return _email(
+            person,
+            subject,
+            "notice",
+            context,
+            key=f"{key}/p{person.id}",
+            letterhead=letterhead,
+            render=render,
+            now=now,
+        )
+
+    return _once_each(subscriptions, notice)
+
+
+def _once_each(
+    subscriptions: Iterable[tuple[Subscriber, Subscription]],
+    notice: Callable[[Subscriber, Subscription], Outgoing],
+) -> tuple[Outgoing, ...]:
+    """A notice about a subscription itself goes once to a person who follows the trial by
+    several subscriptions (say, as a patient and as a coordinator): their first one speaks."""
     messages: dict[int, Outgoing] = {}
-    for person, _ in subscriptions:
+    for person, subscription in subscriptions:
         if person.id not in messages:
-            context = {
-                "headline": subject,
-                "lines": lines,
-                "nct_id": nct_id,
-                "url": registry_url(nct_id),
-                **footer(person, letterhead),
-            }
-            messages[person.id] = _email(
-                person,
-                subject,
-                "notice",
-                context,
-                key=f"{key}/p{person.id}",
-                letterhead=letterhead,
-                render=render,
-                now=now,
-            )
+            messages[person.id] = notice(person, subscription)
     return tuple(messages.values())
 
 

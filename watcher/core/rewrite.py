@@ -306,12 +306,10 @@ def _may_swap(text: str, start: int, end: int, plain: str) -> bool:
     if _shares_its_noun(text, start, written, plain):
         return False
     before, after = _word_before(text, start), _word_after(text, end)
-    return not any(
-        _same_word(neighbour, word)
-        for word in plain.split()
-        if len(word) >= _STEM
-        for neighbour in (before, after)
-    ) and not (_same_word(before, plain.split()[0]) or _same_word(after, plain.split()[-1]))
+    words = plain.split()
+    pairs = [(before, words[0]), (after, words[-1])]  # where the words meet, any length
+    pairs += [(n, word) for word in words if len(word) >= _STEM for n in (before, after)]
+    return not any(_same_word(neighbour, word) for neighbour, word in pairs)
 
 
 def _shares_its_noun(text: str, start: int, written: str, plain: str) -> bool:
