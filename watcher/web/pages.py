@@ -91,8 +91,7 @@ class TrialView:
     summary: TrialSummary
     story: tuple[str, ...]
     history: tuple[HistoryEntry, ...]
-    versions: int
-    first_seen: str
+    first_seen: str  # the date of the oldest stored version, in words
 
 
 def _history(ctx: WebContext, nct_id: str) -> tuple[HistoryEntry, ...]:
@@ -139,7 +138,6 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             summary=trial_summary(trial, audience, glossary),
             story=tuple(says(story)),
             history=_history(ctx, nct_id),
-            versions=len(versions),
             first_seen=date_words(story.first),
         )
 
