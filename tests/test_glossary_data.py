@@ -284,6 +284,11 @@ def test_hepatitis_tests_are_defined_as_the_tests_they_are(term_id: str, test: s
         ("immediately before the first dose", "right before the first dose"),
         ("after the final dose of tiragolumab", "after the last dose of tiragolumab"),
         ("Has participated in a study", "Has taken part in a study"),
+        ("within 7 days prior the first dose", "within 7 days before the first dose"),  # not "past"
+        (
+            "investigator's global assessment (IGA) score",
+            "investigator's global assessment (IGA) score",
+        ),
         ("histologically confirmed adenocarcinoma", "tissue confirmed adenocarcinoma"),
         ("an adequate tumor sample", "a good enough tumor sample"),
         ("with a maximum of 3 prior regimens", "with up to 3 past plans"),
