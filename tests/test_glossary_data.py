@@ -285,6 +285,9 @@ def test_hepatitis_tests_are_defined_as_the_tests_they_are(term_id: str, test: s
         ("after the final dose of tiragolumab", "after the last dose of tiragolumab"),
         ("Has participated in a study", "Has taken part in a study"),
         ("within 7 days prior the first dose", "within 7 days before the first dose"),  # not "past"
+        ("Experienced a sunburn", "Had a sunburn"),
+        ("They have not experienced recurrence", "They have not had recurrence"),
+        ("Willingness and ability to comply", "Being willing and able to comply"),
         (
             "investigator's global assessment (IGA) score",
             "investigator's global assessment (IGA) score",
