@@ -4,7 +4,8 @@ first polled one, so its story starts when it was registered, not when it was fi
 How one trial is backfilled (`backfill`), and why:
 
 - **A plan first**, in one transaction (`Store.plan_backfill`): one index request lists the
-  registry's versions. Those the registry had by the day of the first polled version are to be
+  registry's versions. The last one the registry had by the day of the first polled version is
+  taken to be that version (marked as it when the content is the same); those before it are
   stored, numbered just below it (`registry number + offset`), so polled numbers, the messages
   and feeds that name them, never move. A trial with nothing stored yet gets the registry's
   newest version as its version 0 first, in the plan's transaction: the poll then compares with
@@ -142,7 +143,7 @@ def _backfill_one(store: Store, history: History, outcome: TrialBackfill, now: d
     anchor = store.version(nct_id, plan.anchor)
     assert anchor is not None  # stored before the plan, or with it
     kept = _kept(store, plan)
-    for number in range(plan.next, plan.last + 1):
+    for number in range(plan.next, plan.last):
         entry = entries[number]
         raw = history.history_version(nct_id, number)
         outcome.fetched += 1
@@ -153,7 +154,7 @@ def _backfill_one(store: Store, history: History, outcome: TrialBackfill, now: d
         raw = clean_record(raw)
         digest = content_hash(raw)
         if anchor.source == "poll" and digest == anchor.content_hash:
-            outcome.skipped += 1  # the first polled version itself
+            outcome.skipped += 1  # the first polled version itself, earlier than its date says
             _finish(store, plan, kept, anchor, now, entry)
             outcome.done = True
             return
@@ -174,7 +175,16 @@ def _backfill_one(store: Store, history: History, outcome: TrialBackfill, now: d
         )
         outcome.stored += 1
         kept = (digest, raw, trial)
-    _finish(store, plan, kept, anchor, now, None)
+    matched = None
+    if anchor.source == "poll" and plan.last >= 0:
+        # The registry's last version by the first poll's day is the polled one: read to mark
+        # it as that version when the content is the same, never stored twice.
+        raw = clean_record(history.history_version(nct_id, plan.last))
+        outcome.fetched += 1
+        outcome.skipped += 1
+        if content_hash(raw) == anchor.content_hash:
+            matched = entries[plan.last]
+    _finish(store, plan, kept, anchor, now, matched)
     outcome.done = True
 
 
@@ -193,7 +203,7 @@ def _plan(
         polled_on = first.fetched_at[:10]
         last = max((e.version for e in entries if e.date <= polled_on), default=-1)
         return store.plan_backfill(
-            nct_id, last=last, offset=first.version - 1 - last, anchor=first.version, now=now
+            nct_id, last=last, offset=first.version - last, anchor=first.version, now=now
         )
     newest = entries[-1]
     raw = history.history_version(nct_id, newest.version)
@@ -206,7 +216,7 @@ def _plan(
     raw = clean_record(raw)
     plan = store.plan_backfill(
         nct_id,
-        last=newest.version - 1,
+        last=newest.version,
         offset=1,
         anchor=newest.version + 1,
         now=now,

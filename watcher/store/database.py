@@ -249,8 +249,9 @@ class Store(SubscriberTables):
         now: datetime,
         latest: tuple[NewVersion, int, str] | None = None,
     ) -> BackfillPlan:
-        """Remember the plan (registry versions 0 to `last` stored as number + `offset`, below
-        version `anchor`), in one transaction with, for a trial with nothing stored yet,
+        """Remember the plan (registry version `last` is the stored version `anchor`, those
+        before it are stored as number + `offset`), in one transaction with, for a trial with
+        nothing stored yet,
         `latest`: the registry's newest version (record, registry number, date), stored as
         `anchor` and made the trial's current version, so the next poll compares with it.
 

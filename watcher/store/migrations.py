@@ -199,10 +199,10 @@ def m007_history_backfill(db: sqlite_utils.Database) -> None:
     when `[feeds].include_history`), and each trial's backfill plan, so one that stopped halfway
     resumes where it stopped and one that finished is not asked about again.
 
-    A plan numbers the stored versions `registry_version + offset`, ending just below `anchor`
-    (the first polled version, or the registry's newest version, stored first, when the trial
-    had none): backfilled versions come before everything polled, and polled numbers never
-    move (before a first polled version 1, they are 0, -1, …).
+    A plan numbers the stored versions `registry_version + offset`, up to `anchor` (the first
+    polled version, or the registry's newest version, stored first, when the trial had none):
+    backfilled versions come before everything polled, and polled numbers never move (before
+    a first polled version 1, they are 0, -1, …).
     """
     db.execute("ALTER TABLE versions ADD COLUMN registry_version INTEGER")
     db.execute("ALTER TABLE versions ADD COLUMN registry_date TEXT")

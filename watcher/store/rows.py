@@ -59,9 +59,9 @@ class VersionRow:
 class BackfillPlan:
     """A trial's backfill from the registry's history, as planned and as far as it got.
 
-    Registry versions 0 to `last` are stored as `registry_version + offset`, just below the
-    stored version `anchor`; `next` is the registry version to read next, `previous` the
-    stored number of the last one kept (what the next is compared with).
+    Registry version `last` is the stored version `anchor` (`last + offset`); those before it
+    are stored as `registry_version + offset`, below it. `next` is the registry version to
+    read next, `previous` the stored number of the last one kept (what the next is diffed with).
     """
 
     nct_id: str
