@@ -470,7 +470,8 @@ class Store(SubscriberTables):
         self, nct_ids: Sequence[str] | None = None, limit: int = 50, *, history: bool = False
     ) -> list[ChangeEvent]:
         """Versions that brought changes (to some trials or all), newest first, at most `limit`;
-        those read from the registry's history too when `history` (`[feeds].include_history`)."""
+        those read from the registry's history too when `history` (`[feeds].include_history`),
+        and then newest is by the date each change happened: a backfill stores the past last."""
         wanted = None if nct_ids is None else json.dumps(list(nct_ids))
         heads = self.db.execute(
             """SELECT c.nct_id, c.to_version, MIN(c.detected_at), v.content_hash, t.brief_title
@@ -480,8 +481,9 @@ class Store(SubscriberTables):
                WHERE (? IS NULL OR c.nct_id IN (SELECT value FROM json_each(?)))
                  AND (c.historical = 0 OR ?)
                GROUP BY c.nct_id, c.to_version
-               ORDER BY MIN(c.id) DESC LIMIT ?""",
-            [wanted, wanted, history, limit],
+               ORDER BY CASE WHEN ? THEN MIN(c.detected_at) END DESC, MIN(c.id) DESC
+               LIMIT ?""",
+            [wanted, wanted, history, history, limit],
         ).fetchall()
         return [
             ChangeEvent(nct, version, at, digest, title, tuple(self.changes(nct, version)))
