@@ -19,7 +19,7 @@ import feedparser
 import pytest
 from conftest import Trialwatch, version_chains, write_config
 
-from watcher.registry.replay import HISTORY_VERSION
+from watcher.registry.replay import HISTORY_INDEX, HISTORY_VERSION
 from watcher.registry.replay_server import ReplayServer
 
 STARTED = "NCT06911827"  # not yet recruiting → recruiting (actual start 2025-05-09), a site
@@ -249,6 +249,21 @@ def test_a_trial_without_a_history_is_one_line_and_still_polled(
     report = trialwatch.json("check")
     assert report["checked"] == 3 and report["new_versions"] == 1  # NO_HISTORY's first
     assert [f["nct_id"] for f in report["failed"]] == [UNKNOWN]
+
+
+def test_an_answer_of_another_shape_is_one_line(
+    trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """The history index answers JSON of no shape it has: one line, exit 1, nothing stored;
+    the next run, with the registry well again, backfills it."""
+    serve(replay, STARTED)
+    trialwatch("watch", "add", STARTED)
+    replay.registry.fail("other_shape", path=HISTORY_INDEX)
+    result = trialwatch("backfill", expect=1)
+    assert result.stderr.startswith(f"Error: {STARTED}: history not available")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert trialwatch.json("history", STARTED) == []
+    assert trialwatch.json("backfill")["stored"] == 2
 
 
 @pytest.mark.slow  # delivery, feeds or several runs: over a second each

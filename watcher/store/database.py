@@ -257,6 +257,7 @@ class Store(SubscriberTables):
 
         A trial polled or planned by another process meanwhile is left alone: run it again.
         """
+        packed = None if latest is None else self._packed(latest[0], None, anchor)
         with self.atomic() as db:
             if self.backfill_plan(nct_id) is not None:
                 raise StoreError(f"{nct_id}: another backfill planned it meanwhile; run it again")
@@ -266,9 +267,9 @@ class Store(SubscriberTables):
                     f"{nct_id}: a version was stored meanwhile by another trialwatch process; "
                     "run the backfill again"
                 )
-            if latest is not None:
+            if latest is not None and packed is not None:
                 new, number, day = latest
-                self._insert_version(new, None, anchor, now, number, day)
+                self._insert_version(new, packed, anchor, now, number, day)
                 db.table("trials").update(
                     nct_id,
                     {
@@ -311,6 +312,9 @@ class Store(SubscriberTables):
         when `new` is given; only passed over (`new` None: the same content as the one before,
         or a record that cannot be read) otherwise. Never any message: nobody is told."""
         nct_id = plan.nct_id
+        stored = number + plan.offset
+        # Encoded before the write lock is taken: a large record's delta takes a while.
+        packed = None if new is None else self._packed(new, previous, stored)
         with self.atomic() as db:
             current = self.backfill_plan(nct_id)
             if current is None or current.next != number:
@@ -318,9 +322,9 @@ class Store(SubscriberTables):
                     f"{nct_id}: another backfill stored version {number} meanwhile; run it again"
                 )
             kept = current.previous
-            if new is not None:
-                kept = number + plan.offset
-                self._insert_version(new, previous, kept, now, number, day)
+            if new is not None and packed is not None:
+                kept = stored
+                self._insert_version(new, packed, kept, now, number, day)
                 if current.previous is not None:
                     self._insert_historical_changes(
                         nct_id, current.previous, kept, new.changes, new.sentences, at or now
@@ -359,18 +363,25 @@ class Store(SubscriberTables):
                 )
             db.table("backfills").update(nct_id, {"finished_at": iso(now)})
 
+    def _packed(
+        self, new: NewVersion, previous: dict[str, Any] | None, version: int
+    ) -> tuple[str, bytes]:
+        """The codec and bytes of a version stored as `version`: a delta against `previous`,
+        the record of the stored version below it, or a keyframe."""
+        chain = 0 if previous is None else self._chain_length(new.nct_id, version - 1)
+        return codec.encode(new.raw, previous, chain)
+
     def _insert_version(
         self,
         new: NewVersion,
-        previous: dict[str, Any] | None,
+        packed: tuple[str, bytes],
         version: int,
         now: datetime,
         registry_version: int,
         registry_date: str,
     ) -> None:
-        """One version read from the history, a delta against `previous` (the one below it)."""
-        chain = 0 if previous is None else self._chain_length(new.nct_id, version - 1)
-        name, blob = codec.encode(new.raw, previous, chain)
+        """One version read from the history, as `_packed` encoded it."""
+        name, blob = packed
         self.db.table("versions").insert(
             {
                 "nct_id": new.nct_id,
