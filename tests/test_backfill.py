@@ -19,8 +19,10 @@ import feedparser
 import pytest
 from conftest import Trialwatch, version_chains, write_config
 
+from watcher.core.clean import clean_record
 from watcher.registry.replay import HISTORY_INDEX, HISTORY_VERSION
 from watcher.registry.replay_server import ReplayServer
+from watcher.store.database import Store
 
 STARTED = "NCT06911827"  # not yet recruiting → recruiting (actual start 2025-05-09), a site
 STOPPED = "NCT06754501"  # recruiting → active, not recruiting; 35 planned → 4 actual
@@ -317,3 +319,27 @@ def synthetic_chain(record: dict[str, Any], versions: int) -> list[dict[str, Any
         version["protocolSection"]["designModule"]["enrollmentInfo"]["count"] = 30 + n
         chain.append(version)
     return chain
+
+
+@pytest.mark.parametrize("polled_first", [False, True])
+def test_every_stored_version_reads_back_as_the_registry_served_it(
+    tmp_path: Path, replay: ReplayServer, polled_first: bool
+) -> None:
+    """Stored as deltas below the anchor (with a repeated version passed over), each version
+    reads back as the registry's record, and the numbers follow the registry's."""
+    chain = synthetic_chain(chain_of(STOPPED)[0], 8)
+    chain[3] = copy.deepcopy(chain[2])  # the registry's version 3 repeats version 2
+    serve(replay, STOPPED, chain)
+    trialwatch = cli(tmp_path, replay)
+    trialwatch("watch", "add", STOPPED)
+    if polled_first:
+        trialwatch("check")
+    trialwatch("backfill")
+    listed = trialwatch.json("history", STOPPED)
+    first = 1 - 7 if polled_first else 1
+    assert [(v["version"], v["registry_version"]) for v in listed] == [
+        (first + n, n) for n in (0, 1, 2, 4, 5, 6, 7)
+    ]
+    with Store(tmp_path / "state" / "trialwatch.db") as store:
+        for v in listed:
+            assert store.record(STOPPED, v["version"]) == clean_record(chain[v["registry_version"]])

@@ -16,6 +16,7 @@ from watcher.cli.output import emit_json
 from watcher.cli.progress import progress_bar
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.ids import parse_nct_ids
+from watcher.core.wording.cycle import PER_TRIAL_UP_TO
 from watcher.core.wording.words import count_words
 from watcher.errors import InputError
 from watcher.service.backfill import BackfillReport, TrialBackfill, backfill_trials
@@ -70,7 +71,16 @@ def exit_if_failed(report: BackfillReport) -> None:
 
 
 def echo_trials(report: BackfillReport) -> None:
-    """One line per trial whose history was read (the failed ones were said on stderr)."""
+    """One line per trial whose history was read (the failed ones were said on stderr); past
+    `PER_TRIAL_UP_TO` trials, one line of counts (`--json` has each)."""
+    if len(report.trials) > PER_TRIAL_UP_TO:
+        totals = report.to_json()
+        click.echo(
+            f"{len(report.trials)} trials: {totals['fetched']} past versions read, "
+            f"{totals['stored']} stored, {totals['skipped']} unchanged, "
+            f"{totals['failed']} failed (--json lists each)"
+        )
+        return
     for trial in report.trials:
         if trial.error is None:
             click.echo(_trial_line(trial))

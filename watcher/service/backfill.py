@@ -120,7 +120,8 @@ def backfill(
         try:
             _backfill_one(store, history, outcome, now)
         except RegistryError as error:  # HistoryUnavailable included: this trial only
-            outcome.error = str(error)
+            text = str(error)
+            outcome.error = text if text.startswith(nct_id) else f"{nct_id}: {text}"
         report.trials.append(outcome)
         if progress is not None:
             progress(done, len(nct_ids))
