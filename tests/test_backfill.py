@@ -111,6 +111,17 @@ def test_watch_add_backfill_stores_every_version_in_order_and_timeline_tells_it(
     assert f"v1  history  registry v0 of {posted(first)}" in text
 
 
+def test_backfill_on_add_reads_the_past_of_every_trial_added(
+    tmp_path: Path, replay: ReplayServer
+) -> None:
+    """`[registry] backfill_on_add = true`: a plain `watch add` backfills, as --backfill does."""
+    serve(replay, STARTED)
+    trialwatch = cli(tmp_path, replay, "backfill_on_add = true\n")
+    added = trialwatch.json("watch", "add", STARTED)
+    assert added["added"] == [STARTED] and added["backfill"]["stored"] == 2
+    assert [v["source"] for v in trialwatch.json("history", STARTED)] == ["history", "history"]
+
+
 def test_the_first_check_after_a_backfill_finds_nothing_new(
     trialwatch: Trialwatch, replay: ReplayServer
 ) -> None:
