@@ -111,6 +111,7 @@ def test_watch_add_backfill_stores_every_version_in_order_and_timeline_tells_it(
     assert f"v1  history  registry v0 of {posted(first)}" in text
 
 
+@pytest.mark.slow  # the fast tier keeps four backfill tests
 def test_backfill_on_add_reads_the_past_of_every_trial_added(
     tmp_path: Path, replay: ReplayServer
 ) -> None:
@@ -264,6 +265,7 @@ def test_a_trial_without_a_history_is_one_line_and_still_polled(
     assert [f["nct_id"] for f in report["failed"]] == [UNKNOWN]
 
 
+@pytest.mark.slow  # the fast tier keeps four backfill tests
 def test_an_answer_of_another_shape_is_one_line(
     trialwatch: Trialwatch, replay: ReplayServer
 ) -> None:
@@ -332,6 +334,7 @@ def synthetic_chain(record: dict[str, Any], versions: int) -> list[dict[str, Any
     return chain
 
 
+@pytest.mark.slow  # the fast tier keeps four backfill tests
 @pytest.mark.parametrize("polled_first", [False, True])
 def test_every_stored_version_reads_back_as_the_registry_served_it(
     tmp_path: Path, replay: ReplayServer, polled_first: bool
