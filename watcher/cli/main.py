@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import check, daemon, history, notify, setup, summary, timeline, watch
+from watcher.cli import backfill, check, daemon, history, notify, setup, summary, timeline, watch
 from watcher.cli.support import App
 
 
@@ -38,6 +38,7 @@ for _command in (
     history.history,
     history.diff,
     timeline.timeline,
+    backfill.backfill,
     notify.subscribe,
     notify.unsubscribe,
     notify.subscribers,

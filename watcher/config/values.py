@@ -214,6 +214,19 @@ class Integer(ValueType[int]):
 
 
 @dataclass(frozen=True)
+class Flag(ValueType[bool]):
+    """true or false, as TOML writes them (not "yes", not 1: a typo must not flip a switch)."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> bool:
+        if not isinstance(raw, bool):
+            raise ValueError(f"expected true or false, got {describe(raw)}")
+        return raw
+
+    def show(self, value: bool) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
 class Choice(ValueType[str]):
     """One of a fixed set of words (case does not matter)."""
 

@@ -190,3 +190,34 @@ def m006_subscription_places(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE subscriptions ADD COLUMN near_lon REAL")
     db.execute("ALTER TABLE subscriptions ADD COLUMN within_amount REAL")
     db.execute("ALTER TABLE subscriptions ADD COLUMN within_unit TEXT")
+
+
+@migrations()
+def m007_history_backfill(db: sqlite_utils.Database) -> None:
+    """Versions read from the registry's history (issue 17): where each sits in the registry's
+    own numbering, the changes between them marked historical (never notified, in feeds only
+    when `[feeds].include_history`), and each trial's backfill plan, so one that stopped halfway
+    resumes where it stopped and one that finished is not asked about again.
+
+    A plan numbers the stored versions `registry_version + offset`, up to `anchor` (the first
+    polled version, or the registry's newest version, stored first, when the trial had none):
+    backfilled versions come before everything polled, and polled numbers never move (before
+    a first polled version 1, they are 0, -1, …).
+    """
+    db.execute("ALTER TABLE versions ADD COLUMN registry_version INTEGER")
+    db.execute("ALTER TABLE versions ADD COLUMN registry_date TEXT")
+    db.execute("ALTER TABLE changes ADD COLUMN historical INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        """
+        CREATE TABLE backfills (
+            nct_id TEXT PRIMARY KEY,
+            last INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            anchor INTEGER NOT NULL,
+            next INTEGER NOT NULL,
+            previous INTEGER,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        )
+        """
+    )
