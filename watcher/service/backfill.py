@@ -40,7 +40,7 @@ from watcher.core.progress import Progress
 from watcher.core.record import JSON, Trial, parse_trial
 from watcher.core.version import NewVersion
 from watcher.core.wording import change_sentence
-from watcher.errors import HistoryUnavailable, RegistryError
+from watcher.errors import HistoryUnavailable, RegistryError, StoreError
 from watcher.registry.history import HistoryEntry
 from watcher.service.wiring import history_client, registry_client
 from watcher.store.database import Store
@@ -119,7 +119,7 @@ def backfill(
         outcome = TrialBackfill(nct_id)
         try:
             _backfill_one(store, history, outcome, now)
-        except RegistryError as error:  # HistoryUnavailable included: this trial only
+        except (RegistryError, StoreError) as error:  # this trial only: the others go on
             text = str(error)
             outcome.error = text if text.startswith(nct_id) else f"{nct_id}: {text}"
         report.trials.append(outcome)
