@@ -45,8 +45,11 @@ def check(app: App, nct_ids: tuple[str, ...], verbose: bool, as_json: bool) -> N
                     f"not watched: {', '.join(unknown)}; add with `trialwatch watch add "
                     f"{' '.join(unknown)}`"
                 )
-        elif not store.trials():
-            raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
+        elif not store.trials() and not store.searches():
+            raise InputError(
+                "no trials watched and no search saved; add one with `trialwatch watch add "
+                "NCT…` or `trialwatch search add NAME --condition …`"
+            )
         with progress_bar("Checking", "trials", as_json=as_json) as progress:
             result = check_now(
                 store, settings, now(), env=os.environ, nct_ids=ids, progress=progress

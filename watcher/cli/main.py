@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import check, daemon, history, notify, setup, summary, timeline, watch
+from watcher.cli import check, daemon, history, notify, search, setup, summary, timeline, watch
 from watcher.cli.support import App
 
 
@@ -39,6 +39,7 @@ for _command in (
     history.diff,
     timeline.timeline,
     notify.subscribe,
+    search.search,
     notify.unsubscribe,
     notify.subscribers,
     notify.deliver,

@@ -58,9 +58,9 @@ def check_now(
     recent: RecentVersions | None = None,
     progress: Progress | None = None,
 ) -> CheckResult:
-    """Check the watched trials (or just `nct_ids`) now, write their feeds, and send what is due
-    when `deliver` (the daemon leaves that to its delivery job); `progress` hears of each trial
-    checked."""
+    """Check the watched trials (or just `nct_ids`) now, run the saved searches when the data
+    release is new to them, write the feeds, and send what is due when `deliver` (the daemon
+    leaves that to its delivery job); `progress` hears of each trial checked."""
     with registry_client(settings) as registry:
         report = run_cycle(
             store,
@@ -79,9 +79,10 @@ def check_now(
         # Saved searches ride on the cycle's `/version`: a release they have seen costs nothing.
         searches = (
             ()
-            if nct_ids is not None
+            if should_stop()
             else run_searches(store, registry, settings, report.data_timestamp, now)
         )
+
     problems = [f"search {s.name} not run: {s.error}" for s in searches if s.error]
     newest, behind = store.changed_since(int(store.get_meta(META_FEEDS) or 0))
     stale = sorted({*report.feeds_to_write, *behind})

@@ -113,7 +113,7 @@ def poll_once(daemon: JobContext, *, check_all: bool) -> str:
             due = [t.nct_id for t in trials]
         else:
             due = due_trials(trials, settings.schedule.interval, now)
-        if due:
+        if due or store.searches():  # a saved search runs when the data release is new
             result = check_now(
                 store,
                 settings,
