@@ -278,3 +278,12 @@ def test_an_unknown_search_name_lists_the_saved_ones(melanoma: Trialwatch) -> No
     result = melanoma("subscribe", "pat@example.org", "--search", "melanom", expect=2)
     assert "Error: --search 'melanom': no saved search" in result.stderr
     assert "melanoma-boston" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_demo_shows_a_new_match_arriving(tmp_path: Path) -> None:
+    """The demo saves a search, and its release brings one new match, emailed once."""
+    run = Trialwatch(tmp_path / "unused", tmp_path / "unused.toml")
+    out = run("demo", "--dir", str(tmp_path / "demo")).stdout
+    assert "Search solid-tumor-guangzhou: new match NCT07400001, emailed once." in out
+    assert "Subject: A new trial for your search “solid-tumor-guangzhou”: NCT07400001" in out
