@@ -121,7 +121,7 @@ def _client(server: ReplayServer) -> RegistryClient:
     return RegistryClient(
         server.base_url,
         user_agent="trialwatch-tests",
-        timeout_s=2.0,
+        timeout_s=10.0,
         requests_per_minute=0,
         max_retries=0,
     )
@@ -149,6 +149,19 @@ def _search_mail(state: Path) -> list[tuple[str, str]]:
         text = message.get_body(preferencelist=("plain",))
         out.append((key, text.get_content() if text is not None else ""))
     return out
+
+
+@pytest.fixture
+def trialwatch(tmp_path: Path, replay: ReplayServer) -> Trialwatch:
+    """The CLI against the `replay` server, patient enough for the replay's first search on a
+    loaded machine (it reads every record's conditions and sites once)."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[registry]\nbase_url = "{replay.base_url}"\ntimeout_s = 10.0\n'
+        "requests_per_minute = 0\nmax_retries = 0\n",
+        encoding="utf-8",
+    )
+    return Trialwatch(tmp_path / "state", config)
 
 
 @pytest.fixture
@@ -287,3 +300,24 @@ def test_the_demo_shows_a_new_match_arriving(tmp_path: Path) -> None:
     out = run("demo", "--dir", str(tmp_path / "demo")).stdout
     assert "Search solid-tumor-guangzhou: new match NCT07400001, emailed once." in out
     assert "Subject: A new trial for your search “solid-tumor-guangzhou”: NCT07400001" in out
+
+
+def test_check_says_what_each_search_did(melanoma: Trialwatch, replay: ReplayServer) -> None:
+    """`check` tells of a search's new trials and the emails queued for them."""
+    replay.registry.publish(_new_trial("NCT02475213", "NCT09000001", "2026-03-16"))
+    out = melanoma("check").stdout
+    assert "Search melanoma-boston: 1 new trial(s), 1 email(s) queued." in out
+
+
+def test_a_search_the_registry_fails_is_run_again_next_check(
+    melanoma: Trialwatch, replay: ReplayServer
+) -> None:
+    """A failed search stores nothing, says why (exit 1) and runs at the next check."""
+    replay.registry.publish(_new_trial("NCT02475213", "NCT09000001", "2026-03-16"))
+    replay.registry.fail("503", path="/studies", times=1)
+    failed = melanoma("check", expect=1)
+    assert failed.stderr.startswith("Error: search melanoma-boston not run: the registry answered")
+    assert _search_mail(melanoma.state_dir) == []
+    melanoma("check")
+    ((_, text),) = _search_mail(melanoma.state_dir)
+    assert "NCT09000001" in text

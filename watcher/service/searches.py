@@ -29,7 +29,9 @@ from watcher.config import Settings
 from watcher.core.canonical import stamp_of
 from watcher.core.clean import clean_record
 from watcher.core.distance import distance_words
-from watcher.core.record import parse_trial
+from watcher.core.glossary import Glossary
+from watcher.core.notify import Letterhead
+from watcher.core.record import Trial, parse_trial
 from watcher.core.search import (
     BASELINE_FIELDS,
     NOTICE_FIELDS,
@@ -77,20 +79,19 @@ def run_searches(
     now: datetime,
 ) -> tuple[SearchOutcome, ...]:
     """Run every saved search not yet run against `release` (None, unknown: none runs)."""
-    due = [s for s in store.searches() if release is not None and s.last_release != release]
-    if not due or release is None:
+    if release is None:
+        return ()
+    due = [s for s in store.searches() if s.last_release != release]
+    if not due:
         return ()
     glossary = load_glossary()
     head = letterhead(settings)
     outcomes = []
     for search in due:
-        first = search.last_release is None
-        baseline = first and not search.notify_existing
-        params = query_params(
-            search,
-            since=None if first or search.last_release is None else since_day(search.last_release),
-            fields=BASELINE_FIELDS if baseline else NOTICE_FIELDS,
-        )
+        baseline = search.last_release is None and not search.notify_existing
+        since = None if search.last_release is None else since_day(search.last_release)
+        fields = BASELINE_FIELDS if baseline else NOTICE_FIELDS
+        params = query_params(search, since=since, fields=fields)
         try:
             studies = [study for page in registry.search(params) for study in page]
         except RegistryError as exc:
@@ -101,15 +102,15 @@ def run_searches(
         found = {stamp_of(s).nct_id: s for s in studies}
         new = sorted(n for n in found if n is not None and n not in known)
         sections = [] if baseline else _sections(search, [found[n] for n in new], glossary, head)
-        people = store.search_subscribers(search.id) if sections else []
+        people = store.search_subscribers(search.id)
         messages = [
             matches_email(p, search, release, sections, letterhead=head, render=render, now=now)
-            for p in people
+            for p in (people if sections else [])
         ]
         with store.atomic():  # the watches, their subscriptions and the run, or none of them
             if search.watch_matches and new and not baseline:
                 store.add_watches(new, now)
-                for person in store.search_subscribers(search.id):
+                for person in people:
                     store.subscribe(person.email, new, now)
             store.save_search_run(
                 search, release, now, new=new, baseline=baseline, messages=messages
@@ -119,7 +120,10 @@ def run_searches(
 
 
 def _sections(
-    search: SavedSearch, records: Sequence[dict[str, Any]], glossary: Any, head: Any
+    search: SavedSearch,
+    records: Sequence[dict[str, Any]],
+    glossary: Glossary,
+    head: Letterhead,
 ) -> list[MatchSection]:
     """Each new match as the notice shows it; one that cannot be read is left out (and
     logged), and is still recorded as matched."""
@@ -149,6 +153,7 @@ class PreviewRow:
     known: bool  # already recorded as a match of this search
 
     def to_dict(self) -> dict[str, Any]:
+        """As `search run --json` prints it."""
         return {
             "nct_id": self.nct_id,
             "title": self.title,
@@ -182,7 +187,8 @@ def preview(store: Store, registry: Searcher, name: str) -> tuple[SavedSearch, l
     return search, rows
 
 
-def _nearest(search: SavedSearch, trial: Any) -> str | None:
+def _nearest(search: SavedSearch, trial: Trial) -> str | None:
+    """How far the site nearest the search's place is ("12 mi away"), when it can be known."""
     if search.near is None:
         return None
     distances = [

@@ -25,3 +25,12 @@ def matches_intro(count: int, described: str) -> str:
 def matches_reason(search_name: str) -> str:
     """The footer's "why you get this"."""
     return f"You get this email because you follow the search “{search_name}” with trialwatch."
+
+
+def run_line(name: str, new: int, baseline: bool, told: int) -> str:
+    """What one search did in a check, for `check`'s report."""
+    if baseline:
+        return f"Search {name}: first run, {new} trial(s) already match (remembered, nobody told)."
+    if not new:
+        return f"Search {name}: no new trial."
+    return f"Search {name}: {new} new trial(s), {told} email(s) queued."
