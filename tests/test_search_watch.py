@@ -178,6 +178,7 @@ def melanoma(trialwatch: Trialwatch, replay: ReplayServer) -> Trialwatch:
     return trialwatch
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_the_first_run_records_the_baseline_and_tells_nobody(
     melanoma: Trialwatch, replay: ReplayServer
 ) -> None:
@@ -190,6 +191,7 @@ def test_the_first_run_records_the_baseline_and_tells_nobody(
     assert _search_mail(melanoma.state_dir) == []
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_a_release_with_two_matches_and_one_other_notifies_once_with_two(
     melanoma: Trialwatch, replay: ReplayServer
 ) -> None:
@@ -222,6 +224,7 @@ def test_a_release_with_two_matches_and_one_other_notifies_once_with_two(
     assert len(_search_mail(melanoma.state_dir)) == 1
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_a_trial_that_leaves_and_comes_back_is_not_news_twice(
     melanoma: Trialwatch, replay: ReplayServer
 ) -> None:
@@ -235,6 +238,7 @@ def test_a_trial_that_leaves_and_comes_back_is_not_news_twice(
     assert len(_search_mail(melanoma.state_dir)) == 1
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_watch_matches_makes_each_new_match_a_followed_watch(
     trialwatch: Trialwatch, replay: ReplayServer
 ) -> None:
@@ -254,6 +258,7 @@ def test_watch_matches_makes_each_new_match_a_followed_watch(
     assert any("NCT09000004" in str(person) for person in people)
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_search_run_previews_without_storing(melanoma: Trialwatch, replay: ReplayServer) -> None:
     """`search run` shows what matches now, with the nearest site, and changes nothing."""
     replay.registry.publish(_new_trial("NCT02475213", "NCT09000001", "2026-03-16"))
@@ -286,6 +291,7 @@ def test_bad_searches_are_one_line_naming_the_flag(
     assert trialwatch.json("search", "list") == []
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_an_unknown_search_name_lists_the_saved_ones(melanoma: Trialwatch) -> None:
     """Subscribing to a search that does not exist names the ones that do."""
     result = melanoma("subscribe", "pat@example.org", "--search", "melanom", expect=2)
@@ -302,6 +308,7 @@ def test_the_demo_shows_a_new_match_arriving(tmp_path: Path) -> None:
     assert "Subject: A new trial for your search “solid-tumor-guangzhou”: NCT07400001" in out
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_check_says_what_each_search_did(melanoma: Trialwatch, replay: ReplayServer) -> None:
     """`check` tells of a search's new trials and the emails queued for them."""
     replay.registry.publish(_new_trial("NCT02475213", "NCT09000001", "2026-03-16"))
@@ -309,6 +316,7 @@ def test_check_says_what_each_search_did(melanoma: Trialwatch, replay: ReplaySer
     assert "Search melanoma-boston: 1 new trial(s), 1 email(s) queued." in out
 
 
+@pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
 def test_a_search_the_registry_fails_is_run_again_next_check(
     melanoma: Trialwatch, replay: ReplayServer
 ) -> None:

@@ -7,7 +7,8 @@ the registry does; the socket is in `replay_server`.)
 it has to behave like the registry where the client can tell: the same paths, parameters,
 page shapes (`{"studies": [...], "nextPageToken": ...}`), `fields=` projections, 301 for an
 alias ID, text/plain 404/400 bodies. It refuses parameters it does not implement, so a client
-that starts sending one finds out here instead of being silently humoured.
+that starts sending one finds out here instead of being silently humoured. A saved search's
+parameters (`query.cond`, `filter.geo`, `filter.advanced`…) are read by `replay_search`.
 
 It also serves the site's internal history API (`/api/int`, read by `registry/history.py`)
 from recorded version chains (`record_history`): the index `?history=true` with each version's
