@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import email
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from conftest import FIXTURE_DIRS, Trialwatch
 
+from watcher.config import load_settings
 from watcher.core.distance import Radius
 from watcher.core.places import Near
 from watcher.core.search import new_search, query_params
@@ -20,6 +22,8 @@ from watcher.errors import RegistryResponseInvalid, RegistryUnavailable
 from watcher.registry.client import RegistryClient, nct_id_of
 from watcher.registry.replay import ReplayRegistry, load_records, with_nct_id
 from watcher.registry.replay_server import ReplayServer
+from watcher.service.searches import run_searches, searches_due
+from watcher.store.database import Store
 
 RECORDS = {n: v[-1] for n, v in load_records(FIXTURE_DIRS[0]).items()}
 BOSTON = (42.35843, -71.05977)
@@ -329,3 +333,29 @@ def test_a_search_the_registry_fails_is_run_again_next_check(
     melanoma("check")
     ((_, text),) = _search_mail(melanoma.state_dir)
     assert "NCT09000001" in text
+
+
+def test_the_daemon_runs_searches_at_the_trials_pace(
+    tmp_path: Path, corpus: ReplayRegistry
+) -> None:
+    """With no trial due, the daemon runs a cycle for the searches once per interval, not at
+    every one-minute tick: `searches_due` says yes only when the release was last asked for
+    them an interval ago (and never without a saved search)."""
+    settings = load_settings(None, env={"STATE_DIRECTORY": str(tmp_path)})
+    start = datetime(2026, 3, 15, 10, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    with (
+        Store(tmp_path / "t.db") as store,
+        ReplayServer(corpus) as server,
+        _client(server) as client,
+    ):
+        assert not searches_due(store, hour, start)
+        store.add_search(new_search("m", condition="melanoma"), start)
+        assert searches_due(store, hour, start)
+        (ran,) = run_searches(store, client, settings, client.data_timestamp(), start)
+        assert ran.baseline and len(ran.new) == len(MELANOMA_NEAREST_TO_BOSTON)
+        assert not searches_due(store, hour, start + timedelta(minutes=59))
+        assert searches_due(store, hour, start + hour)
+        server.reset_log()
+        assert run_searches(store, client, settings, client.data_timestamp(), start + hour) == ()
+        assert [r.path for r in server.requests] == ["/api/v2/version"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from watcher.config import Settings
@@ -48,6 +48,7 @@ from watcher.store.database import Store
 from watcher.store.searches import unknown_search
 
 log = logging.getLogger(__name__)
+META_ASKED = "searches_asked_at"  # when a check last gave the searches a data release
 # What `search run` shows of each match (and, with a place, where its sites are).
 PREVIEW_FIELDS = "NCTId,BriefTitle,OverallStatus"
 
@@ -79,9 +80,11 @@ def run_searches(
     now: datetime,
 ) -> tuple[SearchOutcome, ...]:
     """Run every saved search not yet run against `release` (None, unknown: none runs)."""
-    if release is None:
+    saved = store.searches()
+    if release is None or not saved:
         return ()
-    due = [s for s in store.searches() if s.last_release != release]
+    store.set_meta({META_ASKED: now.isoformat()})
+    due = [s for s in saved if s.last_release != release]
     if not due:
         return ()
     glossary = load_glossary()
@@ -117,6 +120,16 @@ def run_searches(
             )
         outcomes.append(SearchOutcome(search.name, tuple(new), baseline, len(messages)))
     return tuple(outcomes)
+
+
+def searches_due(store: Store, every: timedelta, now: datetime) -> bool:
+    """Should the daemon run a cycle for the saved searches alone (no trial due)? When some
+    search is saved and the release was last asked for them `every` ago or more: searches keep
+    the trials' pace, and a daemon with no trial due does not ask `/version` every tick."""
+    if not store.searches():
+        return False
+    asked = store.get_meta(META_ASKED)
+    return asked is None or now - datetime.fromisoformat(asked) >= every
 
 
 def _sections(
