@@ -121,7 +121,11 @@ def subscribe(
     address = _address(email)
     if search_name is not None:
         if nct_ids or any(v is not None for v in (audience, delivery, kinds, near, within)):
-            raise InputError("--search takes EMAIL alone: the search itself says what and where")
+            raise InputError(
+                "--search takes EMAIL alone: the search says what and where, and its new "
+                "matches come as one email per data release (no --digest, --audience, --kinds, "
+                "--near or NCT IDs)"
+            )
         with app.store() as store:
             _, added = store.subscribe_search(address, search_name, now())
         said = "subscribed" if added else "already subscribed"
