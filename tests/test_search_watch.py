@@ -258,8 +258,10 @@ def test_watch_matches_makes_each_new_match_a_followed_watch(
     replay.registry.publish(_new_trial("NCT05130177", "NCT09000004", "2026-03-16"))
     trialwatch("check")
     assert [w["nct_id"] for w in trialwatch.json("watch", "list")] == ["NCT09000004"]
-    people = trialwatch.json("subscribers")
-    assert any("NCT09000004" in str(person) for person in people)
+    (person,) = trialwatch.json("subscribers")
+    assert [(s["nct_id"], s["delivery"]) for s in person["subscriptions"]] == [
+        ("NCT09000004", "immediate")
+    ]
 
 
 @pytest.mark.slow  # checks over the whole recorded corpus, through the CLI
