@@ -12,7 +12,18 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import backfill, check, daemon, history, notify, setup, summary, timeline, watch
+from watcher.cli import (
+    backfill,
+    check,
+    daemon,
+    history,
+    notify,
+    search,
+    setup,
+    summary,
+    timeline,
+    watch,
+)
 from watcher.cli.support import App
 
 
@@ -40,6 +51,7 @@ for _command in (
     timeline.timeline,
     backfill.backfill,
     notify.subscribe,
+    search.search,
     notify.unsubscribe,
     notify.subscribers,
     notify.deliver,

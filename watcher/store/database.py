@@ -4,7 +4,8 @@ The store is one object on one connection, because a method that writes several 
 version, its changes, the messages they cause) must do it in one transaction. Its methods are
 grouped by the tables they serve, each group in its own module, stacked as base classes:
 `connection` (opening, migrations, transactions, SQLite's errors, small key/value state),
-`outbox` (queued messages and their claims), `subscribers` (subscriptions and digests), and
+`outbox` (queued messages and their claims), `subscribers` (subscriptions and digests),
+`searches` (saved searches, their matches and subscribers), and
 this module: watched trials, their versions and changes, and what a check records. The schema
 is in `migrations`, the returned rows in `rows`.
 
@@ -41,10 +42,10 @@ from watcher.store.rows import (
     trial_row,
     version_row,
 )
-from watcher.store.subscribers import SubscriberTables
+from watcher.store.searches import SearchTables
 
 
-class Store(SubscriberTables):
+class Store(SearchTables):
     """A trialwatch database on disk."""
 
     # -- watched trials ---------------------------------------------------------------------

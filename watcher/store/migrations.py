@@ -221,3 +221,60 @@ def m007_history_backfill(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m009_searches(db: sqlite_utils.Database) -> None:
+    """Saved searches, the trials each has matched (once each: a trial that leaves a search and
+    comes back is not news twice), and who hears of new matches.
+
+    `last_release` is the data release a search last ran against (NULL: never run, so its
+    first run records the baseline); a search runs at most once per release.
+    """
+    db.execute(
+        """
+        CREATE TABLE searches (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            condition TEXT,
+            term TEXT,
+            sponsor TEXT,
+            statuses TEXT NOT NULL DEFAULT '',
+            phases TEXT NOT NULL DEFAULT '',
+            near TEXT,
+            near_lat REAL,
+            near_lon REAL,
+            within_amount REAL,
+            within_unit TEXT,
+            watch_matches INTEGER NOT NULL DEFAULT 0,
+            notify_existing INTEGER NOT NULL DEFAULT 0,
+            updated_too INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            last_release TEXT,
+            last_run_at TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE search_matches (
+            search_id INTEGER NOT NULL REFERENCES searches(id) ON DELETE CASCADE,
+            nct_id TEXT NOT NULL,
+            release TEXT,
+            found_at TEXT NOT NULL,
+            baseline INTEGER NOT NULL,
+            PRIMARY KEY (search_id, nct_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE search_subscriptions (
+            id INTEGER PRIMARY KEY,
+            search_id INTEGER NOT NULL REFERENCES searches(id) ON DELETE CASCADE,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            UNIQUE (search_id, subscriber_id)
+        )
+        """
+    )
