@@ -30,6 +30,7 @@ from conftest import consecutive_versions, load_fixture
 
 from watcher.core.change import StoredChange
 from watcher.core.diff import diff_trials
+from watcher.core.distance import Radius
 from watcher.core.message import Outgoing
 from watcher.core.notify import (
     Letterhead,
@@ -40,6 +41,8 @@ from watcher.core.notify import (
     welcome_email,
 )
 from watcher.core.record import Trial, parse_trial
+from watcher.core.search import new_search
+from watcher.core.search_notice import match_section, matches_email
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
 from watcher.data.gazetteer import load_gazetteer
@@ -154,8 +157,34 @@ def welcome() -> str:
     return html_part(outgoing)
 
 
+def search_matches() -> str:
+    """A saved search's two new matches, with their sites nearest Boston."""
+    boston = load_gazetteer().resolve("Boston, MA", Radius(50, "mi"))
+    search = new_search("melanoma-boston", condition="melanoma", near=boston)
+    sections = [
+        match_section(
+            parse_trial(load_fixture(name)), search, glossary=load_glossary(), letterhead=LETTERHEAD
+        )
+        for name in (
+            "NCT02475213__partrita-tigit__HEAD-2026-03-15.json",
+            "NCT05581004__partrita-tigit__2026-02-18__40019a2c.json",
+        )
+    ]
+    outgoing = matches_email(
+        PERSON,
+        search,
+        "2026-03-16T09:00:00",
+        sections,
+        letterhead=LETTERHEAD,
+        render=render,
+        now=NOW,
+    )
+    return html_part(outgoing)
+
+
 # Every kind of HTML email.
 KINDS: dict[str, Callable[[], str]] = {
+    "search-matches": search_matches,
     "welcome": welcome,
     "patient-change": lambda: change_email("patient", "Haifa, Israel"),
     "coordinator-change": lambda: change_email("coordinator"),

@@ -12,6 +12,7 @@ from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import redact_addresses
 from watcher.core.ids import parse_nct_ids
 from watcher.core.wording.cycle import PER_TRIAL_UP_TO, cycle_failure, cycle_summary, cycle_text
+from watcher.core.wording.search import run_line
 from watcher.delivery.outbox import DeliveryReport
 from watcher.errors import InputError
 from watcher.service.check import check_now
@@ -45,8 +46,11 @@ def check(app: App, nct_ids: tuple[str, ...], verbose: bool, as_json: bool) -> N
                     f"not watched: {', '.join(unknown)}; add with `trialwatch watch add "
                     f"{' '.join(unknown)}`"
                 )
-        elif not store.trials():
-            raise InputError("no trials watched; add one with `trialwatch watch add NCT…`")
+        elif not store.trials() and not store.searches():
+            raise InputError(
+                "no trials watched and no search saved; add one with `trialwatch watch add "
+                "NCT…` or `trialwatch search add NAME --condition …`"
+            )
         with progress_bar("Checking", "trials", as_json=as_json) as progress:
             result = check_now(
                 store, settings, now(), env=os.environ, nct_ids=ids, progress=progress
@@ -65,6 +69,9 @@ def check(app: App, nct_ids: tuple[str, ...], verbose: bool, as_json: bool) -> N
             click.echo(cycle_summary(report))
             click.echo("Every trial in full: `check --verbose` or `--json` next time; what a")
             click.echo("trial's last version changed: `trialwatch diff NCT…`.")
+        for ran in result.searches:
+            if ran.error is None:
+                click.echo(run_line(ran.name, len(ran.new), ran.baseline, ran.told))
         if delivery.attempted:
             click.echo(format_delivery(delivery, settings))
     if problems:

@@ -16,6 +16,9 @@ from watcher.core.record import parse_trial
 from watcher.core.wording import format_changes, summarize_line
 from watcher.errors import InputError
 
+# How a version's `source` is shown: fetched by a check, or read from the registry's history.
+SOURCES = {"poll": "polled", "history": "history"}
+
 
 @click.command()
 @click.argument("nct_id")
@@ -23,7 +26,9 @@ from watcher.errors import InputError
 @pass_app
 @reports_errors
 def history(app: App, nct_id: str, as_json: bool) -> None:
-    """List the stored versions of a trial, with what changed in each."""
+    """List the stored versions of a trial, with what changed in each: polled ones (fetched by a
+    check) and those read from the registry's history (`trialwatch backfill`), with their
+    number and date in the registry's history when known."""
     (nct,) = parse_nct_ids([nct_id])
     with app.store() as store:
         if store.trial(nct) is None:
@@ -38,6 +43,9 @@ def history(app: App, nct_id: str, as_json: bool) -> None:
             [
                 {
                     "version": v.version,
+                    "source": SOURCES.get(v.source, v.source),
+                    "registry_version": v.registry_version,
+                    "registry_date": v.registry_date,
                     "fetched_at": v.fetched_at,
                     "registry_update_date": v.last_update_posted,
                     "hash": v.content_hash,
@@ -52,10 +60,16 @@ def history(app: App, nct_id: str, as_json: bool) -> None:
         return
     for v in versions:
         found = by_version.get(v.version, [])
-        note = "first version" if v.version == 1 else (summarize_line(found) or "no watched field")
+        first = v is versions[0]
+        note = "first version" if first else (summarize_line(found) or "no watched field")
+        registry = (
+            ""
+            if v.registry_version is None
+            else (f"  registry v{v.registry_version} of {v.registry_date}")
+        )
         click.echo(
-            f"v{v.version}  fetched {v.fetched_at}  registry update {v.last_update_posted or '-'}"
-            f"  hash {v.content_hash[:12]}  {note}"
+            f"v{v.version}  {SOURCES.get(v.source, v.source)}{registry}  fetched {v.fetched_at}"
+            f"  registry update {v.last_update_posted or '-'}  hash {v.content_hash[:12]}  {note}"
         )
 
 

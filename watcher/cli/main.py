@@ -12,7 +12,19 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import check, daemon, history, notify, serve, setup, summary, timeline, watch
+from watcher.cli import (
+    backfill,
+    check,
+    daemon,
+    history,
+    notify,
+    search,
+    serve,
+    setup,
+    summary,
+    timeline,
+    watch,
+)
 from watcher.cli.support import App
 
 
@@ -38,7 +50,9 @@ for _command in (
     history.history,
     history.diff,
     timeline.timeline,
+    backfill.backfill,
     notify.subscribe,
+    search.search,
     notify.unsubscribe,
     notify.subscribers,
     notify.deliver,

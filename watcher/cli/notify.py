@@ -66,7 +66,13 @@ def _options(sub: Subscription) -> dict[str, object]:
 
 @click.command()
 @click.argument("email")
-@click.argument("nct_ids", nargs=-1, required=True)
+@click.argument("nct_ids", nargs=-1)
+@click.option(
+    "--search",
+    "search_name",
+    metavar="NAME",
+    help="Hear of new trials matching this saved search (`trialwatch search add`) instead.",
+)
 @click.option(
     "--audience",
     type=click.Choice(AUDIENCES),
@@ -103,14 +109,33 @@ def subscribe(
     kinds: str | None,
     near: str | None,
     within: str | None,
+    search_name: str | None,
     as_json: bool,
 ) -> None:
-    """Send EMAIL a notification when these trials change (watching them if needed).
+    """Send EMAIL a notification when these trials change (watching them if needed), or,
+    with --search NAME, when a new trial matches that saved search.
 
     A trial not watched yet is looked up on ClinicalTrials.gov first. Subscribing again
     changes only the options given; each new subscription starts with a welcome email.
     """
     address = _address(email)
+    if search_name is not None:
+        if nct_ids or any(v is not None for v in (audience, delivery, kinds, near, within)):
+            raise InputError(
+                "--search takes EMAIL alone: the search says what and where, and its new "
+                "matches come as one email per data release (no --digest, --audience, --kinds, "
+                "--near or NCT IDs)"
+            )
+        with app.store() as store:
+            _, added = store.subscribe_search(address, search_name, now())
+        said = "subscribed" if added else "already subscribed"
+        if as_json:
+            emit_json({"search": search_name, "result": said.replace(" ", "_")})
+        else:
+            click.echo(f"search {search_name}  {said}: new matches are emailed once each")
+        return
+    if not nct_ids:
+        raise InputError("name at least one NCT ID, or --search NAME")
     ids = parse_nct_ids(nct_ids)
     wanted = parse_kinds(kinds)
     place = resolve_near(near, within, load_gazetteer)  # refused now, not at the first change

@@ -49,12 +49,15 @@ def stored_pair(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Two stored versions of a trial: `--from` (default: the one before) and `--to` (default:
     the latest)."""
-    latest = store.version(nct)
-    if latest is None:
+    numbers = [v.version for v in store.versions(nct)]
+    if not numbers:
         raise InputError(f"{nct}: no stored version; watch it and run `trialwatch check`")
-    new_v = latest.version if to_version is None else to_version
-    old_v = new_v - 1 if from_version is None else from_version
+    new_v = numbers[-1] if to_version is None else to_version
+    older = [n for n in numbers if n < new_v]  # backfilled versions are numbered below 1
+    old_v = (older[-1] if older else new_v - 1) if from_version is None else from_version
     for v in (old_v, new_v):
-        if not 1 <= v <= latest.version:
-            raise InputError(f"{nct}: no version {v}; stored versions are 1 to {latest.version}")
+        if v not in numbers:
+            raise InputError(
+                f"{nct}: no version {v}; stored versions are {numbers[0]} to {numbers[-1]}"
+            )
     return store.record(nct, old_v), store.record(nct, new_v)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from watcher.cli.backfill import echo_trials, exit_if_failed, run_backfill
 from watcher.cli.output import emit_json
 from watcher.cli.progress import progress_bar
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
@@ -44,11 +45,23 @@ def _ids_from(args: Sequence[str], file: Path | None) -> list[str]:
     help="Read NCT IDs from a file, one per line (# starts a comment).",
 )
 @click.option("--every", help='Check this trial on its own interval, e.g. "6h" (1m to 365d).')
+@click.option(
+    "--backfill",
+    "with_history",
+    is_flag=True,
+    help="Also read every past version from the registry's history now (as `trialwatch "
+    "backfill`; always so with [registry] backfill_on_add = true).",
+)
 @json_option
 @pass_app
 @reports_errors
 def watch_add(
-    app: App, nct_ids: tuple[str, ...], file: Path | None, every: str | None, as_json: bool
+    app: App,
+    nct_ids: tuple[str, ...],
+    file: Path | None,
+    every: str | None,
+    with_history: bool,
+    as_json: bool,
 ) -> None:
     """Start watching trials; they are fetched at the next check.
 
@@ -60,10 +73,20 @@ def watch_add(
             interval = bounded_duration(every, MIN_INTERVAL)
         except ValueError as exc:
             raise InputError(f"--every: {exc}") from exc
-    with app.store() as store, progress_bar("Adding", "trials", as_json=as_json) as progress:
-        added = set(store.add_watches(ids, now(), interval, progress))
+    with app.store() as store:
+        with progress_bar("Adding", "trials", as_json=as_json) as progress:
+            added = set(store.add_watches(ids, now(), interval, progress))
+        history = None
+        if with_history or app.settings.registry.backfill_on_add:
+            history = run_backfill(app, store, ids, as_json=as_json)
     if as_json:
-        emit_json({"added": [i for i in ids if i in added], "already_watched": _except(ids, added)})
+        emit_json(
+            {
+                "added": [i for i in ids if i in added],
+                "already_watched": _except(ids, added),
+                **({"backfill": history.to_json()} if history else {}),
+            }
+        )
     elif len(ids) > PER_TRIAL_UP_TO:
         click.echo(
             f"{len(added)} trial(s) now watching, {len(ids) - len(added)} already watched "
@@ -72,6 +95,10 @@ def watch_add(
     else:
         for nct_id in ids:
             click.echo(f"{nct_id}  {'now watching' if nct_id in added else 'already watched'}")
+    if history is not None:
+        if not as_json:
+            echo_trials(history)
+        exit_if_failed(history)
 
 
 def _except(ids: Sequence[str], some: set[str]) -> list[str]:

@@ -140,6 +140,12 @@ class RegistrySettings:
         "production clients of the registry send",
     )
     records_per_request: int = setting(Integer(1, 1000), 20, "full records per request")
+    backfill_on_add: bool = setting(
+        Flag(),
+        False,
+        "read every past version of a trial from the registry's history when it is added "
+        "(as `watch add --backfill`): one request per version, at the polite rate",
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,12 @@ class FeedSettings:
 
     dir: Path = setting(PathValue(), "feeds", "directory the feed files are written to")
     entries: int = setting(Integer(1), 50, "entries kept in each feed")
+    include_history: bool = setting(
+        Flag(),
+        False,
+        "also list the changes read from a trial's past versions (`trialwatch backfill`), "
+        "dated when they happened; off, a feed lists what changed while watched",
+    )
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ class Integer(ValueType[int]):
 
 @dataclass(frozen=True)
 class Flag(ValueType[bool]):
-    """true or false, as TOML writes them (not "yes", not 1: a typo must not read as a choice)."""
+    """true or false, as TOML writes them (not "yes", not 1: a typo must not flip a switch)."""
 
     def parse(self, raw: object, ctx: ParseContext) -> bool:
         if not isinstance(raw, bool):

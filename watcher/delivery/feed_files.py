@@ -109,7 +109,7 @@ def write_feeds(
 ) -> list[Path]:
     """Rewrite the feeds that `nct_ids` appear in (all feeds when None); returns the files."""
     _folders(settings)
-    limit = settings.feeds.entries
+    limit, history = settings.feeds.entries, settings.feeds.include_history
     wanted = None if nct_ids is None else set(nct_ids)
     trials = [t for t in store.trials() if wanted is None or t.nct_id in wanted]
     written: list[Path] = []
@@ -120,7 +120,7 @@ def write_feeds(
             subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
             link=registry_url(trial.nct_id),
         )
-        items = entries(store.change_events([trial.nct_id], limit))
+        items = entries(store.change_events([trial.nct_id], limit, history=history))
         written += _write_pair(settings, trial_feed_path(settings, trial.nct_id), info, items, now)
 
     everything = FeedInfo(
@@ -129,7 +129,7 @@ def write_feeds(
         subtitle="Changes to every watched trial on ClinicalTrials.gov.",
         link="https://clinicaltrials.gov/",
     )
-    items = entries(store.change_events(None, limit))
+    items = entries(store.change_events(None, limit, history=history))
     written += _write_pair(settings, settings.feeds.dir / "all.atom", everything, items, now)
 
     people: dict[int, tuple[str, dict[str, Subscription]]] = {}
@@ -144,7 +144,7 @@ def write_feeds(
             subtitle="Changes to the trials you follow, as your subscriptions choose.",
             link="https://clinicaltrials.gov/",
         )
-        events = store.change_events(sorted(subs), limit * 4)
+        events = store.change_events(sorted(subs), limit * 4, history=history)
         items = entries(events, keep=_chosen_by(subs))[:limit]
         written += _write_pair(settings, private_feed_path(settings, token), info, items, now)
     return written

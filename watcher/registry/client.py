@@ -20,6 +20,7 @@ study record or a `RegistryError` (errors.py) that names the trial and says what
 - Paging is bounded: a batch stops paging once every ID is answered, and every page must
   answer one more, so a `nextPageToken` that repeats or never ends fails the trials not yet
   answered (not split: every half would page forever too) after at most one page per ID.
+- A search (`search`) pages under the same bound: each page must bring a trial not seen.
 - An alias ID (301 to another trial) is followed; the record comes back under the ID it now
   has, and the caller moves the watch.
 
@@ -241,13 +242,7 @@ class RegistryClient:
         pages = 0
         while True:
             page = {**params, "pageToken": token} if token is not None else params
-            body = self._send("/studies", page, None).body
-            studies = body.get("studies") if isinstance(body, dict) else None
-            token = body.get("nextPageToken") if isinstance(body, dict) else None
-            if not isinstance(studies, list) or not (token is None or isinstance(token, str)):
-                raise RegistryResponseInvalid(
-                    "the registry's /studies answer is not a page of studies"
-                )
+            studies, token = _page_of(self._send("/studies", page, None).body)
             before = len(pending)
             pages += 1
             yield studies
@@ -259,6 +254,36 @@ class RegistryClient:
                     f"answering none of them); {_RETRY_NEXT_CYCLE}",
                     None,
                 )
+
+    # --- searches ------------------------------------------------------------------------
+
+    def search(self, params: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+        """The studies answering a search (`watcher.core.search.query_params`), a page at a
+        time as each arrives; of two copies of a trial in a page, the one updated last.
+
+        Bounded like a batch: every page after the first must bring a trial not seen before, so
+        a `nextPageToken` that repeats or never ends fails the search (a `RegistryUnavailable`)
+        after the first page that added nothing, instead of paging forever.
+        """
+        self._outage = None
+        seen: set[str] = set()
+        token: str | None = None
+        pages = 0
+        while True:
+            page = {**params, "pageToken": token} if token is not None else params
+            studies, token = _page_of(self._send("/studies", page, None).body)
+            pages += 1
+            latest = {n: s for n, s in _latest_of_each(studies).items() if n not in seen}
+            yield list(latest.values())
+            if token is None:
+                return
+            if not latest:
+                raise _RunawayPagesError(
+                    f"the registry kept paging a search ({pages} pages, the last adding no "
+                    f"trial); {_RETRY_NEXT_CYCLE}",
+                    None,
+                )
+            seen.update(latest)
 
     def _split(
         self, nct_ids: list[str], fields: str | None, error: RegistryError
@@ -440,6 +465,15 @@ def _retry_after_s(response: httpx.Response) -> float | None:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _page_of(body: Any) -> tuple[list[Any], str | None]:
+    """A `/studies` answer's studies and next page token, or `RegistryResponseInvalid`."""
+    studies = body.get("studies") if isinstance(body, dict) else None
+    token = body.get("nextPageToken") if isinstance(body, dict) else None
+    if not isinstance(studies, list) or not (token is None or isinstance(token, str)):
+        raise RegistryResponseInvalid("the registry's /studies answer is not a page of studies")
+    return studies, token
 
 
 def nct_id_of(study: Any) -> str | None:

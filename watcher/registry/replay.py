@@ -7,7 +7,8 @@ the registry does; the socket is in `replay_server`.)
 it has to behave like the registry where the client can tell: the same paths, parameters,
 page shapes (`{"studies": [...], "nextPageToken": ...}`), `fields=` projections, 301 for an
 alias ID, text/plain 404/400 bodies. It refuses parameters it does not implement, so a client
-that starts sending one finds out here instead of being silently humoured.
+that starts sending one finds out here instead of being silently humoured. A saved search's
+parameters (`query.cond`, `filter.geo`, `filter.advanced`…) are read by `replay_search`.
 
 It also serves the site's internal history API (`/api/int`, read by `registry/history.py`)
 from recorded version chains (`record_history`): the index `?history=true` with each version's
@@ -36,6 +37,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, unquote
 
 from watcher.core.canonical import stamp_of
+from watcher.registry.replay_search import SEARCH_PARAMS, Facets, SearchFilter, SearchRefused
 
 API_PREFIX = "/api/v2"
 HISTORY_PREFIX = "/api/int"
@@ -161,7 +163,7 @@ class _Fault:
 class _Study:
     """One live record: its JSON bytes, and the projections served so far."""
 
-    __slots__ = ("aliases", "body", "nct_id", "projections")
+    __slots__ = ("_facets", "aliases", "body", "nct_id", "projections")
 
     def __init__(self, nct_id: str, record: dict[str, Any]) -> None:
         self.nct_id = nct_id
@@ -172,6 +174,14 @@ class _Study:
         # Every poll asks for the light fields: project them now, from the dict at hand, rather
         # than parsing the bytes back on the first poll.
         self.projections = {LIGHT_PIECES: _projection(record, LIGHT_PIECES)}
+        self._facets: Facets | None = None
+
+    @property
+    def facets(self) -> Facets:
+        """What a search reads of the record, taken out the first time a search asks."""
+        if self._facets is None:
+            self._facets = Facets.of(json.loads(self.body))
+        return self._facets
 
     def projected(self, pieces: tuple[str, ...] | None) -> bytes:
         if pieces is None:
@@ -368,7 +378,7 @@ class ReplayRegistry:
             body = {"apiVersion": API_VERSION, "dataTimestamp": self._timestamp}
             return _Reply(200, _dumps(body))
         if endpoint == "/studies":
-            _allow(params, "filter.ids", "fields", "format", *_PAGE_PARAMS)
+            _allow(params, "filter.ids", "fields", "format", *SEARCH_PARAMS, *_PAGE_PARAMS)
             return self._page(params, paging)
         if endpoint == "/studies/{nctId}":
             _allow(params, "fields", "format")
@@ -434,9 +444,15 @@ class ReplayRegistry:
         return _Reply(200, b"".join(parts))
 
     def _matching(self, params: dict[str, list[str]]) -> list[_Study]:
-        """Studies answering filter.ids, in the order asked (aliases count); unknown IDs absent."""
+        """Studies answering filter.ids, in the order asked (aliases count; unknown IDs absent),
+        or else every study answering the search, by NCT ID."""
         if "filter.ids" not in params:
-            return [self._studies[k] for k in sorted(self._studies)]
+            try:
+                search = SearchFilter.parse(params)
+            except SearchRefused as refused:
+                raise _BadRequestError(str(refused)) from None
+            studies = [self._studies[k] for k in sorted(self._studies)]
+            return studies if search is None else [s for s in studies if search.admits(s.facets)]
         found: dict[str, _Study] = {}
         for raw in _items(params, "filter.ids"):
             nct_id = _canonical(raw)

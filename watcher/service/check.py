@@ -2,7 +2,8 @@
 demo (docs/ARCHITECTURE.md, "the walk of one change").
 
 A check is: poll the registry and store each new version with its changes and the messages
-they cause (one transaction per version, `watcher.service.poll`); then rewrite the feeds of
+they cause (one transaction per version, `watcher.service.poll`); run the saved searches when
+the data release is new (`watcher.service.searches`); then rewrite the feeds of
 the trials that changed; then, when the caller wants it now, drain the outbox. Wiring it once
 keeps a setting or a step from being honoured by one entry point and forgotten by another.
 
@@ -28,6 +29,7 @@ from watcher.delivery.feed_files import write_feeds
 from watcher.delivery.outbox import DeliveryReport, deliver_due
 from watcher.errors import WatcherError
 from watcher.service.poll import RecentVersions, run_cycle
+from watcher.service.searches import SearchOutcome, run_searches
 from watcher.service.wiring import notice_gone, notice_mover, notice_planner, registry_client
 from watcher.store.database import Store
 
@@ -41,6 +43,7 @@ class CheckResult:
     report: CycleReport
     delivery: DeliveryReport | None
     problems: tuple[str, ...] = ()
+    searches: tuple[SearchOutcome, ...] = ()  # the saved searches run (a new release only)
 
 
 def check_now(
@@ -55,9 +58,9 @@ def check_now(
     recent: RecentVersions | None = None,
     progress: Progress | None = None,
 ) -> CheckResult:
-    """Check the watched trials (or just `nct_ids`) now, write their feeds, and send what is due
-    when `deliver` (the daemon leaves that to its delivery job); `progress` hears of each trial
-    checked."""
+    """Check the watched trials (or just `nct_ids`) now, run the saved searches when the data
+    release is new to them, write the feeds, and send what is due when `deliver` (the daemon
+    leaves that to its delivery job); `progress` hears of each trial checked."""
     with registry_client(settings) as registry:
         report = run_cycle(
             store,
@@ -73,7 +76,14 @@ def check_now(
             recent=recent,
             progress=progress,
         )
-    problems: list[str] = []
+        # Saved searches ride on the cycle's `/version`: a release they have seen costs nothing.
+        searches = (
+            ()
+            if should_stop()
+            else run_searches(store, registry, settings, report.data_timestamp, now)
+        )
+
+    problems = [f"search {s.name} not run: {s.error}" for s in searches if s.error]
     newest, behind = store.changed_since(int(store.get_meta(META_FEEDS) or 0))
     stale = sorted({*report.feeds_to_write, *behind})
     if stale:
@@ -89,4 +99,4 @@ def check_now(
             delivery = deliver_due(store, settings, now, env)
         except (WatcherError, OSError) as exc:
             problems.append(f"outbox not sent: {exc}")
-    return CheckResult(report, delivery, tuple(problems))
+    return CheckResult(report, delivery, tuple(problems), searches)

@@ -31,10 +31,11 @@ from watcher.config import Settings, load_settings
 from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
 from watcher.core.gazetteer import resolve_near
+from watcher.core.search import new_search
 from watcher.core.wording.cycle import cycle_summary
 from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.feed_files import private_feed_path
-from watcher.registry.replay import ReplayRegistry, load_records
+from watcher.registry.replay import ReplayRegistry, load_records, with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now
 from watcher.service.subscriptions import subscribe
@@ -45,6 +46,11 @@ FEATURED = "NCT07310784"
 PATIENT = "patient@example.org"  # example.org: a domain reserved for examples (RFC 2606)
 PATIENT_NEAR = "Beijing, China"
 PREVIEW_LINES = 8  # lines of the patient's email the demo shows; the path leads to the rest
+# The patient's saved search, and the new trial a later release brings it (made up, as the
+# featured trial's past is: a recorded trial posted anew under this ID on the release's day).
+SEARCH = "solid-tumor-guangzhou"
+SEARCH_NEAR = "Guangzhou, China"
+NEW_MATCH, NEW_MATCH_FROM = "NCT07400001", "NCT06911827"
 
 Echo = Callable[[str], None]
 
@@ -69,6 +75,13 @@ def demo_versions() -> dict[str, list[dict[str, Any]]]:
     featured = versions[FEATURED][-1]
     versions[FEATURED] = [earlier_featured(featured), featured]
     return versions
+
+
+def new_match(versions: dict[str, list[dict[str, Any]]], day: str) -> dict[str, Any]:
+    """The trial the demo's release adds: a recorded one, first posted on `day` under a new ID."""
+    record = with_nct_id(copy.deepcopy(versions[NEW_MATCH_FROM][-1]), NEW_MATCH)
+    record["protocolSection"]["statusModule"]["studyFirstPostDateStruct"] = {"date": day}
+    return record
 
 
 def demo_settings(state_dir: Path, base_url: str) -> Settings:
@@ -132,19 +145,30 @@ def run_demo(echo: Echo, state_dir: Path | None = None, *, web_url: str | None =
             subscribe(store, settings, PATIENT, [FEATURED], clock, near=near)
             person = store.subscriber(email=PATIENT)
             assert person is not None  # subscribed just above
-            echo(f"   a made-up patient follows {FEATURED}, near {PATIENT_NEAR}.")
+            echo(f"   a made-up patient follows {FEATURED}, near {PATIENT_NEAR},")
+            place = resolve_near(SEARCH_NEAR, "100km", load_gazetteer)
+            wanted = new_search(SEARCH, condition="solid tumor", status="recruiting", near=place)
+            store.add_search(wanted, clock)
+            store.subscribe_search(PATIENT, SEARCH, clock)
+            echo(f"   and the search {SEARCH}: {wanted.describe()}.")
 
             first = cycle(clock).report
             echo("2. First check: the first version of each trial is stored.")
             echo(f"   {first_line(cycle_summary(first))}")
 
             later = [v[-1] for v in versions.values() if len(v) > 1]
-            registry.publish(*later)
-            echo(f"3. The registry publishes a data release with {len(later)} updated records.")
+            day = registry.release()[:10]
+            registry.publish(*later, new_match(versions, day), release=False)
+            echo(
+                f"3. The registry publishes a data release with {len(later)} updated records "
+                f"and a new trial, {NEW_MATCH}."
+            )
             clock += timedelta(hours=1)
             second = cycle(clock)
             echo("4. Second check: what changed (old → new in full: `diff NCT…`, below).")
             echo(indent(cycle_summary(second.report), "   "))
+            for found in second.searches:
+                echo(f"   Search {found.name}: new match {', '.join(found.new)}, emailed once.")
 
             clock += timedelta(hours=1)
             third = cycle(clock).report
@@ -155,14 +179,15 @@ def run_demo(echo: Echo, state_dir: Path | None = None, *, web_url: str | None =
 
     emails = maildir_files(settings.mail.maildir)
     echo(
-        f"6. {len(emails)} emails to the patient (the welcome, then the change), in the local "
-        "Maildir (no SMTP server is set up):"
+        f"6. {len(emails)} emails to the patient (the welcome, the change, the search's new "
+        "match), in the local Maildir (no SMTP server is set up):"
     )
     for path in emails:
         echo(f"     {redact_addresses(email_subject(path))}")
-    if emails:
-        echo(indent(redact_addresses(email_preview(emails[-1])), "     | "))
-        echo(f"   The whole email: less {emails[-1]}")
+    changed = [p for p in emails if email_subject(p).startswith(f"Subject: {FEATURED} ")]
+    if changed:
+        echo(indent(redact_addresses(email_preview(changed[-1])), "     | "))
+        echo(f"   The whole email: less {changed[-1]}")
     feeds = (
         settings.feeds.dir / "trials" / f"{FEATURED}.atom",
         settings.feeds.dir / "all.atom",

@@ -37,6 +37,7 @@ from watcher.service.check import check_now
 from watcher.service.digests import queue_digests
 from watcher.service.poll import RecentVersions
 from watcher.service.sdnotify import Notifier
+from watcher.service.searches import searches_due
 from watcher.service.status import CycleSummary, failing_trials, status_line
 from watcher.store.database import Store
 
@@ -113,7 +114,7 @@ def poll_once(daemon: JobContext, *, check_all: bool) -> str:
             due = [t.nct_id for t in trials]
         else:
             due = due_trials(trials, settings.schedule.interval, now)
-        if due:
+        if due or searches_due(store, settings.schedule.interval, now):
             result = check_now(
                 store,
                 settings,

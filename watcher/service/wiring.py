@@ -17,6 +17,7 @@ from watcher.core.record import Trial
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.registry.client import RegistryClient
+from watcher.registry.history import HistoryClient
 from watcher.service.poll import Goner, Mover, Planner
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
@@ -39,6 +40,21 @@ def registry_client(settings: Settings) -> RegistryClient:
         max_retries=reg.max_retries,
         ids_per_request=reg.ids_per_request,
         records_per_request=reg.records_per_request,
+    )
+
+
+def history_client(settings: Settings, registry: RegistryClient) -> HistoryClient:
+    """A client of the registry's history API (`[registry].history_url`) that shares the
+    politeness limit of `registry`, the API v2 client: together they stay at
+    `requests_per_minute`, whichever asks."""
+    reg = settings.registry
+    return HistoryClient(
+        reg.history_url,
+        user_agent=reg.user_agent,
+        timeout_s=reg.timeout_s,
+        requests_per_minute=reg.requests_per_minute,
+        max_retries=reg.max_retries,
+        bucket=registry.bucket,
     )
 
 

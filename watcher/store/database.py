@@ -4,7 +4,8 @@ The store is one object on one connection, because a method that writes several 
 version, its changes, the messages they cause) must do it in one transaction. Its methods are
 grouped by the tables they serve, each group in its own module, stacked as base classes:
 `connection` (opening, migrations, transactions, SQLite's errors, small key/value state),
-`outbox` (queued messages and their claims), `subscribers` (subscriptions and digests), and
+`outbox` (queued messages and their claims), `subscribers` (subscriptions and digests),
+`searches` (saved searches, their matches and subscribers), and
 this module: watched trials, their versions and changes, and what a check records. The schema
 is in `migrations`, the returned rows in `rows`.
 
@@ -25,24 +26,26 @@ from typing import Any
 
 from watcher.core import codec
 from watcher.core.canonical import Stamp
-from watcher.core.change import ChangeEvent, StoredChange
+from watcher.core.change import Change, ChangeEvent, StoredChange
 from watcher.core.message import Notices, Outgoing
 from watcher.core.progress import Progress
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
 from watcher.store.rows import (
+    BackfillPlan,
     TrialRow,
     VersionRow,
+    backfill_plan,
     change_row,
     iso,
     stored_change,
     trial_row,
     version_row,
 )
-from watcher.store.subscribers import SubscriberTables
+from watcher.store.searches import SearchTables
 
 
-class Store(SubscriberTables):
+class Store(SearchTables):
     """A trialwatch database on disk."""
 
     # -- watched trials ---------------------------------------------------------------------
@@ -221,12 +224,206 @@ class Store(SubscriberTables):
             return notices.version != (stored or 0) + 1
         return first and stored is not None
 
-    def _chain_length(self, nct_id: str) -> int:
-        """Deltas stored since the trial's latest keyframe."""
+    # -- versions read from the registry's history (`service/backfill.py`) --------------------
+
+    def backfill_plan(self, nct_id: str) -> BackfillPlan | None:
+        """The trial's backfill as planned and as far as it got; None before the first one."""
+        rows = list(self.db.query("SELECT * FROM backfills WHERE nct_id = ?", [nct_id]))
+        return backfill_plan(rows[0]) if rows else None
+
+    def first_version(self, nct_id: str) -> VersionRow | None:
+        """The trial's oldest stored version (the first polled one, before any backfill)."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM versions WHERE nct_id = ? ORDER BY version LIMIT 1", [nct_id]
+            )
+        )
+        return version_row(rows[0]) if rows else None
+
+    def plan_backfill(
+        self,
+        nct_id: str,
+        *,
+        last: int,
+        offset: int,
+        anchor: int,
+        now: datetime,
+        latest: tuple[NewVersion, int, str] | None = None,
+    ) -> BackfillPlan:
+        """Remember the plan (registry version `last` is the stored version `anchor`, those
+        before it are stored as number + `offset`), in one transaction with, for a trial with
+        nothing stored yet,
+        `latest`: the registry's newest version (record, registry number, date), stored as
+        `anchor` and made the trial's current version, so the next poll compares with it.
+
+        A trial polled or planned by another process meanwhile is left alone: run it again.
+        """
+        packed = None if latest is None else self._packed(latest[0], None, anchor)
+        with self.atomic() as db:
+            if self.backfill_plan(nct_id) is not None:
+                raise StoreError(f"{nct_id}: another backfill planned it meanwhile; run it again")
+            first = self.first_version(nct_id)
+            if (first is None) != (latest is not None) or (first and first.version != anchor):
+                raise StoreError(
+                    f"{nct_id}: a version was stored meanwhile by another trialwatch process; "
+                    "run the backfill again"
+                )
+            if latest is not None and packed is not None:
+                new, number, day = latest
+                self._insert_version(new, packed, anchor, now, number, day)
+                db.table("trials").update(
+                    nct_id,
+                    {
+                        "current_version": anchor,
+                        "brief_title": new.title,
+                        "overall_status": new.stamp.overall_status,
+                        "last_update_posted": new.stamp.last_update_posted,
+                    },
+                )
+            db.table("backfills").insert(
+                {
+                    "nct_id": nct_id,
+                    "last": last,
+                    "offset": offset,
+                    "anchor": anchor,
+                    "next": 0,
+                    "previous": None,
+                    "started_at": iso(now),
+                    "finished_at": None,
+                }
+            )
+        plan = self.backfill_plan(nct_id)
+        assert plan is not None  # just inserted
+        return plan
+
+    def save_historical(
+        self,
+        plan: BackfillPlan,
+        number: int,
+        now: datetime,
+        *,
+        new: NewVersion | None,
+        previous: dict[str, Any] | None = None,
+        day: str = "",
+        at: datetime | None = None,
+    ) -> BackfillPlan:
+        """Registry version `number` of a planned backfill, in one transaction with the plan's
+        progress: stored as `number + offset` with its changes from the version kept before
+        (`previous`, its record), marked historical and dated `at` (the registry's date, `day`)
+        when `new` is given; only passed over (`new` None: the same content as the one before,
+        or a record that cannot be read) otherwise. Never any message: nobody is told."""
+        nct_id = plan.nct_id
+        stored = number + plan.offset
+        # Encoded before the write lock is taken: a large record's delta takes a while.
+        packed = None if new is None else self._packed(new, previous, stored)
+        with self.atomic() as db:
+            current = self.backfill_plan(nct_id)
+            if current is None or current.next != number:
+                raise StoreError(
+                    f"{nct_id}: another backfill stored version {number} meanwhile; run it again"
+                )
+            kept = current.previous
+            if new is not None and packed is not None:
+                kept = stored
+                self._insert_version(new, packed, kept, now, number, day)
+                if current.previous is not None:
+                    self._insert_historical_changes(
+                        nct_id, current.previous, kept, new.changes, new.sentences, at or now
+                    )
+            db.table("backfills").update(nct_id, {"next": number + 1, "previous": kept})
+        done = self.backfill_plan(nct_id)
+        assert done is not None
+        return done
+
+    def finish_backfill(
+        self,
+        plan: BackfillPlan,
+        now: datetime,
+        *,
+        link: tuple[Sequence[Change], Sequence[str], datetime] | None = None,
+        matched: tuple[int, str] | None = None,
+    ) -> None:
+        """End a backfill, in one transaction: `link` (changes, sentences, date) are the
+        changes from the last version kept to the anchor, stored historical; `matched` (registry
+        number, date) says which registry version the anchor is (the same content)."""
+        nct_id = plan.nct_id
+        with self.atomic() as db:
+            current = self.backfill_plan(nct_id)
+            if current is None or current.finished:
+                raise StoreError(f"{nct_id}: another backfill finished it meanwhile")
+            if link is not None and current.previous is not None:
+                changes, sentences, at = link
+                self._insert_historical_changes(
+                    nct_id, current.previous, plan.anchor, changes, sentences, at
+                )
+            if matched is not None:
+                db.execute(
+                    """UPDATE versions SET registry_version = ?, registry_date = ?
+                       WHERE nct_id = ? AND version = ?""",
+                    [matched[0], matched[1], nct_id, plan.anchor],
+                )
+            db.table("backfills").update(nct_id, {"finished_at": iso(now)})
+
+    def _packed(
+        self, new: NewVersion, previous: dict[str, Any] | None, version: int
+    ) -> tuple[str, bytes]:
+        """The codec and bytes of a version stored as `version`: a delta against `previous`,
+        the record of the stored version below it, or a keyframe."""
+        chain = 0 if previous is None else self._chain_length(new.nct_id, version - 1)
+        return codec.encode(new.raw, previous, chain)
+
+    def _insert_version(
+        self,
+        new: NewVersion,
+        packed: tuple[str, bytes],
+        version: int,
+        now: datetime,
+        registry_version: int,
+        registry_date: str,
+    ) -> None:
+        """One version read from the history, as `_packed` encoded it."""
+        name, blob = packed
+        self.db.table("versions").insert(
+            {
+                "nct_id": new.nct_id,
+                "version": version,
+                "fetched_at": iso(now),
+                "source": "history",
+                "last_update_posted": new.stamp.last_update_posted,
+                "content_hash": new.content_hash,
+                "codec": name,
+                "raw": blob,
+                "registry_version": registry_version,
+                "registry_date": registry_date,
+            }
+        )
+
+    def _insert_historical_changes(
+        self,
+        nct_id: str,
+        from_version: int,
+        to_version: int,
+        changes: Sequence[Change],
+        sentences: Sequence[str],
+        at: datetime,
+    ) -> None:
+        self.db.table("changes").insert_all(
+            {
+                **change_row(nct_id, from_version, to_version, seq, change, at),
+                "sentence": sentences[seq] if seq < len(sentences) else None,
+                "historical": 1,
+            }
+            for seq, change in enumerate(changes)
+        )
+
+    def _chain_length(self, nct_id: str, upto: int | None = None) -> int:
+        """Deltas stored since the trial's latest keyframe (up to version `upto`, when given:
+        backfilled versions are written below the polled ones)."""
         rows = self.db.execute(
-            """SELECT COUNT(*) FROM versions WHERE nct_id = ? AND version > COALESCE(
-                   (SELECT MAX(version) FROM versions WHERE nct_id = ? AND codec = ?), 0)""",
-            [nct_id, nct_id, codec.KEYFRAME],
+            """SELECT COUNT(*) FROM versions WHERE nct_id = ? AND (version <= ? OR ? IS NULL)
+               AND version > COALESCE((SELECT MAX(version) FROM versions WHERE nct_id = ?
+                   AND codec = ? AND (version <= ? OR ? IS NULL)), -9223372036854775808)""",
+            [nct_id, upto, upto, nct_id, codec.KEYFRAME, upto, upto],
         ).fetchone()
         return int(rows[0])
 
@@ -282,19 +479,23 @@ class Store(SubscriberTables):
         return {str(nct_id): str(at) for nct_id, at in rows}
 
     def change_events(
-        self, nct_ids: Sequence[str] | None = None, limit: int = 50
+        self, nct_ids: Sequence[str] | None = None, limit: int = 50, *, history: bool = False
     ) -> list[ChangeEvent]:
-        """Versions that brought changes (to some trials or all), newest first, at most `limit`."""
+        """Versions that brought changes (to some trials or all), newest first, at most `limit`;
+        those read from the registry's history too when `history` (`[feeds].include_history`),
+        and then newest is by the date each change happened: a backfill stores the past last."""
         wanted = None if nct_ids is None else json.dumps(list(nct_ids))
         heads = self.db.execute(
             """SELECT c.nct_id, c.to_version, MIN(c.detected_at), v.content_hash, t.brief_title
                FROM changes c
                JOIN versions v ON v.nct_id = c.nct_id AND v.version = c.to_version
                JOIN trials t ON t.nct_id = c.nct_id
-               WHERE ? IS NULL OR c.nct_id IN (SELECT value FROM json_each(?))
+               WHERE (? IS NULL OR c.nct_id IN (SELECT value FROM json_each(?)))
+                 AND (c.historical = 0 OR ?)
                GROUP BY c.nct_id, c.to_version
-               ORDER BY MIN(c.id) DESC LIMIT ?""",
-            [wanted, wanted, limit],
+               ORDER BY CASE WHEN ? THEN MIN(c.detected_at) END DESC, MIN(c.id) DESC
+               LIMIT ?""",
+            [wanted, wanted, history, history, limit],
         ).fetchall()
         return [
             ChangeEvent(nct, version, at, digest, title, tuple(self.changes(nct, version)))
@@ -349,6 +550,7 @@ class Store(SubscriberTables):
                 db.table("trials").insert({**row, "nct_id": new})
                 db.execute("UPDATE versions SET nct_id = ? WHERE nct_id = ?", [new, old])
                 db.execute("UPDATE changes SET nct_id = ? WHERE nct_id = ?", [new, old])
+                db.execute("UPDATE backfills SET nct_id = ? WHERE nct_id = ?", [new, old])
             else:
                 db.table("trials").update(new, {"watched": 1})
             db.execute("UPDATE OR IGNORE subscriptions SET nct_id = ? WHERE nct_id = ?", [new, old])

@@ -190,3 +190,91 @@ def m006_subscription_places(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE subscriptions ADD COLUMN near_lon REAL")
     db.execute("ALTER TABLE subscriptions ADD COLUMN within_amount REAL")
     db.execute("ALTER TABLE subscriptions ADD COLUMN within_unit TEXT")
+
+
+@migrations()
+def m007_history_backfill(db: sqlite_utils.Database) -> None:
+    """Versions read from the registry's history (issue 17): where each sits in the registry's
+    own numbering, the changes between them marked historical (never notified, in feeds only
+    when `[feeds].include_history`), and each trial's backfill plan, so one that stopped halfway
+    resumes where it stopped and one that finished is not asked about again.
+
+    A plan numbers the stored versions `registry_version + offset`, up to `anchor` (the first
+    polled version, or the registry's newest version, stored first, when the trial had none):
+    backfilled versions come before everything polled, and polled numbers never move (before
+    a first polled version 1, they are 0, -1, …).
+    """
+    db.execute("ALTER TABLE versions ADD COLUMN registry_version INTEGER")
+    db.execute("ALTER TABLE versions ADD COLUMN registry_date TEXT")
+    db.execute("ALTER TABLE changes ADD COLUMN historical INTEGER NOT NULL DEFAULT 0")
+    db.execute(
+        """
+        CREATE TABLE backfills (
+            nct_id TEXT PRIMARY KEY,
+            last INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            anchor INTEGER NOT NULL,
+            next INTEGER NOT NULL,
+            previous INTEGER,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        )
+        """
+    )
+
+
+@migrations()
+def m009_searches(db: sqlite_utils.Database) -> None:
+    """Saved searches, the trials each has matched (once each: a trial that leaves a search and
+    comes back is not news twice), and who hears of new matches.
+
+    `last_release` is the data release a search last ran against (NULL: never run, so its
+    first run records the baseline); a search runs at most once per release.
+    """
+    db.execute(
+        """
+        CREATE TABLE searches (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            condition TEXT,
+            term TEXT,
+            sponsor TEXT,
+            statuses TEXT NOT NULL DEFAULT '',
+            phases TEXT NOT NULL DEFAULT '',
+            near TEXT,
+            near_lat REAL,
+            near_lon REAL,
+            within_amount REAL,
+            within_unit TEXT,
+            watch_matches INTEGER NOT NULL DEFAULT 0,
+            notify_existing INTEGER NOT NULL DEFAULT 0,
+            updated_too INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            last_release TEXT,
+            last_run_at TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE search_matches (
+            search_id INTEGER NOT NULL REFERENCES searches(id) ON DELETE CASCADE,
+            nct_id TEXT NOT NULL,
+            release TEXT,
+            found_at TEXT NOT NULL,
+            baseline INTEGER NOT NULL,
+            PRIMARY KEY (search_id, nct_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE search_subscriptions (
+            id INTEGER PRIMARY KEY,
+            search_id INTEGER NOT NULL REFERENCES searches(id) ON DELETE CASCADE,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            UNIQUE (search_id, subscriber_id)
+        )
+        """
+    )

@@ -51,6 +51,31 @@ class VersionRow:
     source: str
     last_update_posted: str | None
     content_hash: str
+    registry_version: int | None = None  # its number in the registry's history, when known
+    registry_date: str | None = None  # the registry's date of that version (ISO day)
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillPlan:
+    """A trial's backfill from the registry's history, as planned and as far as it got.
+
+    Registry version `last` is the stored version `anchor` (`last + offset`); those before it
+    are stored as `registry_version + offset`, below it. `next` is the registry version to
+    read next, `previous` the stored number of the last one kept (what the next is diffed with).
+    """
+
+    nct_id: str
+    last: int
+    offset: int
+    anchor: int
+    next: int
+    previous: int | None
+    started_at: str
+    finished_at: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +114,10 @@ def trial_row(row: dict[str, Any]) -> TrialRow:
 
 def version_row(row: dict[str, Any]) -> VersionRow:
     return VersionRow(**{k: row[k] for k in VersionRow.__slots__})
+
+
+def backfill_plan(row: dict[str, Any]) -> BackfillPlan:
+    return BackfillPlan(**{k: row[k] for k in BackfillPlan.__slots__})
 
 
 def change_row(

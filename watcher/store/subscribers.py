@@ -88,22 +88,7 @@ class SubscriberTables(OutboxTables):
                     f"not watched: {', '.join(not_watched)}; add them first with "
                     f"`trialwatch watch add {' '.join(not_watched)}`"
                 )
-            subscriber = self.subscriber(email=email)
-            if subscriber is None:
-                unsubscribe_token = secrets.token_urlsafe(32)
-                feed_token = secrets.token_urlsafe(32)
-                db.table("subscribers").insert(
-                    {
-                        "email": email,
-                        "unsubscribe_token": unsubscribe_token,
-                        "feed_token": feed_token,
-                        "unsubscribe_hash": token_hash(unsubscribe_token),
-                        "feed_hash": token_hash(feed_token),
-                        "created_at": iso(now),
-                    }
-                )
-                subscriber = self.subscriber(email=email)
-                assert subscriber is not None  # inserted just above, in this transaction
+            subscriber = self._person(email, now)
             had = {sub.nct_id: sub for _, sub in self.subscriptions(subscriber_id=subscriber.id)}
             for nct_id in nct_ids:
                 if nct_id in had:
@@ -132,6 +117,27 @@ class SubscriberTables(OutboxTables):
                 self._enqueue([m for m in messages if m is not None], now)
         return Subscribed(subscriber, outcomes)
 
+    def _person(self, email: str, now: datetime) -> Subscriber:
+        """The subscriber with this address, created (with fresh tokens) when there is none;
+        called inside the caller's transaction."""
+        subscriber = self.subscriber(email=email)
+        if subscriber is None:
+            unsubscribe_token = secrets.token_urlsafe(32)
+            feed_token = secrets.token_urlsafe(32)
+            self.db.table("subscribers").insert(
+                {
+                    "email": email,
+                    "unsubscribe_token": unsubscribe_token,
+                    "feed_token": feed_token,
+                    "unsubscribe_hash": token_hash(unsubscribe_token),
+                    "feed_hash": token_hash(feed_token),
+                    "created_at": iso(now),
+                }
+            )
+            subscriber = self.subscriber(email=email)
+            assert subscriber is not None  # inserted just above, in this transaction
+        return subscriber
+
     def unsubscribe(self, subscriber: Subscriber, nct_ids: Sequence[str] | None = None) -> int:
         """End some (or all) of a subscriber's subscriptions; returns how many ended.
 
@@ -140,10 +146,13 @@ class SubscriberTables(OutboxTables):
         has already claimed one finds it cancelled when it renews its claim, and skips it).
         """
         with self.atomic() as db:
-            if nct_ids is None:
+            if nct_ids is None:  # everything: their saved searches' notices too
                 ended = db.execute(
                     "DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber.id]
                 ).rowcount
+                db.execute(
+                    "DELETE FROM search_subscriptions WHERE subscriber_id = ?", [subscriber.id]
+                )
             else:
                 ended = sum(
                     db.execute(
@@ -153,7 +162,9 @@ class SubscriberTables(OutboxTables):
                     for nct_id in nct_ids
                 )
             left = db.execute(
-                "SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?", [subscriber.id]
+                """SELECT (SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?)
+                        + (SELECT COUNT(*) FROM search_subscriptions WHERE subscriber_id = ?)""",
+                [subscriber.id, subscriber.id],
             ).fetchone()[0]
             if not left:
                 db.execute(
@@ -186,8 +197,9 @@ class SubscriberTables(OutboxTables):
             ).rowcount
             db.conn.executemany(
                 """DELETE FROM subscribers WHERE id = ?
-                   AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE subscriber_id = ?)""",
-                [(person, person) for person in people],
+                   AND NOT EXISTS (SELECT 1 FROM subscriptions WHERE subscriber_id = ?)
+                   AND NOT EXISTS (SELECT 1 FROM search_subscriptions WHERE subscriber_id = ?)""",
+                [(person, person, person) for person in people],
             )
         return int(ended)
 

@@ -1,0 +1,89 @@
+"""The email a saved search's subscriber gets when a data release brings new matches (pure).
+
+One email per subscriber per run, grouping every new match of that run (a release that adds
+three trials is one message, not three). Each trial is said as everywhere else: its plain-English
+key facts and what the study tests (`trial_summary`), its sites nearest the search's place with
+their distance (`nearest_sites`), and one link to the whole trial; the footer carries the
+unsubscribe link. The key names the search, the release and the person, so a run repeated after
+a crash queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from watcher.core.glossary import Glossary
+from watcher.core.message import Outgoing
+from watcher.core.notify import (
+    Letterhead,
+    Link,
+    Renderer,
+    _email,
+    footer,
+    nearest_sites,
+    trial_page,
+)
+from watcher.core.record import Trial
+from watcher.core.search import SavedSearch
+from watcher.core.subscriptions import Subscriber
+from watcher.core.wording import SiteLine, TrialSummary, trial_summary
+from watcher.core.wording.search import matches_headline, matches_intro, matches_reason
+from watcher.core.wording.trial_facts import Fact
+
+# The facts of `trial_summary` a match notice shows: what the study tests, and beside what.
+_TESTS = frozenset({"What the study tests", "Compared with"})
+
+
+@dataclass(frozen=True, slots=True)
+class MatchSection:
+    """One new match as the notice shows it."""
+
+    trial: TrialSummary
+    tests: tuple[Fact, ...]
+    sites: tuple[SiteLine, ...]
+    more_sites: int
+    page: Link
+
+
+def match_section(
+    trial: Trial, search: SavedSearch, *, glossary: Glossary, letterhead: Letterhead
+) -> MatchSection:
+    """A new match for a patient: key facts, what it tests, the sites nearest the search's place."""
+    about = trial_summary(trial, "patient", glossary, search.near)
+    sites, more = nearest_sites(about)
+    tests = tuple(fact for fact in about.facts if fact.label in _TESTS)
+    return MatchSection(about, tests, sites, more, trial_page(about.nct_id, "patient", letterhead))
+
+
+def matches_email(
+    person: Subscriber,
+    search: SavedSearch,
+    release: str,
+    sections: Sequence[MatchSection],
+    *,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> Outgoing:
+    """One subscriber's email about this run's new matches (`sections`, at least one)."""
+    subject = matches_headline(search.name, [(s.trial.nct_id, s.trial.title) for s in sections])
+    context = {
+        "headline": subject,
+        "intro": matches_intro(len(sections), search.describe()),
+        "matches": sections,
+        "reason": matches_reason(search.name),
+        **footer(person, letterhead),
+    }
+    key = f"search/{search.id}/{release}/p{person.id}"
+    return _email(
+        person,
+        subject,
+        "search_matches",
+        context,
+        key=key,
+        letterhead=letterhead,
+        render=render,
+        now=now,
+    )
