@@ -19,6 +19,7 @@ from watcher.cli import (
     history,
     notify,
     search,
+    serve,
     setup,
     summary,
     timeline,
@@ -59,6 +60,7 @@ for _command in (
     summary.summary,
     daemon.run,
     daemon.status,
+    serve.serve,
     setup.check_config,
     setup.demo,
 ):

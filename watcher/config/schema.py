@@ -30,6 +30,7 @@ from watcher.config.values import (
     Flag,
     Host,
     Integer,
+    Listen,
     Mailbox,
     Names,
     Number,
@@ -237,12 +238,27 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The public web address that links in email point to."""
+    """The web front (`trialwatch serve`) and the public address that links in email point to."""
 
     base_url: str | None = setting(
         Blankable(Url(https_only=True)),
         "",
         "public https:// base URL for one-click unsubscribe links; empty: mailto: links",
+    )
+    listen: tuple[str, int] = setting(
+        Listen(),
+        "127.0.0.1:8080",
+        "host:port `trialwatch serve` listens on; keep it on 127.0.0.1 behind a TLS proxy",
+    )
+    allow_new_trials: bool = setting(
+        Flag(),
+        False,
+        "let a reader who types a valid NCT ID nobody watches yet have it fetched and watched",
+    )
+    max_trials: int = setting(
+        Integer(1),
+        1000,
+        "watched trials beyond which the web front adds no more (allow_new_trials)",
     )
 
 
