@@ -224,12 +224,22 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The public web address that links in email point to."""
+    """The web front: the public address links in email point to, and its limits."""
 
     base_url: str | None = setting(
         Blankable(Url(https_only=True)),
         "",
         "public https:// base URL for one-click unsubscribe links; empty: mailto: links",
+    )
+    confirmations_per_day: int = setting(
+        Integer(1, 100),
+        3,
+        "confirmation emails one address can be sent in 24 hours (more requests send nothing)",
+    )
+    subscribe_per_hour: int = setting(
+        Integer(1, 10_000),
+        20,
+        "subscribe requests one client IP may make in an hour (more are refused with 429)",
     )
 
 

@@ -4,9 +4,10 @@ The store is one object on one connection, because a method that writes several 
 version, its changes, the messages they cause) must do it in one transaction. Its methods are
 grouped by the tables they serve, each group in its own module, stacked as base classes:
 `connection` (opening, migrations, transactions, SQLite's errors, small key/value state),
-`outbox` (queued messages and their claims), `subscribers` (subscriptions and digests), and
-this module: watched trials, their versions and changes, and what a check records. The schema
-is in `migrations`, the returned rows in `rows`.
+`outbox` (queued messages and their claims), `subscribers` (subscriptions and digests),
+`confirmations` (web requests waiting for their link), and this module: watched trials,
+their versions and changes, and what a check records. The schema is in `migrations`, the
+returned rows in `rows`.
 
 Why it looks like this:
 - Every state change is one `atomic()` transaction, so a crash or kill at any point leaves
@@ -30,6 +31,7 @@ from watcher.core.message import Notices, Outgoing
 from watcher.core.progress import Progress
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
+from watcher.store.confirmations import ConfirmationTables
 from watcher.store.rows import (
     TrialRow,
     VersionRow,
@@ -39,10 +41,9 @@ from watcher.store.rows import (
     trial_row,
     version_row,
 )
-from watcher.store.subscribers import SubscriberTables
 
 
-class Store(SubscriberTables):
+class Store(ConfirmationTables):
     """A trialwatch database on disk."""
 
     # -- watched trials ---------------------------------------------------------------------
