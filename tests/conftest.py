@@ -23,6 +23,9 @@ from watcher.registry.replay import ReplayRegistry
 from watcher.registry.replay_server import ReplayServer
 from watcher.store.database import Store
 
+# The web front's fixtures (`web_site`, `chromium`), in a module of their own.
+pytest_plugins = ["web_server"]
+
 TESTS = Path(__file__).parent
 FIXTURE_DIRS = (
     TESTS / "fixtures" / "ctgov",

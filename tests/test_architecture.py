@@ -556,8 +556,20 @@ LAYERS: dict[str, frozenset[str]] = {
     "service": frozenset(
         {"watcher", "core", "errors", "config", "data", "registry", "store", "delivery"}
     ),
+    "web": frozenset({"core", "errors", "config", "data", "store", "delivery", "service"}),
     "cli": frozenset(
-        {"watcher", "core", "errors", "config", "data", "registry", "store", "delivery", "service"}
+        {
+            "watcher",
+            "core",
+            "errors",
+            "config",
+            "data",
+            "registry",
+            "store",
+            "delivery",
+            "service",
+            "web",
+        }
     ),
     "__main__": frozenset({"cli"}),
 }

@@ -26,6 +26,7 @@ READ_ONLY = {
 NO_ANSWER = {
     "run": "the daemon: it runs until stopped, logs each cycle and keeps its summary for "
     "`status --json`",
+    "serve": "the web front: it serves until stopped and logs one line per request",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from watcher import __version__
-from watcher.cli import check, daemon, history, notify, setup, summary, timeline, watch
+from watcher.cli import check, daemon, history, notify, serve, setup, summary, timeline, watch
 from watcher.cli.support import App
 
 
@@ -46,6 +46,7 @@ for _command in (
     summary.summary,
     daemon.run,
     daemon.status,
+    serve.serve,
     setup.check_config,
     setup.demo,
 ):

@@ -27,8 +27,10 @@ from watcher.config.values import (
     Blankable,
     Choice,
     Duration,
+    Flag,
     Host,
     Integer,
+    Listen,
     Mailbox,
     Names,
     Number,
@@ -224,12 +226,27 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The web front: the public address links in email point to, and its limits."""
+    """The web front (`trialwatch serve`) and the public address that links in email point to."""
 
     base_url: str | None = setting(
         Blankable(Url(https_only=True)),
         "",
         "public https:// base URL for one-click unsubscribe links; empty: mailto: links",
+    )
+    listen: tuple[str, int] = setting(
+        Listen(),
+        "127.0.0.1:8080",
+        "host:port `trialwatch serve` listens on; keep it on 127.0.0.1 behind a TLS proxy",
+    )
+    allow_new_trials: bool = setting(
+        Flag(),
+        False,
+        "let a reader who types a valid NCT ID nobody watches yet have it fetched and watched",
+    )
+    max_trials: int = setting(
+        Integer(1),
+        1000,
+        "watched trials beyond which the web front adds no more (allow_new_trials)",
     )
     confirmations_per_day: int = setting(
         Integer(1, 100),

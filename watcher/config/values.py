@@ -214,6 +214,39 @@ class Integer(ValueType[int]):
 
 
 @dataclass(frozen=True)
+class Flag(ValueType[bool]):
+    """true or false, as TOML writes them (not "yes", not 1: a typo must not read as a choice)."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> bool:
+        if not isinstance(raw, bool):
+            raise ValueError(f"expected true or false, got {describe(raw)}")
+        return raw
+
+    def show(self, value: bool) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class Listen(ValueType[tuple[str, int]]):
+    """Where a server listens: "host:port" ("[::1]:8080" for an IPv6 address); port 0 asks the
+    system for a free port (the server prints the one it got)."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> tuple[str, int]:
+        text = Text().parse(raw, ctx)
+        host, colon, port = text.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not colon or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f'expected "host:port", e.g. "127.0.0.1:8080", got {describe(text)}')
+        if any(ch.isspace() or ch == "/" for ch in host):
+            raise ValueError(f"{describe(text)}: the host part is not a host name or address")
+        return host, int(port)
+
+    def show(self, value: tuple[str, int]) -> TomlValue:
+        host, port = value
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
 class Choice(ValueType[str]):
     """One of a fixed set of words (case does not matter)."""
 

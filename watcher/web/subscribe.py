@@ -101,9 +101,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             raise HTTPException(
                 429, "Too many requests came from your connection. Please try again in an hour."
             )
-        values = {
-            name: field(form, name) for name in ("address", "delivery", "near", "within")
-        }
+        values = {name: field(form, name) for name in ("address", "delivery", "near", "within")}
         values["delivery"] = values["delivery"] or "immediate"
         links = site_url(ctx, request)
 
@@ -184,9 +182,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         ended = await run_in_threadpool(end_all)
         if one_click:  # a mail provider: it reads the status, not a page
             return PlainTextResponse("Unsubscribed.\n")
-        return page(
-            ctx, request, "web/unsubscribe.html.j2", state="done" if ended else "unknown"
-        )
+        return page(ctx, request, "web/unsubscribe.html.j2", state="done" if ended else "unknown")
 
     def manage_page(request: Request) -> Response:
         return _manage_page(ctx, request, str(request.path_params["token"]))
