@@ -9,15 +9,17 @@ named by its field."""
 from __future__ import annotations
 
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import Trialwatch, demo_versions
+from conftest import Trialwatch, demo_versions, write_config
 from test_subscriptions import html_of, mails, text_of
 
 from watcher.config import Settings, load_settings
+from watcher.registry.replay import ReplayRegistry
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.confirmations import (
     FormProblems,
@@ -33,13 +35,25 @@ SITE = "https://watch.example.org"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state directory whose database shows one watched trial with a stored version, made
+    once through the real CLI and replay registry (each test gets a copy: `site`)."""
+    root = tmp_path_factory.mktemp("seeded")
+    with ReplayServer(ReplayRegistry()) as replay:
+        replay.registry.publish(demo_versions(NCT)[0])
+        made = Trialwatch(root / "state", write_config(root / "config.toml", replay.base_url))
+        made("watch", "add", NCT)
+        made("check")
+    return made.state_dir
+
+
 @pytest.fixture
-def site(trialwatch: Trialwatch, replay: ReplayServer) -> Trialwatch:
-    """A trialwatch whose database shows one watched trial with a stored version."""
-    replay.registry.publish(demo_versions(NCT)[0])
-    trialwatch("watch", "add", NCT)
-    trialwatch("check")
-    return trialwatch
+def site(seeded: Path, tmp_path: Path) -> Trialwatch:
+    """A copy of the seeded state; its registry is gone, and nothing here needs it."""
+    shutil.copytree(seeded, tmp_path / "state")
+    config = write_config(tmp_path / "config.toml", "http://127.0.0.1:9")
+    return Trialwatch(tmp_path / "state", config)
 
 
 def settings_of(trialwatch: Trialwatch, **web: int) -> Settings:
