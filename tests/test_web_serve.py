@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from web_server import WebSite
+from web_server import WebSite, start_web
 
 from watcher.web.security import HEADERS
 
@@ -43,3 +43,12 @@ def test_an_address_in_use_is_one_error_line(tmp_path: Path, web_site: WebSite) 
     assert done.returncode == 78
     assert done.stderr.startswith(f"Error: [web].listen {taken}: cannot listen there")
     assert "Traceback" not in done.stderr
+
+
+def test_sigterm_stops_the_server_gracefully(tmp_path: Path) -> None:
+    """SIGTERM: requests in flight finish, the app's shutdown runs (closing the database)."""
+    config = tmp_path / "config.toml"
+    config.write_text('[web]\nlisten = "127.0.0.1:0"\n', encoding="utf-8")
+    with start_web(config, tmp_path) as server:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+    assert "Application shutdown complete" in server.log()

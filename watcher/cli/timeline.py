@@ -1,8 +1,8 @@
 """`trialwatch timeline`: a trial's story over its stored versions, in plain words or as JSON.
 
-Reads every stored version, whatever its source (polled, or backfilled from the registry's
-history), and dates each by the registry's own last update posted date in the record; only a
-record without one falls back to when trialwatch fetched it, and the JSON says so.
+Reads every stored version (`service/versions.py`, shared with the web front's trial page),
+dated by the registry's own last update posted date in the record; only a record without one
+falls back to when trialwatch fetched it, and the JSON says so.
 """
 
 from __future__ import annotations
@@ -12,29 +12,14 @@ import click
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, audience_option, json_option, pass_app, reports_errors
 from watcher.core.ids import parse_nct_ids
-from watcher.core.record import parse_trial
 from watcher.core.wording.timeline import (
-    TimelineVersion,
     build_timeline,
     coordinator_sentences,
     patient_sentences,
 )
 from watcher.core.wording.words import count_words, date_words
 from watcher.errors import InputError
-from watcher.store.database import Store
-
-
-def stored_versions(store: Store, nct: str) -> list[TimelineVersion]:
-    """Every stored version of a trial, oldest first, dated by the registry."""
-    out: list[TimelineVersion] = []
-    for row in store.versions(nct):
-        trial = parse_trial(store.record(nct, row.version))
-        posted = trial.last_update_posted or row.last_update_posted
-        date, basis = (
-            (posted, "last_update_posted") if posted else (row.fetched_at[:10], "fetched_at")
-        )
-        out.append(TimelineVersion(row.version, date, basis, trial, row.source))
-    return out
+from watcher.service.versions import stored_versions
 
 
 @click.command()

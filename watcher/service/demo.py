@@ -92,6 +92,7 @@ class DemoRun:
     emails: tuple[Path, ...]  # each message the Maildir holds, oldest first
     feeds: tuple[Path, ...]  # the featured trial's feed, all trials', the patient's private one
     unsubscribe_token: str
+    settings: Settings  # the demo's, for `demo --serve` to serve its state
 
     def to_json(self) -> dict[str, Any]:
         """The `demo --json` shape: paths as strings, each check as `check --json` prints it."""
@@ -104,9 +105,10 @@ class DemoRun:
         }
 
 
-def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
+def run_demo(echo: Echo, state_dir: Path | None = None, *, web_url: str | None = None) -> DemoRun:
     """Walk through watch → first check → registry update → second check → the patient's email
-    and the feeds, telling `echo` in a screenful (the patient's address never shown)."""
+    and the feeds, telling `echo` in a screenful (the patient's address never shown); with
+    `web_url` (`demo --serve`, which starts the web front there next), where to read it."""
     state_dir = state_dir or Path(tempfile.mkdtemp(prefix="trialwatch-demo-"))
     config = state_dir / "config.toml"
     versions = demo_versions()
@@ -179,6 +181,8 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
         f"  {look} unsubscribe --token {person.unsubscribe_token}"
         "   (as the email's link does)"
     )
+    if web_url:
+        echo(f"\nRead it on the web: {web_url}/trials/{FEATURED}   (Ctrl-C stops the web front)")
     return DemoRun(
         state_dir,
         config,
@@ -186,6 +190,7 @@ def run_demo(echo: Echo, state_dir: Path | None = None) -> DemoRun:
         tuple(emails),
         feeds,
         person.unsubscribe_token,
+        settings,
     )
 
 

@@ -184,3 +184,9 @@ def _title(store: Store, nct_id: str) -> str:
 
 def _people(count: int) -> str:
     return f"{count} subscriber{'s' if count != 1 else ''}"
+
+
+def look_up(store: Store, settings: Settings, nct_id: str) -> Trial:
+    """The trial as stored here, else as the registry lists it (one request); an unknown or
+    moved NCT ID is one `InputError`, as `subscribe` refuses it (the web front's lookup)."""
+    return _trials(store, settings, [nct_id])[nct_id]

@@ -63,7 +63,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         path = private_feed_path(ctx.settings, token, kind)
         return file_response(request, path, MEDIA_TYPES[kind], cache=PRIVATE_CACHE, missing=NO_FEED)
 
-    def healthz(request: Request) -> Response:
+    async def healthz(request: Request) -> Response:
         """200 "ok" when the database answers; the proxy's and systemd's liveness check."""
         ctx.store().trial("NCT00000000")
         return PlainTextResponse("ok\n", headers={"cache-control": "no-store"})
