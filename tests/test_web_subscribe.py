@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import Trialwatch
@@ -25,8 +25,8 @@ NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 BASE = "http://127.0.0.1"
 
 
-def client_for(trialwatch: Trialwatch, **web: int) -> TestClient:
-    ctx = WebContext(settings_of(trialwatch, **web), lambda: NOW)
+def client_for(trialwatch: Trialwatch, now: datetime = NOW, **web: int) -> TestClient:
+    ctx = WebContext(settings_of(trialwatch, **web), lambda: now)
     return TestClient(create_app(ctx), base_url=BASE)
 
 
@@ -199,3 +199,16 @@ def _tokens(trialwatch: Trialwatch) -> list[str]:
 
     with Store(trialwatch.state_dir / "trialwatch.db") as store:
         return [s.unsubscribe_token for s, _ in store.subscriptions()]
+
+
+def test_a_link_opened_after_48_hours_says_it_has_ended(site: Trialwatch, web: TestClient) -> None:
+    """410 and plain words, on opening and on pressing; nobody is subscribed."""
+    ask(web, "pat@example.org")
+    path = link(site, "confirm")
+    with client_for(site, NOW + timedelta(hours=48, seconds=1)) as later:
+        shown = later.get(path)
+        pressed = later.post(path, data={"csrf": csrf(later, f"/trials/{NCT}")})
+    assert shown.status_code == pressed.status_code == 410
+    assert "This link has ended" in words(shown.text) and "ask again" in shown.text
+    assert "This link has ended" in words(pressed.text)
+    assert subscribers(site) == []

@@ -43,8 +43,8 @@ from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render
 from watcher.errors import InputError
 from watcher.service.subscriptions import SubscribeResult, subscribe
+from watcher.store.confirmations import Pending
 from watcher.store.database import Store
-from watcher.store.rows import iso
 
 EXPIRY = timedelta(hours=CONFIRM_HOURS)
 LIMIT_WINDOW = timedelta(days=1)  # what `[web] confirmations_per_day` counts over
@@ -262,16 +262,24 @@ class Confirmation:
     result: SubscribeResult | None = None
 
 
+def look_up(store: Store, token: str, now: datetime) -> tuple[Outcome | None, Pending | None]:
+    """The request behind a confirmation link, and why it cannot be confirmed (None: it can)."""
+    pending = store.confirmation(token)
+    if pending is None:
+        return "unknown", None
+    if pending.used_at is not None:
+        return "used", pending
+    if datetime.fromisoformat(pending.expires_at) <= now:
+        return "expired", pending
+    return None, pending
+
+
 def confirm(store: Store, settings: Settings, token: str, now: datetime) -> Confirmation:
     """Subscribe as the request asked, once: the request is marked used in the same
     transaction, so two clicks at once subscribe (and welcome) once."""
-    pending = store.confirmation(token)
-    if pending is None:
-        return Confirmation("unknown")
-    if pending.used_at is not None:
-        return Confirmation("used")
-    if pending.expires_at <= iso(now):
-        return Confirmation("expired")
+    refused, pending = look_up(store, token, now)
+    if refused is not None or pending is None:
+        return Confirmation(refused or "unknown")
     with store.atomic():
         if not store.use_confirmation(pending.id, now):
             return Confirmation("used")

@@ -37,7 +37,13 @@ from starlette.routing import BaseRoute, Route
 
 from watcher.core.wording.confirmation import CONFIRM_HOURS, SENT_LINES
 from watcher.core.wording.subscription import FEED_LINE
-from watcher.service.confirmations import FormProblems, check_form, confirm, request_subscription
+from watcher.service.confirmations import (
+    FormProblems,
+    check_form,
+    confirm,
+    look_up,
+    request_subscription,
+)
 from watcher.service.manage import account, change
 from watcher.web.context import WebContext
 from watcher.web.render import page
@@ -137,14 +143,9 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         return page(ctx, request, "web/subscribe_sent.html.j2", nct_id=nct_id, lines=SENT_LINES)
 
     def confirm_page(request: Request) -> Response:
-        token = str(request.path_params["token"])
-        pending = ctx.store().confirmation(token)
-        if pending is None:
-            return _confirm_page(ctx, request, "unknown")
-        if pending.used_at is not None:
-            return _confirm_page(ctx, request, "used")
-        if pending.expires_at <= ctx.clock().isoformat(timespec="seconds"):
-            return _confirm_page(ctx, request, "expired")
+        refused, pending = look_up(ctx.store(), str(request.path_params["token"]), ctx.clock())
+        if refused is not None or pending is None:
+            return _confirm_page(ctx, request, refused or "unknown")
         titles = [(n, _title(ctx, n)) for n in pending.nct_ids]
         return _confirm_page(ctx, request, "ask", trials=titles)
 
