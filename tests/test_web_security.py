@@ -21,7 +21,7 @@ from watcher.config import load_settings
 from watcher.delivery.templates import environment
 from watcher.web.app import create_app
 from watcher.web.context import WebContext
-from watcher.web.render import page
+from watcher.web.render import PageCache, cached_page, page
 from watcher.web.security import CSRF_COOKIE, HEADERS, MAX_BODY_BYTES, require_csrf
 
 FORM = """{% extends "web/_page.html.j2" %}{% block title %}Form{% endblock %}
@@ -49,14 +49,24 @@ def web(tmp_path: Path) -> Iterator[TestClient]:
         sent = await require_csrf(request)
         return PlainTextResponse(f"accepted {sent.get('name')}")
 
+    def broken(request: Request) -> Response:
+        raise RuntimeError("a bug, with a secret in its message")
+
+    cache = PageCache()
+
+    def cached(request: Request) -> Response:
+        return cached_page(ctx, request, cache, "one key", "test/form.html.j2")
+
+    app.router.routes.insert(0, Route("/broken", broken))
+    app.router.routes.insert(0, Route("/cached-form", cached))
     app.router.routes.insert(0, Route("/form", form, methods=["GET"]))
     app.router.routes.insert(0, Route("/form", post, methods=["POST"]))
-    with TestClient(app) as client:
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 
-def _token(client: TestClient) -> str:
-    found = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/form").text)
+def _token(client: TestClient, path: str = "/form") -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get(path).text)
     assert found, "the form carries no CSRF field"
     return found.group(1)
 
@@ -194,3 +204,27 @@ def test_the_access_log_keeps_ordinary_paths_and_drops_the_query(
     assert lines[0].startswith('"GET / HTTP/1.1" 200')
     assert "cancer" not in lines[0]
     assert lines[1].startswith('"GET /feeds/all.atom HTTP/1.1" 404')
+
+
+def test_an_unexpected_error_is_a_plain_500_with_the_headers(web: TestClient) -> None:
+    response = web.get("/broken")
+    assert response.status_code == 500
+    assert (
+        response.text == "Something went wrong on this site. Please try again in a few minutes.\n"
+    )
+    assert "secret" not in response.text
+    assert all(response.headers.get(name) == value for name, value in HEADERS.items())
+
+
+def test_a_cached_page_gives_each_browser_its_own_token(web: TestClient) -> None:
+    """Rendered once, answered to two browsers: each gets the token of its own cookie."""
+    first = _token(web, "/cached-form")
+    first_cookie = web.cookies[CSRF_COOKIE]
+    web.cookies.clear()
+    second = _token(web, "/cached-form")
+    assert first != second
+    assert web.post("/form", data={"csrf": second, "name": "B"}).text == "accepted B"
+    web.cookies.clear()
+    web.cookies.set(CSRF_COOKIE, first_cookie)
+    assert web.post("/form", data={"csrf": first, "name": "A"}).text == "accepted A"
+    assert "trialwatch:csrf-field" not in web.get("/cached-form").text

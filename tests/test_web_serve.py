@@ -26,6 +26,12 @@ def test_the_server_answers_health_pages_and_feeds(web_site: WebSite) -> None:
         f"{web_site.url}/feeds/all.atom", headers={"if-none-match": feed.headers["etag"]}
     )
     assert again.status_code == 304
+    assert all(again.headers[name] == value for name, value in HEADERS.items())
+    assert again.headers["etag"] == feed.headers["etag"]
+    since = {"if-modified-since": feed.headers["last-modified"]}
+    assert httpx.get(f"{web_site.url}/feeds/all.atom", headers=since).status_code == 304
+    old = {"if-modified-since": "Mon, 01 Jan 2001 00:00:00 GMT"}
+    assert httpx.get(f"{web_site.url}/feeds/all.atom", headers=old).status_code == 200
     assert '"GET /feeds/all.atom HTTP/1.1" 304' in web_site.log()
 
 

@@ -6,8 +6,6 @@ import click
 
 from watcher.cli.support import App, now, pass_app, reports_errors
 from watcher.service.logs import setup_logging
-from watcher.web.server import address, bind
-from watcher.web.server import serve as run_server
 
 
 @click.command()
@@ -15,6 +13,10 @@ from watcher.web.server import serve as run_server
 @reports_errors
 def serve(app: App) -> None:
     """Serve the web pages and feeds on [web] listen (default 127.0.0.1:8080) until SIGTERM."""
+    # Imported here: every other command starts without loading the web stack.
+    from watcher.web.server import address, bind
+    from watcher.web.server import serve as run_server
+
     settings = app.settings
     setup_logging(settings.log.level)
     sock = bind(*settings.web.listen)

@@ -11,8 +11,6 @@ from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.config import effective_json, format_effective
 from watcher.service.demo import run_demo
 from watcher.service.logs import setup_logging
-from watcher.web.server import address, bind
-from watcher.web.server import serve as serve_web
 
 
 @click.command()
@@ -33,6 +31,9 @@ def demo(state_dir: Path | None, serve: bool, as_json: bool) -> None:
     """Run the whole pipeline offline against a local replay of the registry."""
     if state_dir is not None:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from watcher.web.server import address, bind  # the web stack only when asked for
+    from watcher.web.server import serve as serve_web
+
     # Bound first, so the demo can say (and link) where its pages will be.
     sock = bind("127.0.0.1", 0) if serve else None
     url = address(sock) if sock else None

@@ -12,7 +12,8 @@ criteria with the glossary: about two seconds for a trial with 50 versions and 3
 a version's page shows only changes with a new version, so it is built once per (trial,
 current version, audience) in a worker thread and kept in a small cache (`views`); a request
 then costs one indexed read and the template. The sites nearest a place the reader typed are
-worked out per request from the cached trial.
+worked out per request from the cached trial. The page itself, without a place, is rendered
+once per version too (`render.cached_page`): each reader gets it with their own CSRF input.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -48,7 +50,7 @@ from watcher.service.versions import stored_versions
 from watcher.web.context import WebContext
 from watcher.web.files import file_response
 from watcher.web.limits import Limiter
-from watcher.web.render import page
+from watcher.web.render import PageCache, cached_page, page
 
 NOT_WATCHED = (
     "This site does not follow a trial with that number. Check the number (NCT and 8 digits, "
@@ -89,8 +91,7 @@ class TrialView:
     summary: TrialSummary
     story: tuple[str, ...]
     history: tuple[HistoryEntry, ...]
-    versions: int
-    first_seen: str
+    first_seen: str  # the date of the oldest stored version, in words
 
 
 def _history(ctx: WebContext, nct_id: str) -> tuple[HistoryEntry, ...]:
@@ -123,6 +124,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     everyone = Limiter(20, timedelta(hours=1))
 
     views: OrderedDict[tuple[str, int, str], TrialView] = OrderedDict()
+    pages = PageCache()
 
     def _view(nct_id: str, version: int, audience: str) -> TrialView:
         versions = stored_versions(ctx.store(), nct_id)
@@ -136,7 +138,6 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             summary=trial_summary(trial, audience, glossary),
             story=tuple(says(story)),
             history=_history(ctx, nct_id),
-            versions=len(versions),
             first_seen=date_words(story.first),
         )
 
@@ -262,10 +263,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                 summary = await run_in_threadpool(_nearest, view.trial, typed_near)
             except InputError as exc:
                 near_problem = _place_problem(typed_near, str(exc))
-        return page(
-            ctx,
-            request,
-            "web/trial.html.j2",
+        values: dict[str, Any] = dict(
             nct_id=nct_id,
             view=view,
             trial=summary,
@@ -275,6 +273,9 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             site_count=count_words(len(summary.sites) + summary.sites_not_shown, "site", "sites"),
             registry=registry_url(nct_id),
         )
+        if typed_near:  # a page for this reader's place
+            return page(ctx, request, "web/trial.html.j2", **values)
+        return cached_page(ctx, request, pages, key, "web/trial.html.j2", **values)
 
     def _nearest(trial: Trial, place: str) -> TrialSummary:
         near = resolve_near(place, None, load_gazetteer)  # the gazetteer loads once, slowly

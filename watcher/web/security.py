@@ -41,11 +41,15 @@ HEADERS = {
 }
 
 
+TOO_LARGE = "That was more than this site accepts in one form."
+BROKEN = "Something went wrong on this site. Please try again in a few minutes."
+
+
 class TooLarge(HTTPException):
     """The request body is over `MAX_BODY_BYTES` (answered 413)."""
 
     def __init__(self) -> None:
-        super().__init__(413, "That was more than this site accepts in one form.")
+        super().__init__(413, TOO_LARGE)
 
 
 class SecurityHeaders:
@@ -64,8 +68,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = MutableHeaders(scope=message)
                 for name, value in HEADERS.items():
                     headers[name] = value
@@ -73,7 +81,7 @@ class SecurityHeaders:
 
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_body:
-            await _refuse_too_large(with_headers)
+            await _plain(with_headers, 413, TOO_LARGE)
             return
         seen = 0
 
@@ -86,15 +94,23 @@ class SecurityHeaders:
                     raise TooLarge()
             return message
 
-        await self.app(scope, counted, with_headers)
+        try:
+            await self.app(scope, counted, with_headers)
+        except Exception:
+            # Starlette answers an unexpected error outside every middleware, so without this
+            # its 500 would go out without the headers. The error is still raised, and logged.
+            if not started:
+                await _plain(with_headers, 500, BROKEN)
+            raise
 
 
-async def _refuse_too_large(send: Send) -> None:
-    body = b"That was more than this site accepts in one form.\n"
+async def _plain(send: Send, status: int, text: str) -> None:
+    """A short plain-text answer, for the cases the app's own pages cannot make."""
+    body = f"{text}\n".encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
