@@ -196,8 +196,8 @@ def test_every_problem_of_the_form_is_named_by_its_field(site: Trialwatch) -> No
 
 
 def test_a_subscriber_changes_how_often_they_hear_on_their_page(site: Trialwatch) -> None:
-    """`change` keeps what is not given (the place) and changes the digest; a trial they do
-    not follow is refused by field."""
+    """`change` keeps what is not given (the place) and changes the digest, then a distance
+    alone measures from the place they had; a trial they do not follow is refused by field."""
     site("subscribe", "pat@example.org", NCT, "--near", "Boston, MA")
     with open_store(site) as store:
         person = store.subscriber(email="pat@example.org")
@@ -209,6 +209,11 @@ def test_a_subscriber_changes_how_often_they_hear_on_their_page(site: Trialwatch
     (person_json,) = site.json("subscribers")
     (sub,) = person_json["subscriptions"]
     assert (sub["delivery"], sub["near"].startswith("Boston")) == ("weekly", True)
+    with open_store(site) as store:
+        change(store, person, NCT, T0, delivery="weekly", within="50km")
+    (person_json,) = site.json("subscribers")
+    (sub,) = person_json["subscriptions"]
+    assert (sub["near"].startswith("Boston"), sub["within"]) == (True, "50 km")
 
 
 def test_old_requests_are_forgotten_with_their_addresses(site: Trialwatch, tmp_path: Path) -> None:

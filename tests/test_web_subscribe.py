@@ -170,6 +170,7 @@ def test_the_manage_page_changes_and_ends_a_subscription(site: Trialwatch, web: 
     )
     assert saved.status_code == 200 and f"Saved: {NCT}" in saved.text
     assert "Now: One email a week" in words(saved.text)
+    assert 'value="50km" selected' not in saved.text
     ended = web.post(
         f"/manage/{token}/end", data={"csrf": csrf(web, f"/manage/{token}"), "nct_id": NCT}
     )

@@ -26,7 +26,7 @@ from urllib.parse import quote
 from watcher.config import Settings
 from watcher.core.addresses import validate_email
 from watcher.core.change import DELIVERIES
-from watcher.core.distance import Radius
+from watcher.core.distance import Radius, parse_within
 from watcher.core.gazetteer import resolve_near
 from watcher.core.ids import parse_nct_id
 from watcher.core.message import Outgoing, build_email, wire_bytes
@@ -124,6 +124,14 @@ def place_of(near: str, within: str) -> Near | None:
         field = "within" if text.startswith("--within") else "near"
         words = text.replace("--near", "place").replace("--within", "distance")
         raise FormProblems({field: words}) from None
+
+
+def radius_of(within: str) -> Radius:
+    """The form's distance (empty: the default), or `FormProblems` on it."""
+    try:
+        return parse_within(within.strip() or None)
+    except InputError as exc:
+        raise FormProblems({"within": str(exc).replace("--within", "distance")}) from None
 
 
 Requested = Literal["confirm", "known", "limited"]

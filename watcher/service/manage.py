@@ -9,12 +9,13 @@ transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from watcher.core.change import DELIVERIES
+from watcher.core.places import Near
 from watcher.core.subscriptions import Subscriber, Subscription
-from watcher.service.confirmations import FormProblems, place_of
+from watcher.service.confirmations import FormProblems, place_of, radius_of
 from watcher.store.database import Store
 
 
@@ -56,11 +57,17 @@ def change(
     near: str = "",
     within: str = "",
 ) -> None:
-    """Change how `person` hears about one trial they follow: how often, and (when a place is
-    typed) where they are; an empty place keeps the one they had."""
+    """Change how `person` hears about one trial they follow: how often, where they are (an
+    empty place keeps the one they had) and how far they travel from it."""
     if delivery not in DELIVERIES:
         raise FormProblems({"delivery": f"choose one of {', '.join(DELIVERIES)}"})
-    place = place_of(near, within)
-    if nct_id not in {sub.nct_id for _, sub in store.subscriptions(subscriber_id=person.id)}:
+    had = {sub.nct_id: sub for _, sub in store.subscriptions(subscriber_id=person.id)}
+    if nct_id not in had:
         raise FormProblems({"nct_id": f"you do not follow {nct_id}"})
+    kept = had[nct_id].near
+    place: Near | None
+    if not near.strip() and kept is not None and kept.point is not None:
+        place = replace(kept, within=radius_of(within))  # the place they had, a new distance
+    else:
+        place = place_of(near, within)
     store.subscribe(person.email, [nct_id], now, delivery=delivery, near=place)
