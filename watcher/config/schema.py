@@ -260,6 +260,16 @@ class WebSettings:
         1000,
         "watched trials beyond which the web front adds no more (allow_new_trials)",
     )
+    confirmations_per_day: int = setting(
+        Integer(1, 100),
+        3,
+        "confirmation emails one address can be sent in 24 hours (more requests send nothing)",
+    )
+    subscribe_per_hour: int = setting(
+        Integer(1, 10_000),
+        20,
+        "subscribe requests one client IP may make in an hour (more are refused with 429)",
+    )
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ version, its changes, the messages they cause) must do it in one transaction. It
 grouped by the tables they serve, each group in its own module, stacked as base classes:
 `connection` (opening, migrations, transactions, SQLite's errors, small key/value state),
 `outbox` (queued messages and their claims), `subscribers` (subscriptions and digests),
-`searches` (saved searches, their matches and subscribers), and
-this module: watched trials, their versions and changes, and what a check records. The schema
-is in `migrations`, the returned rows in `rows`.
+`searches` (saved searches, their matches and subscribers), `confirmations` (web requests
+waiting for their link), and this module: watched trials, their versions and changes, and what a
+check records. The schema is in `migrations`, the returned rows in `rows`.
 
 Why it looks like this:
 - Every state change is one `atomic()` transaction, so a crash or kill at any point leaves
@@ -31,6 +31,7 @@ from watcher.core.message import Notices, Outgoing
 from watcher.core.progress import Progress
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
+from watcher.store.confirmations import ConfirmationTables
 from watcher.store.rows import (
     BackfillPlan,
     TrialRow,
@@ -45,7 +46,7 @@ from watcher.store.rows import (
 from watcher.store.searches import SearchTables
 
 
-class Store(SearchTables):
+class Store(SearchTables, ConfirmationTables):
     """A trialwatch database on disk."""
 
     # -- watched trials ---------------------------------------------------------------------

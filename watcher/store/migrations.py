@@ -223,6 +223,34 @@ def m007_history_backfill(db: sqlite_utils.Database) -> None:
     )
 
 
+def m008_web_confirmations(db: sqlite_utils.Database) -> None:
+    """Subscriptions asked for on the web and not yet confirmed (double opt-in), and the
+    requests that only sent a "you already follow it" note.
+
+    Nothing here is a subscription: a row becomes one when the link in its email is opened
+    (`used_at`), within 48 hours (`expires_at`). The token is kept only as its SHA-256
+    (`token_hash`; a row with none sent no link). `address_hash` is the SHA-256 of the address
+    as one mailbox (`address_key`), what the per-address limit counts; `email` is kept as typed
+    because confirming subscribes it. Rows go once they are past use and past the limit's day.
+    """
+    db.execute(
+        """
+        CREATE TABLE confirmations (
+            id INTEGER PRIMARY KEY,
+            token_hash TEXT UNIQUE,
+            address_hash TEXT NOT NULL,
+            email TEXT NOT NULL,
+            nct_ids TEXT NOT NULL,
+            options TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            used_at TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX confirmations_address ON confirmations (address_hash, created_at)")
+
+
 @migrations()
 def m009_searches(db: sqlite_utils.Database) -> None:
     """Saved searches, the trials each has matched (once each: a trial that leaves a search and

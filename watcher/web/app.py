@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from watcher.web import feeds, pages
+from watcher.web import feeds, pages, subscribe
 from watcher.web.context import WebContext
 from watcher.web.logs import AccessLog
 from watcher.web.render import page
@@ -31,6 +31,8 @@ TITLES = {
     404: "Page not found",
     405: "That cannot be done here",
     413: "That was too much",
+    429: "Please wait a little",
+    503: "Not ready yet",
 }
 
 
@@ -54,7 +56,7 @@ def create_app(ctx: WebContext) -> Starlette:
         ctx.close()
 
     app = Starlette(
-        routes=[*pages.routes(ctx), *feeds.routes(ctx)],
+        routes=[*pages.routes(ctx), *feeds.routes(ctx), *subscribe.routes(ctx)],
         middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
         exception_handlers={HTTPException: error},
         lifespan=lifespan,
