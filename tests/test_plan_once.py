@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from base64 import urlsafe_b64encode
 from datetime import UTC, datetime
 from functools import cache
 from hashlib import sha256
@@ -41,25 +42,48 @@ BOSTON = Near("Boston, Massachusetts, United States", (42.3601, -71.0589), Radiu
 GUANGZHOU = Near("Guangzhou, China")
 
 
+def token(seed: str, length: int = 43) -> str:
+    """A stand-in for `secrets.token_urlsafe(32)`: that alphabet and length, but fixed."""
+    return urlsafe_b64encode(sha256(seed.encode()).digest() * 2).decode()[:length]
+
+
 @cache
 def subscribers() -> tuple[tuple[Subscriber, Subscription], ...]:
-    """Everyone the planner can tell apart: audiences, places, kinds, digests, odd addresses,
-    and people whose emails differ only in their own parts (address, tokens)."""
+    """Everyone the planner can tell apart: audiences, places, kinds, digests, odd addresses
+    and tokens, and people whose emails differ only in their own parts (address, tokens)."""
     people = [
         ("ana@example.org", "patient", "immediate", None, None),
         ("bo@example.org", "patient", "immediate", None, None),  # same body as ana's
+        ("cy.long-name+trials@mail.example.co.uk", "patient", "immediate", None, None),
         ("chen@example.org", "patient", "immediate", None, GUANGZHOU),
         ("dee@example.org", "patient", "immediate", None, BOSTON),
         ("eli@example.org", "coordinator", "immediate", None, None),
         ("fay@example.org", "coordinator", "immediate", frozenset({"status"}), None),
         ("gus@example.org", "patient", "daily", None, None),
         ("zoë@exämple.org", "patient", "immediate", None, None),  # an IDN address
-        ("a.very.long.local.part.indeed." * 3 + "x@example.org", "patient", "immediate", None, None),
+        (
+            "a.very.long.local.part.indeed." * 3 + "x@example.org",
+            "patient",
+            "immediate",
+            None,
+            None,
+        ),
         ("hal@example.org", "patient", "immediate", frozenset({"sites"}), BOSTON),
+        ("ida@example.org", "coordinator", "immediate", None, None),
+        ("jo@example.org", "coordinator", "immediate", None, None),
+        ("kai@example.org", "patient", "immediate", None, BOSTON),
+        ("lu@example.org", "patient", "immediate", None, None),  # a short token of old
+        ("mo@example.org", "patient", "immediate", None, None),  # a token of another length
     ]
+    lengths = {15: 8, 16: 20}
     return tuple(
         (
-            Subscriber(number, email, f"unsub-{number}-{'x' * number}", f"feed-{number}"),
+            Subscriber(
+                number,
+                email,
+                token(f"unsubscribe {number}", lengths.get(number, 43)),
+                token(f"feed {number}"),
+            ),
             Subscription(
                 100 + number,
                 number,
