@@ -248,6 +248,35 @@ def welcome_email(
     and the moment it started, so a subscription started again later is welcomed again.
     """
     summary = trial_summary(trial, subscription.audience, glossary, subscription.near)
+    return _welcome(
+        person,
+        subscription,
+        summary,
+        key=welcome_key(summary.nct_id, subscription.id, now),
+        feed_url=feed_url,
+        letterhead=letterhead,
+        render=render,
+        now=now,
+    )
+
+
+def welcome_key(nct_id: str, subscription_id: int, now: datetime) -> str:
+    """A welcome email's outbox key: the trial, the moment, the subscription."""
+    return f"welcome/{nct_id}/{now.strftime('%Y%m%dT%H%M%S%f')}/s{subscription_id}"
+
+
+def _welcome(
+    person: Subscriber,
+    subscription: Subscription,
+    summary: TrialSummary,
+    *,
+    key: str,
+    feed_url: str,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> Outgoing:
+    """The welcome email of `subscription` to `person`, with the trial as `summary` says it."""
     subject = welcome_headline(summary.nct_id, summary.title)
     context = {
         "headline": subject,
@@ -257,10 +286,59 @@ def welcome_email(
         "feed_url": feed_url,
         **footer(person, letterhead),
     }
-    key = f"welcome/{summary.nct_id}/{now.strftime('%Y%m%dT%H%M%S%f')}/s{subscription.id}"
     return _email(
         person, subject, "welcome", context, key=key, letterhead=letterhead, render=render, now=now
     )
+
+
+class Welcomes:
+    """The welcome emails of many new subscriptions at once (`subscribe --file`), each distinct
+    one built once: the trial worded once per audience (its sites once per place), each
+    (trial, audience, digest, kinds, place) email built once and filled in with each reader's
+    own parts (`watcher.core.mailmerge`), byte for byte what `welcome_email` makes.
+
+    `trial` gives a trial by NCT ID; `feed_url` a reader's private feed from their feed token.
+    """
+
+    def __init__(
+        self,
+        trial: Callable[[str], Trial],
+        *,
+        feed_url: Callable[[str], str],
+        glossary: Glossary,
+        letterhead: Letterhead,
+        render: Renderer,
+        now: datetime,
+    ) -> None:
+        self._trial, self._feed_url, self._glossary = trial, feed_url, glossary
+        self._letterhead, self._render, self._now = letterhead, render, now
+        self._worded: dict[tuple[str, str], TrialSummary] = {}
+        self._merges: dict[tuple[str, str, str, frozenset[str] | None, Near | None], Merge] = {}
+
+    def __call__(self, person: Subscriber, subscription: Subscription) -> Outgoing:
+        """The welcome email of `subscription` (new) to `person`."""
+        nct_id, audience = subscription.nct_id, subscription.audience
+        group = (nct_id, audience, subscription.delivery, subscription.kinds, subscription.near)
+        if group not in self._merges:
+            if (nct_id, audience) not in self._worded:
+                self._worded[nct_id, audience] = trial_summary(
+                    self._trial(nct_id), audience, self._glossary
+                )
+            summary = self._worded[nct_id, audience].placed(self._trial(nct_id), subscription.near)
+            self._merges[group] = Merge(
+                lambda reader, key: _welcome(
+                    reader,
+                    subscription,
+                    summary,
+                    key=key,
+                    feed_url=self._feed_url(reader.feed_token),
+                    letterhead=self._letterhead,
+                    render=self._render,
+                    now=self._now,
+                )
+            )
+        key = welcome_key(self._worded[nct_id, audience].nct_id, subscription.id, self._now)
+        return self._merges[group](person, key)
 
 
 def gone_notices(
