@@ -104,29 +104,27 @@ def _fill(found: bytes, value: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class _Prototype:
-    """A message built for a sentinel reader, and how to find that reader's parts in it."""
+    """A message built for one reader, cut where that reader's parts are: `between[i]` is the
+    text before `found[i]` (which part, and its bytes as written), the last one the rest."""
 
     outgoing: Outgoing
     parts: _Parts
-    pattern: re.Pattern[bytes]
+    between: tuple[bytes, ...]
+    found: tuple[tuple[int, bytes], ...]
 
     def fill(self, parts: _Parts) -> bytes:
-        """The prototype's bytes with `parts` in place of the sentinel reader's."""
+        """The prototype's bytes with `parts` in place of its reader's."""
         values = parts.values()
-
-        def one(match: re.Match[bytes]) -> bytes:
-            index = match.lastindex
-            assert index is not None  # every alternative is a group
-            return _fill(match.group(0), values[index - 1])
-
-        return self.pattern.sub(one, self.outgoing.body)
+        out = [self.between[0]]
+        for (index, found), after in zip(self.found, self.between[1:], strict=True):
+            out += (_fill(found, values[index]), after)
+        return b"".join(out)
 
     def count(self) -> list[int]:
         """How often each part was found in the prototype."""
         found = [0] * len(self.parts.values())
-        for match in self.pattern.finditer(self.outgoing.body):
-            assert match.lastindex is not None
-            found[match.lastindex - 1] += 1
+        for index, _ in self.found:
+            found[index] += 1
         return found
 
 
@@ -136,7 +134,15 @@ def _prototype(outgoing: Outgoing, person: Subscriber, key: str) -> _Prototype:
     to_line, *fixed = parts.values()
     alternatives = [re.escape(to_line), *(_broken(value) for value in fixed)]
     pattern = re.compile(b"|".join(b"(" + a + b")" for a in alternatives))
-    return _Prototype(outgoing, parts, pattern)
+    body = outgoing.body
+    between, found, at = [], [], 0
+    for match in pattern.finditer(body):
+        assert match.lastindex is not None  # every alternative is a group
+        between.append(body[at : match.start()])
+        found.append((match.lastindex - 1, match.group(0)))
+        at = match.end()
+    between.append(body[at:])
+    return _Prototype(outgoing, parts, tuple(between), tuple(found))
 
 
 def _fillable(person: Subscriber) -> bool:
