@@ -16,8 +16,9 @@ process's peak so far, as `getrusage` reports it).
   `sendmail` each) sending the same bytes to the same server; the two take turns, `ROUNDS`
   times, and the medians are compared (the machine may be busy with other work). Value:
   messages per second; ratio: trialwatch / bare.
-- `bulk_subscribe(n)`: `trialwatch subscribe --file` (the real command, its own process) with n
-  lines on 1,000 stored trials, welcome emails included; the baseline is one `trialwatch
+- `bulk_subscribe(n, trials)`: `trialwatch subscribe --file` (the real command, its own
+  process) with n lines (one or two trials each) on `trials` stored trials, welcome emails and
+  feeds included; the baseline is one `trialwatch
   subscribe` process per line, timed on a sample of lines and scaled to n. Value: seconds.
 """
 
@@ -283,17 +284,15 @@ def delivery(n_messages: int) -> dict[str, Any]:
 
 # -- bulk subscribe -------------------------------------------------------------------------------
 
-STORED_TRIALS = 1000
 
-
-def stored_state(tmp: Path) -> tuple[Path, list[str]]:
-    """A state directory with `STORED_TRIALS` watched trials, each with a stored version."""
+def stored_state(tmp: Path, trials: int) -> tuple[Path, list[str]]:
+    """A state directory with `trials` watched trials, each with a stored version."""
     from watcher.store.database import Store
 
     config = tmp / "config.toml"
     config.write_text(f'[mail]\nfrom = "{SENDER}"\n', encoding="utf-8")
     records = [new for _, new, _ in changing_pairs()]
-    nct_ids = [f"NCT8{i:07d}" for i in range(STORED_TRIALS)]
+    nct_ids = [f"NCT8{i:07d}" for i in range(trials)]
     (tmp / "state").mkdir()
     with Store(tmp / "state" / "trialwatch.db") as store:
         store.add_watches(nct_ids, NOW)
@@ -326,11 +325,12 @@ def _trialwatch(config: Path, state: Path, *args: str) -> float:
     return time.perf_counter() - started
 
 
-def bulk_subscribe(n: int, sample: int = 10) -> dict[str, Any]:
-    """Seconds for `subscribe --file` with n lines, against one `subscribe` process per line."""
+def bulk_subscribe(n: int, trials: int = 100, sample: int = 5) -> dict[str, Any]:
+    """Seconds for `subscribe --file` with n lines on `trials` stored trials, against one
+    `subscribe` process per line (the median of `sample` such processes, times n)."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        config, nct_ids = stored_state(tmp)
+        config, nct_ids = stored_state(tmp, trials)
         state = tmp / "state"
         pick = random.Random(7)
         each = [
@@ -345,7 +345,7 @@ def bulk_subscribe(n: int, sample: int = 10) -> dict[str, Any]:
         except subprocess.CalledProcessError as exc:
             print(f"subscribe --file failed: {exc.stderr.decode()[:300]}", file=sys.stderr)
             seconds = float("nan")
-    return row("bulk subscribe", n, seconds, "s", baseline)
+    return row("bulk subscribe", n, seconds, "s", baseline, trials=trials)
 
 
 def main() -> None:

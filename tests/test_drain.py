@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from conftest import MailSink, serving
-from test_outbox import T0, email, smtp
+from test_outbox import T0, email, settings_for, smtp
 
+from watcher.config import Settings
 from watcher.delivery.outbox import BATCH, deliver_due
+from watcher.service import jobs
 from watcher.store.database import Store
 
 
@@ -94,3 +96,35 @@ def test_at_its_deadline_a_drain_stops_and_leaves_the_rest_for_the_next(
     second = deliver_due(store, settings, T0, {})
     assert (second.sent, second.unfinished) == (6 - first.sent, False)
     assert len(server.messages) == 6
+
+
+class Daemon:
+    """The part of the running daemon the delivery job uses: settings, the store, `run_soon`."""
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        self.settings, self.env, self.path = settings, {}, path
+        self.soon: list[str] = []
+
+    def open_store(self) -> Store:
+        return Store(self.path)
+
+    def now(self) -> datetime:
+        return T0
+
+    def run_soon(self, job_id: str) -> None:
+        self.soon.append(job_id)
+
+
+def test_the_daemon_s_delivery_job_goes_on_at_once_while_more_is_due(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut short by its deadline (here: none at all), the job asks to run again at once; a
+    run that empties the outbox does not."""
+    store.enqueue([email(f"m{n}", to=f"r{n}@example.org") for n in range(3)], T0)
+    daemon = Daemon(settings_for(tmp_path, ""), store.path)
+    monkeypatch.setattr(jobs, "DRAIN_FOR", timedelta(0))
+    jobs.deliver(cast(jobs.JobContext, daemon))
+    assert (daemon.soon, pending(store)) == (["deliver"], 3)
+    monkeypatch.undo()
+    jobs.deliver(cast(jobs.JobContext, daemon))
+    assert (daemon.soon, pending(store)) == (["deliver"], 0)
