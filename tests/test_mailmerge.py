@@ -97,3 +97,12 @@ def test_welcomes_planned_together_are_each_welcome_email() -> None:
             now=NOW,
         )
         assert welcomes(person, subscription) == alone, (person.email, audience)
+
+
+def test_a_reader_whose_address_is_not_checkable_gets_the_email_built_whole() -> None:
+    """An address stored before addresses were checked (a label starting with a hyphen) is
+    never filled in, and building it is what it always was."""
+    merge = Merge(letter)
+    for person in (*READERS[:3], Subscriber(9, "old@-example.org", token("u9"), token("f9"))):
+        key = f"NCT07227597/v2/s{person.id}"
+        assert merge(person, key) == letter(person, key), person.email
