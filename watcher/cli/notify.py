@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
 from watcher.cli.output import delivery_json, emit_json, format_delivery
 from watcher.cli.progress import progress_bar
+from watcher.cli.subscribers_file import read_subscribers
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.addresses import validate_email
 from watcher.core.change import AUDIENCES, DELIVERIES
@@ -20,6 +22,7 @@ from watcher.delivery.outbox import deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests
 from watcher.service.subscriptions import subscribe as subscribe_to
+from watcher.service.subscriptions import subscribe_many
 from watcher.store.subscribers import SubscriptionOutcome
 
 
@@ -65,13 +68,20 @@ def _options(sub: Subscription) -> dict[str, object]:
 
 
 @click.command()
-@click.argument("email")
+@click.argument("email", required=False)
 @click.argument("nct_ids", nargs=-1)
 @click.option(
     "--search",
     "search_name",
     metavar="NAME",
     help="Hear of new trials matching this saved search (`trialwatch search add`) instead.",
+)
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Subscribe everyone in this CSV file at once: a header row, columns email,trials "
+    "(NCT IDs separated by spaces) and any of audience,digest,kinds,near,within.",
 )
 @click.option(
     "--audience",
@@ -102,7 +112,7 @@ def _options(sub: Subscription) -> dict[str, object]:
 @reports_errors
 def subscribe(
     app: App,
-    email: str,
+    email: str | None,
     nct_ids: tuple[str, ...],
     audience: str | None,
     delivery: str | None,
@@ -110,6 +120,7 @@ def subscribe(
     near: str | None,
     within: str | None,
     search_name: str | None,
+    file: Path | None,
     as_json: bool,
 ) -> None:
     """Send EMAIL a notification when these trials change (watching them if needed), or,
@@ -117,7 +128,32 @@ def subscribe(
 
     A trial not watched yet is looked up on ClinicalTrials.gov first. Subscribing again
     changes only the options given; each new subscription starts with a welcome email.
+    With --file, every line of the file is one such subscribe, all in one go: a file with a
+    bad line is refused whole, naming each bad line.
     """
+    if file is not None:
+        given_too = [
+            name
+            for name, value in (
+                ("EMAIL", email),
+                ("NCT_IDS", nct_ids),
+                ("--audience", audience),
+                ("--digest", delivery),
+                ("--kinds", kinds),
+                ("--near", near),
+                ("--within", within),
+                ("--search", search_name),
+            )
+            if value
+        ]
+        if given_too:
+            raise InputError(
+                f"--file takes everything from its columns; drop {', '.join(given_too)}"
+            )
+        _subscribe_file(app, file, as_json)
+        return
+    if email is None:
+        raise InputError("give EMAIL and NCT IDs to subscribe to, or --file subscribers.csv")
     address = _address(email)
     if search_name is not None:
         if nct_ids or any(v is not None for v in (audience, delivery, kinds, near, within)):
@@ -135,7 +171,7 @@ def subscribe(
             click.echo(f"search {search_name}  {said}: new matches are emailed once each")
         return
     if not nct_ids:
-        raise InputError("name at least one NCT ID, or --search NAME")
+        raise InputError("name at least one NCT ID, or --search NAME, or --file subscribers.csv")
     ids = parse_nct_ids(nct_ids)
     wanted = parse_kinds(kinds)
     place = resolve_near(near, within, load_gazetteer)  # refused now, not at the first change
@@ -196,6 +232,30 @@ def subscribe(
             click.echo(f"{nct_id}  subscribed{watched}: {how}; welcome email queued")
         else:
             click.echo(f"{nct_id}  already subscribed: {_what_changed(o, given)}")
+
+
+def _subscribe_file(app: App, path: Path, as_json: bool) -> None:
+    """`subscribe --file`: counts only, never an address (the output may be logged)."""
+    requests = read_subscribers(path)
+    with app.store() as store:
+        result = subscribe_many(store, app.settings, requests, now())
+    for problem in result.problems:
+        click.echo(f"Warning: {problem}", err=True)
+    new = sum(1 for o in result.outcomes if o.before is None)
+    counts = {
+        "lines": len(requests),
+        "subscribed": new,
+        "updated": len(result.outcomes) - new,
+        "watched_now": list(result.watched_now),
+    }
+    if as_json:
+        emit_json(counts)
+        return
+    watched = f"; {len(result.watched_now)} trials now watched" if result.watched_now else ""
+    click.echo(
+        f"{path.name}: {len(requests)} lines, {new} new subscriptions (welcome emails queued), "
+        f"{counts['updated']} already subscribed{watched}"
+    )
 
 
 @click.command()

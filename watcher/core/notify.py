@@ -19,12 +19,14 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from hashlib import sha256
 from typing import Any, Protocol
 
 from watcher.core.change import Change, StoredChange
 from watcher.core.glossary import Glossary
 from watcher.core.ids import registry_url
+from watcher.core.mailmerge import Merge
 from watcher.core.message import (
     Attachment,
     Notices,
@@ -34,6 +36,7 @@ from watcher.core.message import (
     unsubscribe_url,
     wire_bytes,
 )
+from watcher.core.places import Near
 from watcher.core.record import Trial
 from watcher.core.spreadsheet import CSV_NAME, changes_csv
 from watcher.core.subscriptions import Subscriber, Subscription, select
@@ -58,6 +61,9 @@ from watcher.core.wording.subscription import (
     welcome_plan,
 )
 from watcher.core.wording.words import code_words
+
+# What makes two subscriptions hear of a version in the same words: audience, kinds, place.
+Wish = tuple[str, frozenset[str] | None, Near | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,28 +155,25 @@ def nearest_sites(summary: TrialSummary) -> tuple[tuple[SiteLine, ...], int]:
 
 def trial_email(
     person: Subscriber,
-    subscription: Subscription,
     trial: Trial,
     changes: Sequence[Change],
+    summary: ChangeSummary,
+    about: TrialSummary,
     *,
     key: str,
-    glossary: Glossary,
     letterhead: Letterhead,
     render: Renderer,
     now: datetime,
-) -> Outgoing | None:
-    """One immediate email, short: what changed first, then the trial's key facts and nearest
-    sites (a patient's), then one link to the whole trial; None when it is empty.
+) -> Outgoing:
+    """One immediate email, short: what changed first (`summary`, the `changes` as the reader's
+    audience reads them), then the trial's key facts and nearest sites (a patient's, from
+    `about`), then one link to the whole trial.
 
     The full criteria and their glossary are on that page (and in the first email a subscriber
     gets), not in every change email: the only words explained here are those of what changed.
     """
-    summary = change_summary(subscription, changes, glossary)
-    if summary.empty:
-        return None
     subject = headline(changes, trial)
-    about = trial_summary(trial, subscription.audience, glossary, subscription.near)
-    sites, more_sites = nearest_sites(about) if subscription.audience == "patient" else ((), 0)
+    sites, more_sites = nearest_sites(about) if about.audience == "patient" else ((), 0)
     context = {
         "headline": subject,
         # The subject without the title: the body shows the title once, under it.
@@ -179,7 +182,7 @@ def trial_email(
         "trial": about,
         "sites": sites,
         "more_sites": more_sites,
-        "page": trial_page(about.nct_id, subscription.audience, letterhead),
+        "page": trial_page(about.nct_id, about.audience, letterhead),
         **footer(person, letterhead),
     }
     return _email(
@@ -245,6 +248,35 @@ def welcome_email(
     and the moment it started, so a subscription started again later is welcomed again.
     """
     summary = trial_summary(trial, subscription.audience, glossary, subscription.near)
+    return _welcome(
+        person,
+        subscription,
+        summary,
+        key=welcome_key(summary.nct_id, subscription.id, now),
+        feed_url=feed_url,
+        letterhead=letterhead,
+        render=render,
+        now=now,
+    )
+
+
+def welcome_key(nct_id: str, subscription_id: int, now: datetime) -> str:
+    """A welcome email's outbox key: the trial, the moment, the subscription."""
+    return f"welcome/{nct_id}/{now.strftime('%Y%m%dT%H%M%S%f')}/s{subscription_id}"
+
+
+def _welcome(
+    person: Subscriber,
+    subscription: Subscription,
+    summary: TrialSummary,
+    *,
+    key: str,
+    feed_url: str,
+    letterhead: Letterhead,
+    render: Renderer,
+    now: datetime,
+) -> Outgoing:
+    """The welcome email of `subscription` to `person`, with the trial as `summary` says it."""
     subject = welcome_headline(summary.nct_id, summary.title)
     context = {
         "headline": subject,
@@ -254,10 +286,59 @@ def welcome_email(
         "feed_url": feed_url,
         **footer(person, letterhead),
     }
-    key = f"welcome/{summary.nct_id}/{now.strftime('%Y%m%dT%H%M%S%f')}/s{subscription.id}"
     return _email(
         person, subject, "welcome", context, key=key, letterhead=letterhead, render=render, now=now
     )
+
+
+class Welcomes:
+    """The welcome emails of many new subscriptions at once (`subscribe --file`), each distinct
+    one built once: the trial worded once per audience (its sites once per place), each
+    (trial, audience, digest, kinds, place) email built once and filled in with each reader's
+    own parts (`watcher.core.mailmerge`), byte for byte what `welcome_email` makes.
+
+    `trial` gives a trial by NCT ID; `feed_url` a reader's private feed from their feed token.
+    """
+
+    def __init__(
+        self,
+        trial: Callable[[str], Trial],
+        *,
+        feed_url: Callable[[str], str],
+        glossary: Glossary,
+        letterhead: Letterhead,
+        render: Renderer,
+        now: datetime,
+    ) -> None:
+        self._trial, self._feed_url, self._glossary = trial, feed_url, glossary
+        self._letterhead, self._render, self._now = letterhead, render, now
+        self._worded: dict[tuple[str, str], TrialSummary] = {}
+        self._merges: dict[tuple[str, str, str, frozenset[str] | None, Near | None], Merge] = {}
+
+    def __call__(self, person: Subscriber, subscription: Subscription) -> Outgoing:
+        """The welcome email of `subscription` (new) to `person`."""
+        nct_id, audience = subscription.nct_id, subscription.audience
+        group = (nct_id, audience, subscription.delivery, subscription.kinds, subscription.near)
+        if group not in self._merges:
+            if (nct_id, audience) not in self._worded:
+                self._worded[nct_id, audience] = trial_summary(
+                    self._trial(nct_id), audience, self._glossary
+                )
+            summary = self._worded[nct_id, audience].placed(self._trial(nct_id), subscription.near)
+            self._merges[group] = Merge(
+                lambda reader, key: _welcome(
+                    reader,
+                    subscription,
+                    summary,
+                    key=key,
+                    feed_url=self._feed_url(reader.feed_token),
+                    letterhead=self._letterhead,
+                    render=self._render,
+                    now=self._now,
+                )
+            )
+        key = welcome_key(self._worded[nct_id, audience].nct_id, subscription.id, self._now)
+        return self._merges[group](person, key)
 
 
 def gone_notices(
@@ -448,11 +529,51 @@ def plan_notices(
     render: Renderer,
     now: datetime,
 ) -> Notices:
-    """The emails, digest entries and webhook POSTs that version `version` of a trial causes."""
+    """The emails, digest entries and webhook POSTs that version `version` of a trial causes.
+
+    Planned once per distinct message: subscribers who share an audience, a choice of kinds
+    and a place (a `Wish`) hear of the same changes in the same words, so the changes are
+    worded once per wish, the trial once per audience (its sites once per place), and each
+    distinct email is built once and filled in with each reader's own parts
+    (`watcher.core.mailmerge`): byte for byte the email built for that reader alone.
+    """
     messages: list[Outgoing] = []
     digests: list[tuple[int, tuple[int, ...]]] = []
+    chosen_by: dict[Wish, list[Change]] = {}
+    letters: dict[Wish, Merge | None] = {}
+
+    @cache
+    def worded(audience: str) -> TrialSummary:
+        return trial_summary(trial, audience, glossary)
+
+    @cache
+    def about(audience: str, near: Near | None) -> TrialSummary:
+        return worded(audience).placed(trial, near)
+
+    def letter(subscription: Subscription, chosen: Sequence[Change]) -> Merge | None:
+        summary = change_summary(subscription, chosen, glossary)
+        if summary.empty:
+            return None
+        summarised = about(subscription.audience, subscription.near)
+        return Merge(
+            lambda person, key: trial_email(
+                person,
+                trial,
+                chosen,
+                summary,
+                summarised,
+                key=key,
+                letterhead=letterhead,
+                render=render,
+                now=now,
+            )
+        )
+
     for person, subscription in subscriptions:
-        chosen = select(subscription, changes)
+        wish = (subscription.audience, subscription.kinds, subscription.near)
+        if wish not in chosen_by:
+            chosen_by[wish] = select(subscription, changes)
+        chosen = chosen_by[wish]
         if not chosen:
             continue
         if subscription.delivery != "immediate":
@@ -461,20 +582,11 @@ def plan_notices(
                 (subscription.id, tuple(i for i, c in enumerate(changes) if id(c) in wanted))
             )
             continue
-        key = f"{nct_id}/v{version}/s{subscription.id}"
-        email = trial_email(
-            person,
-            subscription,
-            trial,
-            chosen,
-            key=key,
-            glossary=glossary,
-            letterhead=letterhead,
-            render=render,
-            now=now,
-        )
-        if email is not None:
-            messages.append(email)
+        if wish not in letters:
+            letters[wish] = letter(subscription, chosen)
+        merge = letters[wish]
+        if merge is not None:
+            messages.append(merge(person, f"{nct_id}/v{version}/s{subscription.id}"))
     for hook in webhooks:
         batch = [c for c in changes if not hook.kinds or c.kind in hook.kinds]
         if batch:

@@ -6,13 +6,20 @@ with exponential backoff until it goes or gives up). Each outcome is its own tra
 after the transport answered, so a restart resumes with the messages still pending: nothing is
 dropped, and a message that was recorded as sent is never sent again.
 
+A drain claims `BATCH` rows at a time and goes on claiming until nothing is due (or its
+deadline: the daemon's delivery job stops after `jobs.DRAIN_FOR` and runs again at once), over one
+transport session for the whole drain.
+
 Each message is sent at most once, however many drains run at once (the CLI's `deliver` or
 `check` beside the daemon's delivery job):
 - A drain first claims the due rows in one `BEGIN IMMEDIATE` transaction, under an owner id of
   its own and a lease of `LEASE`; another drain skips claimed rows until their lease ends.
-- Right before each send it renews the claim (`Store.hold`); a row that is no longer its own
-  (cancelled by an unsubscribe meanwhile, or taken over after this drain's lease ran out) is
-  skipped. An outcome is recorded only on a row the drain still owns, and `cancelled` is final.
+- Right before each send it checks the claim is still its own (`Store.held`, a read; a
+  lapsed one is renewed if nobody took it, `Store.hold`), and every half `LEASE` it renews all
+  its claims in one transaction (`Store.renew`), so a lease outlasts any one send; a row that
+  is no longer its own (cancelled by an unsubscribe meanwhile, or taken over after this
+  drain's lease ran out) is skipped. An outcome is recorded only on a row the drain still
+  owns, and `cancelled` is final.
 - A drain killed mid-way leaves its rows claimed. The owner id starts with the drain's
   process id, so the next drain on this machine frees the claims of a process that no longer
   exists at once (`_free_the_dead`); otherwise they wait for the lease to run out. Either way
@@ -41,6 +48,7 @@ from watcher.delivery.smtp import SmtpTransport
 from watcher.delivery.webhook import WebhookTransport
 from watcher.errors import DeliveryDeferred, DeliveryRejected
 from watcher.store.database import Store
+from watcher.store.rows import OutboxRow
 
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=6)
@@ -49,6 +57,9 @@ GIVE_UP_AFTER = 20  # attempts: about three days of retries at the longest wait
 # outlast one send (the SMTP timeout is 30 s), not a whole drain; it is what a killed sender's
 # messages wait before another drain sends them.
 LEASE = timedelta(minutes=5)
+# Messages claimed at a time: a drain claims batch after batch until nothing is due, so this
+# only bounds what one claim holds (and what a killed drain leaves waiting for its lease).
+BATCH = 500
 
 
 class Transport(Protocol):
@@ -66,6 +77,7 @@ class DeliveryReport:
     deferred: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    unfinished: bool = False  # the deadline came with messages still due
 
     @property
     def attempted(self) -> int:
@@ -94,67 +106,111 @@ def deliver_due(
     now: datetime,
     env: Mapping[str, str],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    *,
+    deadline: datetime | None = None,
 ) -> DeliveryReport:
-    """Send every message that is due, once each; returns counts for the caller to print.
+    """Send every message that is due, once each, batch after batch until none is left or
+    `deadline` (on `clock`) has passed; returns counts for the caller to print.
 
     `now` decides what is due and stamps the outcomes; leases are measured on `clock`, the
-    machine's time that every drain on it shares.
+    machine's time that every drain on it shares. One transport of each kind serves the whole
+    drain (one SMTP session, opened again if the server drops it); a channel whose server is
+    down is left for the next drain.
     """
     report = DeliveryReport()
     owner = f"{os.getpid()}-{secrets.token_hex(6)}"
-    started = clock()
-    _free_the_dead(store, started)
-    due = store.claim_due(now, owner, at=started, until=started + LEASE)
-    if not due:
-        return report
+    _free_the_dead(store, clock())
     with ExitStack() as stack:
+        stack.enter_context(store.sending())
         stack.callback(store.release, owner)
-        transports: dict[str, Transport] = {
-            "webhook": stack.enter_context(
-                WebhookTransport({w.url: w.secret for w in settings.webhooks})
-            ),
-        }
-        if settings.smtp.host:
-            transports["email"] = stack.enter_context(
-                SmtpTransport(
-                    settings.smtp.host,
-                    settings.smtp.port,
-                    security=settings.smtp.security,
-                    sender=settings.mail.sender,
-                    username=settings.smtp.username,
-                    password=smtp_password(settings, env) if settings.smtp.username else None,
-                )
-            )
-        else:
-            transports["email"] = MaildirTransport(settings.mail.maildir)
+        transports = _transports(stack, settings, env)
         unreachable: set[str] = set()  # channels whose server is down: wait for the next drain
-        for row in due:
-            if row.channel in unreachable:
-                report.deferred += 1  # released below, untried, for the next drain
-                continue
-            if not store.hold(row.id, owner, clock() + LEASE):
-                continue  # cancelled meanwhile, or another drain has it now
-            try:
-                transports[row.channel].send(row.key, row.recipient, row.body)
-            except DeliveryRejected as exc:
-                store.mark_failed(row.id, owner, str(exc))
-                report.failed += 1
-                report.errors.append(f"{row.subject}: {exc}")
-            except DeliveryDeferred as exc:
-                attempts = row.attempts + 1
-                if attempts >= GIVE_UP_AFTER:
-                    store.mark_failed(row.id, owner, f"gave up after {attempts} attempts: {exc}")
-                    report.failed += 1
-                else:
-                    store.mark_retry(row.id, owner, str(exc), retry_at(attempts, now))
-                    report.deferred += 1
-                report.errors.append(f"{row.subject}: {exc}")
-                if exc.server_down:
-                    unreachable.add(row.channel)
-            else:
-                store.mark_sent(row.id, owner, now)
-                report.sent += 1
+        while deadline is None or clock() < deadline:
+            started = clock()
+            due = store.claim_due(
+                now,
+                owner,
+                at=started,
+                until=started + LEASE,
+                limit=BATCH,
+                skip_channels=sorted(unreachable),
+            )
+            if not due:
+                break
+            renewed = started
+            for row in due:
+                if deadline is not None and clock() >= deadline:
+                    break  # the untried rows are released below, for the next drain
+                if row.channel in unreachable:
+                    report.deferred += 1  # released below, untried, for the next drain
+                    continue
+                if clock() - renewed > LEASE / 2:  # the lease always outlasts one send
+                    renewed = clock()
+                    store.renew(owner, renewed + LEASE)
+                if not (
+                    store.held(row.id, owner, clock()) or store.hold(row.id, owner, clock() + LEASE)
+                ):
+                    continue  # cancelled meanwhile, or another drain has it now
+                _send(store, transports[row.channel], row, owner, now, report, unreachable)
+        report.unfinished = deadline is not None and clock() >= deadline
     return report
+
+
+def _transports(
+    stack: ExitStack, settings: Settings, env: Mapping[str, str]
+) -> dict[str, Transport]:
+    """One transport per channel, closed when the drain ends."""
+    transports: dict[str, Transport] = {
+        "webhook": stack.enter_context(
+            WebhookTransport({w.url: w.secret for w in settings.webhooks})
+        ),
+    }
+    if settings.smtp.host:
+        transports["email"] = stack.enter_context(
+            SmtpTransport(
+                settings.smtp.host,
+                settings.smtp.port,
+                security=settings.smtp.security,
+                sender=settings.mail.sender,
+                username=settings.smtp.username,
+                password=smtp_password(settings, env) if settings.smtp.username else None,
+            )
+        )
+    else:
+        transports["email"] = MaildirTransport(settings.mail.maildir)
+    return transports
+
+
+def _send(
+    store: Store,
+    transport: Transport,
+    row: OutboxRow,
+    owner: str,
+    now: datetime,
+    report: DeliveryReport,
+    unreachable: set[str],
+) -> None:
+    """Send one claimed message and record what became of it, in its own transaction."""
+    try:
+        transport.send(row.key, row.recipient, row.body)
+    except DeliveryRejected as exc:
+        store.mark_failed(row.id, owner, str(exc))
+        report.failed += 1
+        report.errors.append(f"{row.subject}: {exc}")
+    except DeliveryDeferred as exc:
+        attempts = row.attempts + 1
+        if attempts >= GIVE_UP_AFTER:
+            store.mark_failed(row.id, owner, f"gave up after {attempts} attempts: {exc}")
+            report.failed += 1
+        else:
+            store.mark_retry(row.id, owner, str(exc), retry_at(attempts, now))
+            report.deferred += 1
+        report.errors.append(f"{row.subject}: {exc}")
+        if exc.server_down:
+            unreachable.add(row.channel)
+    else:
+        store.mark_sent(row.id, owner, now)
+        report.sent += 1
 
 
 def _free_the_dead(store: Store, now: datetime) -> None:

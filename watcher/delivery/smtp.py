@@ -1,5 +1,9 @@
 """Mail through an SMTP server: one session per drain, every failure translated here.
 
+A session the server drops is opened again for the next message (the message it was sending
+waits for its retry, as any deferred one); a second drop in a row, or a server that cannot be
+reached, leaves the rest of the drain's mail for the next drain.
+
 smtplib's many exceptions become `DeliveryDeferred` (try again later: 4xx, a refused or dropped
 connection, a timeout, a refused login) or `DeliveryRejected` (the server said no for good:
 5xx), carrying the server's own answer so the admin sees it in `trialwatch status`, with any
@@ -43,19 +47,24 @@ class SmtpTransport:
         self.username, self.password = username, password
         self.timeout_s = timeout_s
         self._smtp: smtplib.SMTP | None = None
+        # Sessions dropped in a row: a server may close one (after so many messages, say), so
+        # the next message opens another; a second drop in a row means the server is down.
+        self._drops = 0
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         try:
             smtp: smtplib.SMTP
             if self.security == "tls":
                 smtp = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout_s, context=context
+                    self.host,
+                    self.port,
+                    timeout=self.timeout_s,
+                    context=ssl.create_default_context(),
                 )
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
                 if self.security == "starttls":
-                    smtp.starttls(context=context)
+                    smtp.starttls(context=ssl.create_default_context())
             if self.username:
                 smtp.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
@@ -109,12 +118,17 @@ class SmtpTransport:
             code, answer = next(iter(exc.recipients.values()))
             raise _by_code(code, f"recipient refused: {code} {_text(answer)}") from exc
         except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # the server is closing this session (smtplib has too)
+                self._smtp = None
             raise _by_code(exc.smtp_code, f"{exc.smtp_code} {_text(exc.smtp_error)}") from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._smtp = None  # the session is gone; the next message reconnects
+            self._drops += 1
             raise DeliveryDeferred(
-                f"SMTP connection to {self.host} failed ({_redacted(exc)})", server_down=True
+                f"SMTP connection to {self.host} failed ({_redacted(exc)})",
+                server_down=self._drops > 1,
             ) from exc
+        self._drops = 0
         if refused:
             code, answer = next(iter(refused.values()))
             raise _by_code(code, f"recipient refused: {code} {_text(answer)}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from watcher.config import Settings
@@ -44,6 +44,9 @@ from watcher.store.database import Store
 log = logging.getLogger(__name__)
 
 META_HEALTH = "health"  # HealthState.to_json(): what the admin has been told
+# How long one run of the delivery job sends before it yields (and runs again at once when
+# more is due): under the job's one-minute period, so a large queue never makes runs overlap.
+DRAIN_FOR = timedelta(seconds=45)
 _FAILURES_LOGGED = 5  # a cycle's failures named in its log line; the rest are counted
 
 
@@ -212,9 +215,18 @@ def deliver_soon(daemon: JobContext, store: Store, report: CycleReport) -> None:
 
 
 def deliver(daemon: JobContext) -> None:
-    """Send the messages that are due from the outbox (retries included)."""
+    """Send every message that is due from the outbox (retries included), for at most
+    `DRAIN_FOR` at a time so the other jobs keep their turns."""
     with daemon.open_store() as store:
-        report = deliver_due(store, daemon.settings, daemon.now(), daemon.env)
+        report = deliver_due(
+            store,
+            daemon.settings,
+            daemon.now(),
+            daemon.env,
+            deadline=datetime.now(UTC) + DRAIN_FOR,
+        )
+    if report.unfinished:  # more is due: go on at once, after the other jobs had their turn
+        daemon.run_soon("deliver")
     if report.sent or report.deferred or report.failed:
         log.log(
             logging.WARNING if report.deferred or report.failed else logging.INFO,

@@ -17,23 +17,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from watcher.config import Settings
 from watcher.core.canonical import stamp_of
 from watcher.core.clean import clean_record, missing_parts
-from watcher.core.message import Outgoing
-from watcher.core.notify import unwatched_notices, welcome_email
+from watcher.core.notify import Welcomes, unwatched_notices
 from watcher.core.places import Near
 from watcher.core.record import Trial, parse_trial
-from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
 from watcher.delivery.feed_files import private_feed_url, write_feeds
 from watcher.delivery.templates import render
 from watcher.errors import InputError, RegistryResponseInvalid, TrialNotFound, WatcherError
-from watcher.registry.client import RegistryClient
 from watcher.service.wiring import letterhead, registry_client
 from watcher.store.database import Store
-from watcher.store.subscribers import SubscriptionOutcome
+from watcher.store.subscribers import SubscriptionOutcome, Wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,67 +58,104 @@ def subscribe(
 ) -> SubscribeResult:
     """Subscribe `address` to these trials (watching them when needed); options left None
     keep what an existing subscription has, or take the default."""
-    trials = _trials(store, settings, nct_ids)
-    glossary = load_glossary()
-    head = letterhead(settings)
+    wanted = Wanted(address, tuple(nct_ids), audience, delivery, kinds, near)
+    return subscribe_many(store, settings, [wanted], now)
 
-    def welcome(person: Subscriber, subscription: Subscription) -> Outgoing:
-        return welcome_email(
-            person,
-            subscription,
-            trials[subscription.nct_id],
-            feed_url=private_feed_url(settings, person.feed_token),
-            glossary=glossary,
-            letterhead=head,
-            render=render,
-            now=now,
-        )
 
+def subscribe_many(
+    store: Store, settings: Settings, requests: Sequence[Wanted], now: datetime
+) -> SubscribeResult:
+    """Every request of a subscribers file, in one transaction, as one `subscribe` each:
+    trials watched when needed (those with no stored version asked of the registry in
+    batches, before anything is written), a welcome email for each new subscription, and the
+    feeds of the trials written once at the end. A trial the registry refuses refuses the
+    whole file, naming each line that asks for it (`line N: …`)."""
+    nct_ids = list(dict.fromkeys(n for request in requests for n in request.nct_ids))
+    trials = _Trials(store, _registered_all(store, settings, nct_ids, requests))
+    welcome = Welcomes(
+        trials,
+        feed_url=lambda token: private_feed_url(settings, token),
+        glossary=load_glossary(),
+        letterhead=letterhead(settings),
+        render=render,
+        now=now,
+    )
     with store.atomic():
         added = store.add_watches(nct_ids, now)
-        done = store.subscribe(
-            address,
-            nct_ids,
-            now,
-            audience=audience,
-            delivery=delivery,
-            kinds=kinds,
-            near=near,
-            welcome=welcome,
-        )
+        done = store.subscribe_many(requests, now, welcome=welcome)
+    outcomes = [outcome for subscribed in done for outcome in subscribed.outcomes]
     problems = []
     try:
         write_feeds(store, settings, now, nct_ids)
     except (WatcherError, OSError) as exc:
         problems.append(f"feeds not written: {exc}")
-    return SubscribeResult(done.outcomes, tuple(added), tuple(problems))
+    return SubscribeResult(tuple(outcomes), tuple(added), tuple(problems))
 
 
-def _trials(store: Store, settings: Settings, nct_ids: Sequence[str]) -> dict[str, Trial]:
-    """Each trial as stored here, or as the registry has it now when it has no version here."""
+class _Trials:
+    """Each trial as stored here, read when first needed, or as the registry has it now."""
+
+    def __init__(self, store: Store, registered: dict[str, Trial]) -> None:
+        self._store = store
+        self._trials = dict(registered)
+
+    def __call__(self, nct_id: str) -> Trial:
+        if nct_id not in self._trials:
+            row = self._store.trial(nct_id)
+            assert row is not None and row.current_version is not None  # else registered
+            record = self._store.record(nct_id, row.current_version)
+            self._trials[nct_id] = parse_trial(clean_record(record))
+        return self._trials[nct_id]
+
+
+def _registered_all(
+    store: Store, settings: Settings, nct_ids: Sequence[str], requests: Sequence[Wanted]
+) -> dict[str, Trial]:
+    """The trials with no version stored here, as the registry lists them now, fetched in
+    batches; refused in one message naming every line that asks for one it refuses."""
+    unknown = [n for n in nct_ids if (row := store.trial(n)) is None or row.current_version is None]
+    if not unknown:
+        return {}
     trials: dict[str, Trial] = {}
-    unknown = []
-    for nct_id in nct_ids:
-        row = store.trial(nct_id)
-        if row is not None and row.current_version is not None:
-            trials[nct_id] = parse_trial(clean_record(store.record(nct_id, row.current_version)))
-        else:
-            unknown.append(nct_id)
-    if unknown:
-        with registry_client(settings) as registry:
-            for nct_id in unknown:
-                trials[nct_id] = _registered(registry, nct_id)
+    refused_now: dict[str, str] = {}
+    with registry_client(settings) as registry:
+        for fetched in registry.fetch_studies(unknown):
+            if fetched.record is None:
+                if isinstance(fetched.error, TrialNotFound):
+                    refused_now[fetched.nct_id] = (
+                        f"{fetched.nct_id}: ClinicalTrials.gov has no such trial (404); "
+                        "check the NCT ID"
+                    )
+                    continue
+                raise fetched.error or RegistryResponseInvalid("no record", fetched.nct_id)
+            try:
+                trials[fetched.nct_id] = _checked(fetched.nct_id, fetched.record)
+            except InputError as exc:
+                refused_now[fetched.nct_id] = str(exc)
+    if refused_now:
+        if not any(request.where for request in requests):  # one `subscribe` command
+            raise InputError("; ".join(refused_now.values()))
+        raise refused(
+            [
+                f"{request.where}: {refused_now[n]}"
+                for request in requests
+                for n in request.nct_ids
+                if n in refused_now
+            ]
+        )
     return trials
 
 
-def _registered(registry: RegistryClient, nct_id: str) -> Trial:
-    """The trial as the registry lists it, refused in one line when it lists no such trial."""
-    try:
-        record = registry.fetch_study(nct_id)
-    except TrialNotFound:
-        raise InputError(
-            f"{nct_id}: ClinicalTrials.gov has no such trial (404); check the NCT ID"
-        ) from None
+def refused(faults: Sequence[str]) -> InputError:
+    """A subscribers file refused whole: one line per fault, then what became of the file."""
+    count = f"{len(faults)} line{'s' if len(faults) != 1 else ''}"
+    return InputError(
+        f"nothing was subscribed: {count} refused; fix them and run again\n" + "\n".join(faults)
+    )
+
+
+def _checked(nct_id: str, record: dict[str, Any]) -> Trial:
+    """The trial as the registry lists it, refused in one line when it lists it as another."""
     listed = stamp_of(record).nct_id
     if listed != nct_id:
         raise InputError(
@@ -189,4 +224,4 @@ def _people(count: int) -> str:
 def look_up(store: Store, settings: Settings, nct_id: str) -> Trial:
     """The trial as stored here, else as the registry lists it (one request); an unknown or
     moved NCT ID is one `InputError`, as `subscribe` refuses it (the web front's lookup)."""
-    return _trials(store, settings, [nct_id])[nct_id]
+    return _Trials(store, _registered_all(store, settings, [nct_id], []))(nct_id)

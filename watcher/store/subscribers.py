@@ -11,8 +11,9 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from watcher.core.addresses import address_key
 from watcher.core.change import StoredChange
@@ -26,6 +27,21 @@ from watcher.store.rows import iso, stored_change, token_hash
 
 # The message a new subscription starts with (`watcher.core.notify.welcome_email`), or None.
 Welcome = Callable[[Subscriber, Subscription], Outgoing | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """One person's subscription request: a `subscribe` command, or a line of a subscribers
+    file (`where` names it in errors: "subscribers.csv line 7"). Options left None keep what
+    an existing subscription has, or take the default."""
+
+    address: str
+    nct_ids: tuple[str, ...]
+    audience: str | None = None
+    delivery: str | None = None
+    kinds: frozenset[str] | None = None
+    near: Near | None = None
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,75 +84,135 @@ class SubscriberTables(OutboxTables):
         The subscriber is found case-insensitively (`address_key`) and stored as first typed.
         `welcome` makes the message for each new subscription; it is queued in this transaction.
         """
-        given = {"audience": audience, "delivery": delivery}
-        values: dict[str, str | float | None] = {k: v for k, v in given.items() if v is not None}
-        if kinds is not None:
-            values["kinds"] = ",".join(sorted(kinds))
-        if near is not None:  # a place is stored resolved, with its radius
-            values |= {
-                "near": near.name,
-                "near_lat": near.point[0] if near.point else None,
-                "near_lon": near.point[1] if near.point else None,
-                "within_amount": near.within.amount,
-                "within_unit": near.within.unit,
-            }
-        nct_ids = list(dict.fromkeys(nct_ids))  # an ID named twice is one subscription
+        wanted = Wanted(email, tuple(nct_ids), audience, delivery, kinds, near)
+        (done,) = self.subscribe_many([wanted], now, welcome=welcome)
+        return done
+
+    def subscribe_many(
+        self, requests: Sequence[Wanted], now: datetime, *, welcome: Welcome | None = None
+    ) -> list[Subscribed]:
+        """`subscribe` for each request in turn, all in one transaction, in a few statements
+        whatever their number (a subscribers file of 10,000 lines): the people, their
+        subscriptions and the trials are read at once, and written with `executemany`."""
         with self.atomic() as db:
-            not_watched = [n for n in nct_ids if not (t := self._trial_dict(n)) or not t["watched"]]
+            nct_ids = list(dict.fromkeys(n for r in requests for n in r.nct_ids))
+            watched = {
+                row[0]
+                for row in db.execute(
+                    """SELECT nct_id FROM trials WHERE watched
+                       AND nct_id IN (SELECT value FROM json_each(?))""",
+                    [json.dumps(nct_ids)],
+                )
+            }
+            not_watched = [n for n in nct_ids if n not in watched]
             if not_watched:
                 raise StoreError(
                     f"not watched: {', '.join(not_watched)}; add them first with "
                     f"`trialwatch watch add {' '.join(not_watched)}`"
                 )
-            subscriber = self._person(email, now)
-            had = {sub.nct_id: sub for _, sub in self.subscriptions(subscriber_id=subscriber.id)}
-            for nct_id in nct_ids:
-                if nct_id in had:
-                    if values:
-                        db.table("subscriptions").update(had[nct_id].id, values)
-                    continue
-                fresh = Subscription(id=0, subscriber_id=subscriber.id, nct_id=nct_id)
-                db.table("subscriptions").insert(
-                    {
-                        "subscriber_id": subscriber.id,
-                        "nct_id": nct_id,
-                        "audience": fresh.audience,  # the defaults, unless given
-                        "delivery": fresh.delivery,
-                        **values,
-                        "created_at": iso(now),
-                    }
+            people = self._people([r.address for r in requests], now)
+            held = self._subscriptions_of([p.id for p in people.values()])
+            new: list[int] = []  # the subscriptions created, for their welcome
+            asked: list[tuple[Subscriber, list[tuple[str, Subscription | None]]]] = []
+            for request in requests:
+                person = people[address_key(request.address)]
+                values = _values(request)
+                befores: list[tuple[str, Subscription | None]] = []
+                for nct_id in dict.fromkeys(request.nct_ids):  # an ID named twice is one
+                    before = held.get((person.id, nct_id))
+                    if before is None:
+                        created = self._insert(person.id, nct_id, values, now)
+                        new.append(created)
+                        fresh = replace(DEFAULT, id=created, subscriber_id=person.id, nct_id=nct_id)
+                        held[person.id, nct_id] = _updated(fresh, request)
+                    elif values:
+                        db.table("subscriptions").update(before.id, values)
+                        held[person.id, nct_id] = _updated(before, request)
+                    befores.append((nct_id, before))
+                asked.append((person, befores))
+            stored = self._subscriptions_of([p.id for p in people.values()])  # as read back
+            done = [
+                Subscribed(
+                    person,
+                    tuple(SubscriptionOutcome(b, stored[person.id, n]) for n, b in befores),
                 )
-            now_has = {
-                sub.nct_id: sub for _, sub in self.subscriptions(subscriber_id=subscriber.id)
-            }
-            outcomes = tuple(
-                SubscriptionOutcome(had.get(nct_id), now_has[nct_id]) for nct_id in nct_ids
-            )
+                for person, befores in asked
+            ]
             if welcome is not None:
-                messages = [welcome(subscriber, o.after) for o in outcomes if o.before is None]
+                whose = {person.id: person for person in people.values()}
+                by_id = {sub.id: (whose[sub.subscriber_id], sub) for sub in stored.values()}
+                messages = [welcome(*by_id[i]) for i in new]
                 self._enqueue([m for m in messages if m is not None], now)
-        return Subscribed(subscriber, outcomes)
+        return done
+
+    def _people(self, addresses: Sequence[str], now: datetime) -> dict[str, Subscriber]:
+        """Each address's subscriber by `address_key`, created (with fresh tokens) when new."""
+        keys = list(dict.fromkeys(address_key(a) for a in addresses))
+        query = """SELECT id, email, unsubscribe_token, feed_token FROM subscribers
+                   WHERE lower(email) IN (SELECT value FROM json_each(?)) ORDER BY id"""
+        found: dict[str, Subscriber] = {}
+        for row in self.db.execute(query, [json.dumps(keys)]):
+            found.setdefault(address_key(row[1]), Subscriber(*row))
+        typed = {address_key(a): a for a in reversed(addresses)}  # as first typed
+        new = []
+        for key in keys:
+            if key not in found:
+                unsubscribe_token = secrets.token_urlsafe(32)
+                feed_token = secrets.token_urlsafe(32)
+                new.append(
+                    (
+                        typed[key],
+                        unsubscribe_token,
+                        feed_token,
+                        token_hash(unsubscribe_token),
+                        token_hash(feed_token),
+                        iso(now),
+                    )
+                )
+        if new:
+            self.db.conn.executemany(
+                """INSERT INTO subscribers (email, unsubscribe_token, feed_token,
+                                            unsubscribe_hash, feed_hash, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                new,
+            )
+            for row in self.db.execute(query, [json.dumps([address_key(n[0]) for n in new])]):
+                found.setdefault(address_key(row[1]), Subscriber(*row))
+        return found
+
+    def _insert(
+        self, person_id: int, nct_id: str, values: dict[str, str | float | None], now: datetime
+    ) -> int:
+        """A new subscription, with the defaults where `values` gives nothing; its id."""
+        cursor = self.db.execute(
+            """INSERT INTO subscriptions (subscriber_id, nct_id, audience, delivery, kinds, near,
+                                          near_lat, near_lon, within_amount, within_unit,
+                                          created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                person_id,
+                nct_id,
+                values.get("audience", DEFAULT.audience),
+                values.get("delivery", DEFAULT.delivery),
+                *(values.get(k) for k in ("kinds", "near", "near_lat", "near_lon")),
+                *(values.get(k) for k in ("within_amount", "within_unit")),
+                iso(now),
+            ],
+        )
+        assert cursor.lastrowid is not None  # an INSERT that succeeded
+        return cursor.lastrowid
+
+    def _subscriptions_of(
+        self, subscriber_ids: Sequence[int]
+    ) -> dict[tuple[int, str], Subscription]:
+        """The subscriptions these subscribers have, by (subscriber, trial)."""
+        rows = self.db.execute(_SUBSCRIPTIONS, [None, json.dumps(list(subscriber_ids))])
+        return {(sub.subscriber_id, sub.nct_id): sub for _, sub in map(_subscription, rows)}
 
     def _person(self, email: str, now: datetime) -> Subscriber:
         """The subscriber with this address, created (with fresh tokens) when there is none;
         called inside the caller's transaction."""
-        subscriber = self.subscriber(email=email)
-        if subscriber is None:
-            unsubscribe_token = secrets.token_urlsafe(32)
-            feed_token = secrets.token_urlsafe(32)
-            self.db.table("subscribers").insert(
-                {
-                    "email": email,
-                    "unsubscribe_token": unsubscribe_token,
-                    "feed_token": feed_token,
-                    "unsubscribe_hash": token_hash(unsubscribe_token),
-                    "feed_hash": token_hash(feed_token),
-                    "created_at": iso(now),
-                }
-            )
-            subscriber = self.subscriber(email=email)
-            assert subscriber is not None  # inserted just above, in this transaction
-        return subscriber
+        return self._people([email], now)[address_key(email)]
 
     def unsubscribe(self, subscriber: Subscriber, nct_ids: Sequence[str] | None = None) -> int:
         """End some (or all) of a subscriber's subscriptions; returns how many ended.
@@ -233,30 +309,8 @@ class SubscriberTables(OutboxTables):
         self, *, nct_id: str | None = None, subscriber_id: int | None = None
     ) -> list[tuple[Subscriber, Subscription]]:
         """Subscriptions with their subscriber, filtered by trial and/or subscriber."""
-        rows = self.db.execute(
-            """SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
-                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near,
-                      p.near_lat, p.near_lon, p.within_amount, p.within_unit
-               FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
-               WHERE (p.nct_id = ? OR ? IS NULL) AND (p.subscriber_id = ? OR ? IS NULL)
-               ORDER BY s.email, p.nct_id""",
-            [nct_id, nct_id, subscriber_id, subscriber_id],
-        ).fetchall()
-        return [
-            (
-                Subscriber(*r[:4]),
-                Subscription(
-                    id=r[4],
-                    subscriber_id=r[5],
-                    nct_id=r[6],
-                    audience=r[7],
-                    delivery=r[8],
-                    kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
-                    near=_near(*r[10:]),
-                ),
-            )
-            for r in rows
-        ]
+        people = None if subscriber_id is None else json.dumps([subscriber_id])
+        return [_subscription(r) for r in self.db.execute(_SUBSCRIPTIONS, [nct_id, people])]
 
     # -- digests ----------------------------------------------------------------------------------
 
@@ -298,6 +352,65 @@ class SubscriberTables(OutboxTables):
                 "DELETE FROM digest_items WHERE subscription_id = ? AND change_id = ?",
                 [(sub.id, change.id) for sub, change in items],
             )
+
+
+# Subscriptions with their subscriber, of one trial (?1) and/or some subscribers (?2, a JSON
+# list of their ids); either None for all.
+_SUBSCRIPTIONS = """
+    SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
+           p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near,
+           p.near_lat, p.near_lon, p.within_amount, p.within_unit
+    FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
+    WHERE (?1 IS NULL OR p.nct_id = ?1)
+      AND (?2 IS NULL OR p.subscriber_id IN (SELECT value FROM json_each(?2)))
+    ORDER BY s.email, p.nct_id"""
+# A new subscription's options when a request gives none.
+DEFAULT = Subscription(id=0, subscriber_id=0, nct_id="")
+
+
+def _subscription(r: Sequence[Any]) -> tuple[Subscriber, Subscription]:
+    """A row of `_SUBSCRIPTIONS`: the subscriber and the subscription."""
+    return (
+        Subscriber(*r[:4]),
+        Subscription(
+            id=r[4],
+            subscriber_id=r[5],
+            nct_id=r[6],
+            audience=r[7],
+            delivery=r[8],
+            kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
+            near=_near(*r[10:]),
+        ),
+    )
+
+
+def _values(request: Wanted) -> dict[str, str | float | None]:
+    """The columns a request sets: only the options it gives (a place stored resolved)."""
+    given = {"audience": request.audience, "delivery": request.delivery}
+    values: dict[str, str | float | None] = {k: v for k, v in given.items() if v is not None}
+    if request.kinds is not None:
+        values["kinds"] = ",".join(sorted(request.kinds))
+    if request.near is not None:
+        near = request.near
+        values |= {
+            "near": near.name,
+            "near_lat": near.point[0] if near.point else None,
+            "near_lon": near.point[1] if near.point else None,
+            "within_amount": near.within.amount,
+            "within_unit": near.within.unit,
+        }
+    return values
+
+
+def _updated(before: Subscription, request: Wanted) -> Subscription:
+    """`before` with the options the request gives."""
+    return replace(
+        before,
+        audience=request.audience or before.audience,
+        delivery=request.delivery or before.delivery,
+        kinds=before.kinds if request.kinds is None else request.kinds,
+        near=before.near if request.near is None else request.near,
+    )
 
 
 def _near(

@@ -9,7 +9,7 @@ top are `trial_facts`'.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from watcher.core.change import AUDIENCES
 from watcher.core.criteria import parse_criteria
@@ -88,6 +88,18 @@ class TrialSummary:
     near: str | None
     closing: str | None
     grade_level: float
+
+    def placed(self, trial: Trial, near: Near | None) -> TrialSummary:
+        """This summary of `trial` for a reader at `near`: only its sites depend on the place,
+        so a planner with readers in many places words the trial once (`plan_notices`)."""
+        sites = _site_lines_of(trial, self.audience, near)
+        shown = sites[:SITES_SHOWN] if self.audience == "patient" else sites
+        return replace(
+            self,
+            sites=tuple(shown),
+            sites_not_shown=len(sites) - len(shown),
+            near=near.name if near else None,
+        )
 
 
 _SECTION_HEADINGS = {
@@ -220,8 +232,6 @@ def trial_summary(
         facts = coordinator_facts(trial)
         first = ()
         grade = flesch_kincaid_grade_of(item.original for item in items)
-    sites = _site_lines_of(trial, audience, near)
-    shown = sites[:SITES_SHOWN] if patient else sites
     return TrialSummary(
         audience=audience,
         nct_id=nct_id,
@@ -232,9 +242,9 @@ def trial_summary(
         sections=_sections(items, audience),
         items=tuple(items),
         terms=hits,
-        sites=tuple(shown),
-        sites_not_shown=len(sites) - len(shown),
-        near=near.name if near else None,
+        sites=(),
+        sites_not_shown=0,
+        near=None,
         closing=CLOSING if patient else None,
         grade_level=round(grade, 1),
-    )
+    ).placed(trial, near)

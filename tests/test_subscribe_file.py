@@ -1,0 +1,117 @@
+"""`subscribe --file`: a subscribers CSV through the real command line and the replay registry
+over HTTP. Every line subscribes as one `subscribe` would, in one go; a file with a bad line is
+refused whole, naming each bad line; the output names no address."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Trialwatch, demo_versions
+
+from watcher.registry.replay_server import ReplayServer
+
+TRIALS = ("NCT07227597", "NCT06911827", "NCT05294952")
+
+
+def published(replay: ReplayServer) -> None:
+    replay.registry.publish(*(demo_versions(n)[0] for n in TRIALS))
+
+
+def csv_file(tmp_path: Path, *lines: str) -> str:
+    path = tmp_path / "subscribers.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.slow  # reads the gazetteer, writes feeds, builds welcome emails: seconds
+def test_every_line_is_subscribed_with_its_options_and_welcomed(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    published(replay)
+    path = csv_file(
+        tmp_path,
+        "email,trials,audience,digest,kinds,near",
+        f"ann@example.org,{TRIALS[0]} {TRIALS[1]},coordinator,daily,,",
+        f"Bob@Example.org,{TRIALS[2]},,,status,China",
+        f"bob@example.org,{TRIALS[0]},,weekly,,",  # the same mailbox: one subscriber
+        "",
+    )
+    result = trialwatch("subscribe", "--file", path)
+    assert result.stdout == (
+        "subscribers.csv: 3 lines, 4 new subscriptions (welcome emails queued), "
+        "0 already subscribed; 3 trials now watched\n"
+    )
+    assert "@" not in result.stdout + result.stderr
+    # three unstored trials, asked of the registry in one batch, not one request each
+    assert [r.path for r in replay.requests] == ["/api/v2/studies"]
+    people = {p["email"]: p["subscriptions"] for p in trialwatch.json("subscribers")}
+    assert sorted(people) == ["Bob@Example.org", "ann@example.org"]
+    ann = {s["nct_id"]: s for s in people["ann@example.org"]}
+    assert {s["audience"] for s in ann.values()} == {"coordinator"}
+    assert {s["delivery"] for s in ann.values()} == {"daily"}
+    bob = {s["nct_id"]: s for s in people["Bob@Example.org"]}
+    assert bob[TRIALS[2]]["kinds"] == ["status"] and bob[TRIALS[2]]["near"] == "China"
+    assert bob[TRIALS[0]]["delivery"] == "weekly"
+    assert trialwatch.json("status")["outbox"]["pending"] == 4
+
+
+def test_a_file_with_bad_lines_is_refused_whole_naming_each_line(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    published(replay)
+    path = csv_file(
+        tmp_path,
+        "email,trials,audience",
+        f"ann@example.org,{TRIALS[0]},patient",
+        f"not-an-address,{TRIALS[0]},patient",
+        "cy@example.org,NCT123,patient",
+        f"dee@example.org,{TRIALS[1]},nurse",
+    )
+    result = trialwatch("subscribe", "--file", path, expect=2)
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Error: nothing was subscribed: 3 lines refused; fix them and run again"
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "subscribers.csv line 3",
+        "subscribers.csv line 4",
+        "subscribers.csv line 5",
+    ]
+    assert "NCT123" in lines[2] and "nurse" in lines[3]
+    assert replay.requests == []  # refused before anything was asked or written
+    assert trialwatch.json("subscribers") == []
+    assert trialwatch.json("watch", "list") == []
+
+
+def test_a_trial_the_registry_lacks_refuses_the_file_naming_its_lines(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    published(replay)
+    path = csv_file(
+        tmp_path,
+        "email,trials",
+        f"ann@example.org,{TRIALS[0]}",
+        f"bob@example.org,{TRIALS[1]} NCT07227590",
+    )
+    result = trialwatch("subscribe", "--file", path, expect=2)
+    assert result.stderr.splitlines()[1] == (
+        "subscribers.csv line 3: NCT07227590: ClinicalTrials.gov has no such trial (404); "
+        "check the NCT ID"
+    )
+    assert trialwatch.json("subscribers") == []
+
+
+def test_a_header_without_the_required_columns_is_refused(
+    trialwatch: Trialwatch, tmp_path: Path
+) -> None:
+    path = csv_file(tmp_path, "address,trials", "ann@example.org,NCT07227597")
+    result = trialwatch("subscribe", "--file", path, expect=2)
+    assert result.stderr == (
+        "Error: subscribers.csv line 1: the header row lacks email; expected email,trials "
+        "and any of audience,digest,kinds,near,within\n"
+    )
+
+
+def test_file_and_arguments_together_are_refused(trialwatch: Trialwatch, tmp_path: Path) -> None:
+    path = csv_file(tmp_path, "email,trials", "ann@example.org,NCT07227597")
+    result = trialwatch("subscribe", "ann@example.org", "--file", path, expect=2)
+    assert result.stderr == "Error: --file takes everything from its columns; drop EMAIL\n"

@@ -1,0 +1,226 @@
+"""One message, many recipients: build it once, then fill in each person's own parts (pure).
+
+A change email to a hundred subscribers who share an audience, a place and a choice of changes
+is a hundred copies of one message that differ only in the reader's own parts: the To:
+address, the unsubscribe and feed tokens, and what the outbox key derives (the Message-ID and
+the MIME boundaries, `watcher.core.message.build_email`). Building each copy with the `email`
+package costs milliseconds (headers are parsed, bodies encoded); filling a copy in costs
+microseconds.
+
+Filling in is only done where it is provably what building would give. A `Merge` builds two
+prototypes for sentinel readers, whose tokens are as long as the real ones and differ from
+each other in every character, under two different keys; when the first, filled in with the
+second's parts, is byte for byte the second, the email package treated those parts as opaque
+text (no refolding, no line break inside a token, no base64 around it), and so it treats any
+token of that length and alphabet the same way. Otherwise, and for anyone whose address or
+tokens are out of the ordinary (an address the package would quote or fold, a token with
+characters that get escaped), the copy is built whole, exactly as before: slower, never
+different.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from hashlib import sha256
+
+from watcher.core.addresses import validate_email
+from watcher.core.message import Outgoing
+from watcher.core.subscriptions import Subscriber
+
+# Builds a person's message the slow, sure way; `key` is its outbox key.
+Build = Callable[[Subscriber, str], Outgoing]
+
+# What is filled in must pass through the email package and the templates untouched: tokens in
+# the alphabet of `secrets.token_urlsafe` (no escaping in URLs, HTML or quoted-printable, no
+# spaces to wrap at), plain ASCII addresses short enough never to be folded.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+_ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_LONGEST_ADDRESS = 64
+_SENTINEL_ADDRESS = "recipient@mailmerge.invalid"
+
+
+def _key_marks(key: str) -> tuple[str, str]:
+    """The parts of a message derived from its key: the Message-ID's hash and the boundaries'
+    (a prefix of it, so the longer one is matched first)."""
+    digest = sha256(key.encode("utf-8")).hexdigest()
+    return digest[:32], digest[:24]
+
+
+_SOFT_BREAK = b"=\r\n"  # where quoted-printable breaks a long line; not part of the text
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """One reader's own parts, as they appear in the message's bytes."""
+
+    to_line: bytes
+    unsubscribe_token: bytes
+    feed_token: bytes
+    message_id: bytes
+    boundary: bytes
+
+    @classmethod
+    def of(cls, address: str, unsubscribe_token: str, feed_token: str, key: str) -> _Parts:
+        message_id, boundary = _key_marks(key)
+        return cls(
+            b"\r\nTo: " + address.encode("ascii") + b"\r\n",
+            unsubscribe_token.encode("ascii"),
+            feed_token.encode("ascii"),
+            message_id.encode("ascii"),
+            boundary.encode("ascii"),
+        )
+
+    def values(self) -> tuple[bytes, ...]:
+        """The parts in matching order: the To: line (whole), then those of a fixed length,
+        which a quoted-printable body may break across lines (longest-derived first)."""
+        return (
+            self.to_line,
+            self.unsubscribe_token,
+            self.feed_token,
+            self.message_id,
+            self.boundary,
+        )
+
+
+def _broken(value: bytes) -> bytes:
+    """A pattern for `value` that also matches it with soft line breaks inside."""
+    soft = b"(?:" + re.escape(_SOFT_BREAK) + b")?"
+    return soft.join(re.escape(value[i : i + 1]) for i in range(len(value)))
+
+
+def _fill(found: bytes, value: bytes) -> bytes:
+    """`value` written where `found` was, keeping `found`'s soft line breaks in place."""
+    pieces = found.split(_SOFT_BREAK)
+    if len(pieces) == 1:
+        return value
+    out, at = [], 0
+    for piece in pieces:
+        out.append(value[at : at + len(piece)])
+        at += len(piece)
+    return _SOFT_BREAK.join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prototype:
+    """A message built for one reader, cut where that reader's parts are: `between[i]` is the
+    text before `found[i]` (which part, and its bytes as written), the last one the rest."""
+
+    outgoing: Outgoing
+    parts: _Parts
+    between: tuple[bytes, ...]
+    found: tuple[tuple[int, bytes], ...]
+
+    def fill(self, parts: _Parts) -> bytes:
+        """The prototype's bytes with `parts` in place of its reader's."""
+        values = parts.values()
+        out = [self.between[0]]
+        for (index, found), after in zip(self.found, self.between[1:], strict=True):
+            out += (_fill(found, values[index]), after)
+        return b"".join(out)
+
+    def count(self) -> list[int]:
+        """How often each part was found in the prototype."""
+        found = [0] * len(self.parts.values())
+        for index, _ in self.found:
+            found[index] += 1
+        return found
+
+
+def _prototype(outgoing: Outgoing, person: Subscriber, key: str) -> _Prototype:
+    """`outgoing`, built for `person` under `key`, as a prototype to fill in."""
+    parts = _Parts.of(person.email, person.unsubscribe_token, person.feed_token, key)
+    to_line, *fixed = parts.values()
+    alternatives = [re.escape(to_line), *(_broken(value) for value in fixed)]
+    pattern = re.compile(b"|".join(b"(" + a + b")" for a in alternatives))
+    body = outgoing.body
+    between, found, at = [], [], 0
+    for match in pattern.finditer(body):
+        assert match.lastindex is not None  # every alternative is a group
+        between.append(body[at : match.start()])
+        found.append((match.lastindex - 1, match.group(0)))
+        at = match.end()
+    between.append(body[at:])
+    return _Prototype(outgoing, parts, tuple(between), tuple(found))
+
+
+def _fillable(person: Subscriber) -> bool:
+    """Whether this reader's parts pass through the email package untouched (module doc)."""
+    if not (
+        _TOKEN.fullmatch(person.unsubscribe_token)
+        and _TOKEN.fullmatch(person.feed_token)
+        and len(person.email) <= _LONGEST_ADDRESS
+        and _ADDRESS.fullmatch(person.email)
+    ):
+        return False
+    try:
+        return validate_email(person.email) == person.email
+    except ValueError:  # stored before addresses were checked: built whole, as ever
+        return False
+
+
+def _sentinel(pattern: str, like: str) -> str:
+    """A stand-in as long as `like` that differs from it in every character."""
+    first = (pattern * len(like))[: len(like)]
+    return "".join(c if c != o else c.swapcase() for c, o in zip(first, like, strict=True))
+
+
+class Merge:
+    """Copies of the message `build` makes, one per reader, built once per token shape.
+
+    The first reader of each shape (the lengths of their tokens) gets a message built for them,
+    which becomes the prototype; the second makes the check (a message built for a sentinel
+    reader must be the prototype filled in with the sentinel's parts); from then on copies are
+    filled in. Every copy is the bytes `build(person, key)` would give (see the module
+    docstring for why); `build` must depend on the person only through their address, tokens
+    and the key.
+    """
+
+    def __init__(self, build: Build) -> None:
+        self._build = build
+        self._prototypes: dict[tuple[int, int], _Prototype | None] = {}
+        self._checked: set[tuple[int, int]] = set()
+
+    def __call__(self, person: Subscriber, key: str) -> Outgoing:
+        """`person`'s copy, under outbox key `key`."""
+        if not _fillable(person):
+            return self._build(person, key)
+        shape = (len(person.unsubscribe_token), len(person.feed_token))
+        if shape not in self._prototypes:
+            outgoing = self._build(person, key)
+            self._prototypes[shape] = _prototype(outgoing, person, key)
+            return outgoing
+        if shape not in self._checked:
+            self._checked.add(shape)
+            self._prototypes[shape] = self._check(self._prototypes[shape])
+        prototype = self._prototypes[shape]
+        if prototype is None:
+            return self._build(person, key)
+        parts = _Parts.of(person.email, person.unsubscribe_token, person.feed_token, key)
+        return replace(
+            prototype.outgoing,
+            key=key,
+            recipient=person.email,
+            body=prototype.fill(parts),
+            subscriber_id=person.id,
+        )
+
+    def _check(self, prototype: _Prototype | None) -> _Prototype | None:
+        """The prototype when filling it in with a sentinel reader's parts gives exactly the
+        message built for that reader, else None."""
+        if prototype is None or prototype.count()[0] != 1:
+            return None  # the address is not written as a To: line of its own
+        model = prototype.parts
+        sentinel = Subscriber(
+            0,
+            _SENTINEL_ADDRESS,
+            _sentinel("Zq", model.unsubscribe_token.decode("ascii")),
+            _sentinel("Wk", model.feed_token.decode("ascii")),
+        )
+        key = "mailmerge/sentinel"
+        built = self._build(sentinel, key)
+        parts = _Parts.of(sentinel.email, sentinel.unsubscribe_token, sentinel.feed_token, key)
+        if prototype.fill(parts) != built.body or built.subject != prototype.outgoing.subject:
+            return None
+        return prototype
