@@ -19,7 +19,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,39 +54,57 @@ class Store(SubscriberTables):
         every: timedelta | None = None,
         progress: Progress | None = None,
     ) -> list[str]:
-        """Start watching (in one transaction, `progress` told of each ID); returns the IDs that
-        were not watched before."""
-        added: list[str] = []
+        """Start watching (in one transaction, `progress` told as IDs are done); returns the IDs
+        that were not watched before, in the order given.
+
+        The rows already known are read in one query and the rest written in two statements,
+        so 100,000 IDs cost one pass, not a lookup and a write each."""
         every_s = int(every.total_seconds()) if every else None
+        added: list[str] = []
+        fresh: list[tuple[str, str, int | None]] = []
+        moved: list[tuple[int | None, str]] = []
         with self.atomic() as db:
+            known = self._known_trials(nct_ids)
             for done, nct_id in enumerate(nct_ids, 1):
-                row = self._trial_dict(nct_id)
-                if row is None:
-                    db.table("trials").insert(
-                        {"nct_id": nct_id, "watched": 1, "added_at": iso(now), "every_s": every_s}
-                    )
+                watched, was_every = known.get(nct_id, (None, None))
+                if watched is None:
+                    fresh.append((nct_id, iso(now), every_s))
                     added.append(nct_id)
-                elif not row["watched"] or (every is not None and row["every_s"] != every_s):
-                    if not row["watched"]:
+                    known[nct_id] = (1, every_s)
+                elif not watched or (every is not None and was_every != every_s):
+                    if not watched:
                         added.append(nct_id)
-                    update: dict[str, Any] = {"watched": 1}
-                    if every is not None:
-                        update["every_s"] = every_s
-                    db.table("trials").update(nct_id, update)
+                    moved.append((every_s if every is not None else was_every, nct_id))
+                    known[nct_id] = (1, every_s if every is not None else was_every)
                 if progress is not None:
                     progress(done, len(nct_ids))
+            db.conn.executemany(
+                "INSERT INTO trials (nct_id, watched, added_at, every_s) VALUES (?, 1, ?, ?)",
+                fresh,
+            )
+            db.conn.executemany(
+                "UPDATE trials SET watched = 1, every_s = ? WHERE nct_id = ?", moved
+            )
         return added
 
     def remove_watches(self, nct_ids: Sequence[str]) -> list[str]:
         """Stop watching, keeping stored versions and changes; returns the IDs that were watched."""
-        removed: list[str] = []
         with self.atomic() as db:
-            for nct_id in nct_ids:
-                row = self._trial_dict(nct_id)
-                if row is not None and row["watched"]:
-                    db.table("trials").update(nct_id, {"watched": 0})
-                    removed.append(nct_id)
+            known = self._known_trials(nct_ids)
+            removed = [n for n in dict.fromkeys(nct_ids) if known.get(n, (0, None))[0]]
+            db.conn.executemany(
+                "UPDATE trials SET watched = 0 WHERE nct_id = ?", [(n,) for n in removed]
+            )
         return removed
+
+    def _known_trials(self, nct_ids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+        """(watched, every_s) of each of `nct_ids` that has a row, in one query."""
+        rows = self.db.execute(
+            """SELECT nct_id, watched, every_s FROM trials
+               WHERE nct_id IN (SELECT value FROM json_each(?))""",
+            [json.dumps(list(nct_ids))],
+        )
+        return {str(n): (w, e) for n, w, e in rows}
 
     def trial(self, nct_id: str) -> TrialRow | None:
         """The trial's row, watched or not; None when it was never watched."""
@@ -95,8 +113,23 @@ class Store(SubscriberTables):
 
     def trials(self, *, watched_only: bool = True) -> list[TrialRow]:
         """Trials in NCT ID order."""
+        return list(self.each_trial(watched_only=watched_only))
+
+    def each_trial(self, *, watched_only: bool = True) -> Iterator[TrialRow]:
+        """Trials in NCT ID order, one row at a time (a listing of 100,000 never holds them all)."""
         sql = "SELECT * FROM trials WHERE watched = 1 OR ? ORDER BY nct_id"
-        return [trial_row(r) for r in self.db.query(sql, [not watched_only])]
+        return (trial_row(r) for r in self.db.query(sql, [not watched_only]))
+
+    def watch_summary(self, failing_after: int) -> tuple[int, list[TrialRow]]:
+        """How many trials are watched, and those whose last `failing_after` checks all failed:
+        what `status` and the daemon's tick show, read without loading every trial."""
+        count = self.db.execute("SELECT COUNT(*) FROM trials WHERE watched = 1").fetchone()[0]
+        failing = self.db.query(
+            """SELECT * FROM trials WHERE watched = 1 AND consecutive_failures >= ?
+               ORDER BY nct_id""",
+            [failing_after],
+        )
+        return int(count), [trial_row(r) for r in failing]
 
     # -- outcomes of a check ------------------------------------------------------------------
 
@@ -284,22 +317,51 @@ class Store(SubscriberTables):
     def change_events(
         self, nct_ids: Sequence[str] | None = None, limit: int = 50
     ) -> list[ChangeEvent]:
-        """Versions that brought changes (to some trials or all), newest first, at most `limit`."""
-        wanted = None if nct_ids is None else json.dumps(list(nct_ids))
-        heads = self.db.execute(
-            """SELECT c.nct_id, c.to_version, MIN(c.detected_at), v.content_hash, t.brief_title
-               FROM changes c
-               JOIN versions v ON v.nct_id = c.nct_id AND v.version = c.to_version
-               JOIN trials t ON t.nct_id = c.nct_id
-               WHERE ? IS NULL OR c.nct_id IN (SELECT value FROM json_each(?))
-               GROUP BY c.nct_id, c.to_version
-               ORDER BY MIN(c.id) DESC LIMIT ?""",
-            [wanted, wanted, limit],
-        ).fetchall()
-        return [
-            ChangeEvent(nct, version, at, digest, title, tuple(self.changes(nct, version)))
-            for nct, version, at, digest, title in heads
-        ]
+        """Versions that brought changes (to some trials or all), newest first, at most `limit`.
+
+        Read through the `(nct_id, id)` index (m010): a trial's newest events cost its newest
+        rows, and all trials' cost the newest rows of the table, however long the history.
+        """
+        if nct_ids is None:
+            heads = self._newest_events(
+                self.db.execute("SELECT id, nct_id, to_version FROM changes ORDER BY id DESC"),
+                limit,
+            )
+        else:
+            heads = []
+            for nct_id in dict.fromkeys(nct_ids):
+                rows = self.db.execute(
+                    "SELECT id, nct_id, to_version FROM changes WHERE nct_id = ? ORDER BY id DESC",
+                    [nct_id],
+                )
+                heads += self._newest_events(rows, limit)
+            heads = sorted(heads, reverse=True)[:limit]
+        return [self._change_event(nct_id, version) for _, nct_id, version in heads]
+
+    @staticmethod
+    def _newest_events(
+        rows: Iterable[tuple[int, str, int]], limit: int
+    ) -> list[tuple[int, str, int]]:
+        """The first `limit` distinct (trial, version) of change rows read newest first, each with
+        its newest row's id; the rest of the rows are never read."""
+        seen: dict[tuple[str, int], int] = {}
+        for change_id, nct_id, version in rows:
+            if (nct_id, version) not in seen:
+                if len(seen) == limit:
+                    break
+                seen[nct_id, version] = change_id
+        return [(change_id, nct_id, version) for (nct_id, version), change_id in seen.items()]
+
+    def _change_event(self, nct_id: str, version: int) -> ChangeEvent:
+        """One version's changes, with what a feed entry shows about the version and trial."""
+        changes = tuple(self.changes(nct_id, version))
+        digest, title = self.db.execute(
+            """SELECT v.content_hash, t.brief_title FROM versions v JOIN trials t
+               ON t.nct_id = v.nct_id WHERE v.nct_id = ? AND v.version = ?""",
+            [nct_id, version],
+        ).fetchone()
+        at = min(c.detected_at for c in changes)
+        return ChangeEvent(nct_id, version, at, digest, title, changes)
 
     def changed_since(self, change_id: int) -> tuple[int, list[str]]:
         """The newest change id, and the trials with a change stored after `change_id`.

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from watcher.core.addresses import address_key
 from watcher.core.change import StoredChange
@@ -230,21 +231,24 @@ class SubscriberTables(OutboxTables):
                ORDER BY s.email, p.nct_id""",
             [nct_id, nct_id, subscriber_id, subscriber_id],
         ).fetchall()
-        return [
-            (
-                Subscriber(*r[:4]),
-                Subscription(
-                    id=r[4],
-                    subscriber_id=r[5],
-                    nct_id=r[6],
-                    audience=r[7],
-                    delivery=r[8],
-                    kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
-                    near=_near(*r[10:]),
-                ),
-            )
-            for r in rows
-        ]
+        return [_subscription_pair(r) for r in rows]
+
+    def followers_subscriptions(
+        self, nct_ids: Sequence[str]
+    ) -> list[tuple[Subscriber, Subscription]]:
+        """Every subscription of each subscriber who follows one of `nct_ids` (the private feeds
+        a change to those trials touches), found through the indexes, in subscriber order."""
+        rows = self.db.execute(
+            """SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
+                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near,
+                      p.near_lat, p.near_lon, p.within_amount, p.within_unit
+               FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
+               WHERE p.subscriber_id IN (SELECT subscriber_id FROM subscriptions
+                                         WHERE nct_id IN (SELECT value FROM json_each(?)))
+               ORDER BY p.subscriber_id, p.nct_id""",
+            [json.dumps(list(nct_ids))],
+        ).fetchall()
+        return [_subscription_pair(r) for r in rows]
 
     # -- digests ----------------------------------------------------------------------------------
 
@@ -286,6 +290,22 @@ class SubscriberTables(OutboxTables):
                 "DELETE FROM digest_items WHERE subscription_id = ? AND change_id = ?",
                 [(sub.id, change.id) for sub, change in items],
             )
+
+
+def _subscription_pair(r: Sequence[Any]) -> tuple[Subscriber, Subscription]:
+    """A subscriber and one subscription from a row of the `subscriptions` queries."""
+    return (
+        Subscriber(*r[:4]),
+        Subscription(
+            id=r[4],
+            subscriber_id=r[5],
+            nct_id=r[6],
+            audience=r[7],
+            delivery=r[8],
+            kinds=frozenset(r[9].split(",")) if r[9] is not None else None,
+            near=_near(*r[10:]),
+        ),
+    )
 
 
 def _near(
