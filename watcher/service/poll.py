@@ -54,6 +54,9 @@ Goner = Callable[[TrialRow, datetime], Sequence[Outgoing]]
 log = logging.getLogger(__name__)
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
+# How many first versions (a cold start) are stored per transaction: a commit each cost more
+# than encoding them, and a killed cycle fetches at most this many again.
+FIRSTS_PER_COMMIT = 100
 
 
 class Fetch(Protocol):
@@ -93,6 +96,7 @@ class _Ledger:
         self.store, self.release, self.now, self.gone = store, release, now, gone
         self.total, self.progress = total, progress
         self.outcomes: list[Outcome] = []
+        self._firsts: list[NewVersion] = []
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
         self._failed: list[tuple[str, str]] = []
@@ -126,6 +130,28 @@ class _Ledger:
         self._add(Outcome(nct_id, "new_version", version, tuple(changes)))
         self.compared(nct_id)
 
+    def first_version(self, new: NewVersion) -> None:
+        """A new watch's first version, stored with the others of its page (`FIRSTS_PER_COMMIT`).
+
+        It is not parsed (a cold start parses nothing): the trial's next version parses both,
+        and a record that cannot be parsed fails its trial then."""
+        self._firsts.append(new)
+        if len(self._firsts) >= FIRSTS_PER_COMMIT:
+            self._store_firsts()
+
+    def _store_firsts(self) -> None:
+        """Store the first versions in hand; one another process stored first is left to the
+        next cycle, which compares the two."""
+        firsts, self._firsts = self._firsts, []
+        stored = {
+            new.nct_id for new in self.store.save_first_versions(firsts, self.release, self.now)
+        }
+        for new in firsts:
+            if new.nct_id in stored:
+                self.new_version(new.nct_id, 1, [])
+            else:
+                self.skipped(new.nct_id)
+
     def _add(self, outcome: Outcome) -> None:
         """One more trial done: its outcome kept, and said to whoever watches the progress."""
         self.outcomes.append(outcome)
@@ -137,6 +163,8 @@ class _Ledger:
             self.flush()
 
     def flush(self) -> None:
+        if self._firsts:
+            self._store_firsts()
         if self._unchanged:
             self.store.mark_unchanged(self._unchanged, self.release, self.now)
             self._unchanged = []
@@ -409,12 +437,10 @@ def _ingest(
         ledger.unchanged(stamp_of(raw), nct_id)
         ledger.compared(nct_id)
         return
-    trial = parse_trial(raw)
     if latest is None:  # the first version: nothing to compare with, nobody to tell
-        version = store.save_version(NewVersion.of(nct_id, raw, digest), None, ledger.release, now)
-        recent.put(nct_id, version, raw, trial)
-        ledger.new_version(nct_id, version, [])
+        ledger.first_version(NewVersion.of(nct_id, raw, digest))
         return
+    trial = parse_trial(raw)
     previous, before = _previous(store, nct_id, latest.version, recent)
     changes = diff_trials(before, trial)
     number = latest.version + 1

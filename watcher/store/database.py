@@ -246,6 +246,65 @@ class Store(SubscriberTables):
             )
         return version
 
+    def save_first_versions(
+        self, news: Sequence[NewVersion], release: str | None, now: datetime
+    ) -> list[NewVersion]:
+        """The first versions of new watches, in one transaction; returns those stored.
+
+        A cold start stores thousands of them, and a commit each cost more than the rest of the
+        work: the poll hands them over a page at a time. A trial that got a version meanwhile
+        (from another process) is left to the next cycle, which compares it with that one.
+        """
+        with self.atomic() as db:
+            known = dict(
+                db.execute(
+                    """SELECT nct_id, current_version FROM trials
+                       WHERE nct_id IN (SELECT value FROM json_each(?))""",
+                    [json.dumps([new.nct_id for new in news])],
+                ).fetchall()
+            )
+            missing = [new.nct_id for new in news if new.nct_id not in known]
+            if missing:
+                raise StoreError(f"{missing[0]} is not watched; add it with `trialwatch watch add`")
+            stored = [new for new in news if known[new.nct_id] is None]
+            versions = []
+            for new in stored:
+                name, blob = codec.encode(new.raw, None, 0)
+                versions.append(
+                    (
+                        new.nct_id,
+                        iso(now),
+                        new.stamp.last_update_posted,
+                        new.content_hash,
+                        name,
+                        blob,
+                    )
+                )
+            db.conn.executemany(
+                """INSERT INTO versions (nct_id, version, fetched_at, source, last_update_posted,
+                   content_hash, codec, raw) VALUES (?, 1, ?, 'poll', ?, ?, ?, ?)""",
+                versions,
+            )
+            db.conn.executemany(
+                """UPDATE trials SET current_version = 1, brief_title = ?, overall_status = ?,
+                   last_update_posted = ?, seen_release = ?, last_checked_at = ?,
+                   last_success_at = ?, consecutive_failures = 0, last_error = NULL
+                   WHERE nct_id = ?""",
+                [
+                    (
+                        new.title,
+                        new.stamp.overall_status,
+                        new.stamp.last_update_posted,
+                        release,
+                        iso(now),
+                        iso(now),
+                        new.nct_id,
+                    )
+                    for new in stored
+                ],
+            )
+        return stored
+
     @staticmethod
     def _moved_on(stored: int | None, notices: Notices | None, first: bool) -> bool:
         """Whether another process stored a different version after the caller read the latest
