@@ -99,6 +99,7 @@ class _Ledger:
         self._firsts: list[NewVersion] = []
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
+        self._passed: list[str] = []
         self._failed: list[tuple[str, str]] = []
         self._compared: list[str] = []
 
@@ -116,6 +117,22 @@ class _Ledger:
         self._skipped.append(nct_id)
         self._add(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
+
+    def passed_over(self, nct_id: str) -> None:
+        """Like `skipped`, but written by `settle` once the cycle is over: one meta row when the
+        cycle covered every watched trial (`Store.mark_quiet`)."""
+        self._passed.append(nct_id)
+        self._add(Outcome(nct_id, "unchanged"))
+
+    def settle(self, *, quiet: bool) -> None:
+        """Write what is pending; `quiet`: the trials passed over were every watched trial
+        checked against this release, and the cycle ran to its end."""
+        if quiet and self._passed and self.release is not None:
+            self.store.mark_quiet(self.release, self.now)
+        else:
+            self._skipped += self._passed
+        self._passed = []
+        self.flush()
 
     def failed(self, nct_id: str, detail: str, *, not_found: bool = False) -> None:
         """A failed fetch or record; `not_found`: the registry answered 404 for it."""
@@ -214,6 +231,7 @@ def run_cycle(
     """
     requests_before = registry.request_count
     trials = store.trials()
+    watched = len(trials)
     refresh = _refresh_due(trials, now, full_refresh) if full_refresh else set()
     if nct_ids is not None:
         wanted = set(nct_ids)
@@ -239,7 +257,7 @@ def run_cycle(
         if _needs_light(t, release, now, full_check_every):
             light.append(t.nct_id)
         else:
-            ledger.skipped(t.nct_id)  # same data release: nothing can have changed
+            ledger.passed_over(t.nct_id)  # same data release: nothing can have changed
 
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
         seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
@@ -269,7 +287,7 @@ def run_cycle(
                 log.warning("%s: the record could not be processed (%s)", nct_id, reason)
                 log.debug("%s: what went wrong", nct_id, exc_info=True)
                 ledger.failed(nct_id, reason)
-    ledger.flush()
+    ledger.settle(quiet=len(trials) == watched and not should_stop())
     return CycleReport(
         started_at=now,
         data_timestamp=release,

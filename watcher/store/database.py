@@ -41,6 +41,19 @@ from watcher.store.rows import (
 )
 from watcher.store.subscribers import SubscriberTables
 
+# The last cycle that covered every watched trial and found no new data release: its release
+# and time, as JSON (`Store.mark_quiet`).
+META_QUIET = "poll.quiet"
+# Trials (`t`), each with when it was last checked (`checked_at`): its own stamp, or the last
+# quiet cycle's (`q`) when that is later and the trial had been checked against the release that
+# cycle found still current.
+_TRIALS = """
+    SELECT t.*, CASE WHEN t.seen_release = q.release AND q.at > COALESCE(t.last_checked_at, '')
+                     THEN q.at ELSE t.last_checked_at END AS checked_at
+    FROM trials t LEFT JOIN (
+        SELECT json_extract(value, '$.release') AS release, json_extract(value, '$.at') AS at
+        FROM meta WHERE key = 'poll.quiet') q"""
+
 
 class Store(SubscriberTables):
     """A trialwatch database on disk."""
@@ -108,8 +121,7 @@ class Store(SubscriberTables):
 
     def trial(self, nct_id: str) -> TrialRow | None:
         """The trial's row, watched or not; None when it was never watched."""
-        row = self._trial_dict(nct_id)
-        return trial_row(row) if row else None
+        return next(self._trial_rows("WHERE t.nct_id = ?", [nct_id]), None)
 
     def trials(self, *, watched_only: bool = True) -> list[TrialRow]:
         """Trials in NCT ID order."""
@@ -117,19 +129,23 @@ class Store(SubscriberTables):
 
     def each_trial(self, *, watched_only: bool = True) -> Iterator[TrialRow]:
         """Trials in NCT ID order, one row at a time (a listing of 100,000 never holds them all)."""
-        sql = "SELECT * FROM trials WHERE watched = 1 OR ? ORDER BY nct_id"
-        return (trial_row(r) for r in self.db.query(sql, [not watched_only]))
+        return self._trial_rows("WHERE t.watched = 1 OR ? ORDER BY t.nct_id", [not watched_only])
+
+    def _trial_rows(self, where: str, params: Sequence[Any]) -> Iterator[TrialRow]:
+        """Trial rows, each with the time it was last checked, quiet cycles included."""
+        for row in self.db.query(f"{_TRIALS} {where}", params):
+            row["last_checked_at"] = row.pop("checked_at")
+            yield trial_row(row)
 
     def watch_summary(self, failing_after: int) -> tuple[int, list[TrialRow]]:
         """How many trials are watched, and those whose last `failing_after` checks all failed:
         what `status` and the daemon's tick show, read without loading every trial."""
         count = self.db.execute("SELECT COUNT(*) FROM trials WHERE watched = 1").fetchone()[0]
-        failing = self.db.query(
-            """SELECT * FROM trials WHERE watched = 1 AND consecutive_failures >= ?
-               ORDER BY nct_id""",
+        failing = self._trial_rows(
+            "WHERE t.watched = 1 AND t.consecutive_failures >= ? ORDER BY t.nct_id",
             [failing_after],
         )
-        return int(count), [trial_row(r) for r in failing]
+        return int(count), list(failing)
 
     # -- outcomes of a check ------------------------------------------------------------------
 
@@ -432,6 +448,12 @@ class Store(SubscriberTables):
             [change_id, newest],
         ).fetchall()
         return int(newest), [str(r[0]) for r in rows]
+
+    def mark_quiet(self, release: str, now: datetime) -> None:
+        """A cycle over every watched trial found the data release `release` still current, so
+        each trial already checked against it counts as checked `now` (`_TRIALS`): one
+        meta row is written, where `mark_skipped` would rewrite every trial's."""
+        self.set_meta({META_QUIET: json.dumps({"release": release, "at": iso(now)})})
 
     def mark_skipped(self, nct_ids: Sequence[str], now: datetime) -> None:
         """Trials a cycle did not ask about, because the registry's data has not moved since.
