@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,16 @@ _TRIALS = """
     FROM trials t LEFT JOIN (
         SELECT json_extract(value, '$.release') AS release, json_extract(value, '$.at') AS at
         FROM meta WHERE key = 'poll.quiet') q"""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckGroup:
+    """The watched trials on one interval, as their earliest check (`Watched` of
+    `watcher.core.schedule`): the next due time of 100,000 trials is that of a few groups."""
+
+    nct_id: str  # one of them, for the schedule's protocol
+    every_s: int | None
+    last_checked_at: str | None  # None when one of them was never checked
 
 
 class Store(SubscriberTables):
@@ -136,6 +147,18 @@ class Store(SubscriberTables):
         for row in self.db.query(f"{_TRIALS} {where}", params):
             row["last_checked_at"] = row.pop("checked_at")
             yield trial_row(row)
+
+    def check_groups(self) -> list[CheckGroup]:
+        """For each interval watched trials are checked on, the one checked longest ago (one
+        never checked first): what says when the next check falls due, in one aggregate."""
+        rows = self.db.execute(
+            f"""SELECT every_s, MIN(nct_id), MAX(checked_at IS NULL), MIN(checked_at)
+                FROM ({_TRIALS} WHERE t.watched = 1) GROUP BY every_s"""  # noqa: S608 (constants)
+        ).fetchall()
+        return [
+            CheckGroup(nct_id, every_s, None if never else at)
+            for every_s, nct_id, never, at in rows
+        ]
 
     def watch_summary(self, failing_after: int) -> tuple[int, list[TrialRow]]:
         """How many trials are watched, and those whose last `failing_after` checks all failed:
