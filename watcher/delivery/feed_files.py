@@ -26,7 +26,7 @@ from pathlib import Path
 
 from watcher.config import Settings
 from watcher.core.change import Change, ChangeEvent
-from watcher.core.feeds import Entry, FeedInfo, atom, entries, rss
+from watcher.core.feeds import Entry, EntryMemo, FeedInfo, atom, entries, rss
 from watcher.core.ids import registry_url
 from watcher.core.subscriptions import Subscription, wants
 from watcher.store.database import Store
@@ -137,6 +137,7 @@ class _Events:
     def __init__(self, store: Store, depth: int) -> None:
         self.store, self.depth = store, depth
         self._of: dict[str, list[ChangeEvent]] = {}
+        self.made: EntryMemo = {}  # entries, shared by the feeds that show them
 
     def of(self, nct_ids: Iterable[str], limit: int) -> list[ChangeEvent]:
         """The newest `limit` events of these trials together, newest first."""
@@ -176,7 +177,7 @@ def write_feeds(
             subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
             link=registry_url(trial.nct_id),
         )
-        items = entries(events.of([trial.nct_id], limit))
+        items = entries(events.of([trial.nct_id], limit), memo=events.made)
         stem = trial_feed_path(settings, trial.nct_id)
         written += _write_pair(writer, settings, stem, info, items, now)
 
@@ -200,7 +201,8 @@ def write_feeds(
             subtitle="Changes to the trials you follow, as your subscriptions choose.",
             link="https://clinicaltrials.gov/",
         )
-        items = entries(events.of(sorted(subs), limit * 4), keep=_chosen_by(subs))[:limit]
+        found = events.of(sorted(subs), limit * 4)
+        items = entries(found, keep=_chosen_by(subs), memo=events.made)[:limit]
         stem = private_feed_path(settings, token)
         written += _write_pair(writer, settings, stem, info, items, now)
     writer.finish()
