@@ -230,16 +230,24 @@ def run_cycle(
     `progress` is told (trials done, trials to check) as each trial's outcome is known.
     """
     requests_before = registry.request_count
-    trials = store.trials()
-    watched = len(trials)
-    refresh = _refresh_due(trials, now, full_refresh) if full_refresh else set()
-    if nct_ids is not None:
-        wanted = set(nct_ids)
-        trials = [t for t in trials if t.nct_id in wanted]
     try:
         release: str | None = registry.data_timestamp()
     except RegistryError:
         release = None  # unknown: every trial gets at least a light check
+    start = store.cycle_rows(
+        release, now - full_check_every, now - full_refresh / 2 if full_refresh else None
+    )
+    trials, passed = start.look, start.passed
+    watched = len(trials) + len(passed)
+    refresh = (
+        _refresh_due(trials, now, full_refresh, total=watched, latest_check=start.latest_check)
+        if full_refresh
+        else set()
+    )
+    if nct_ids is not None:
+        wanted = set(nct_ids)
+        trials = [t for t in trials if t.nct_id in wanted]
+        passed = [n for n in passed if n in wanted]
     rows = {t.nct_id: t for t in trials}
 
     def tell_gone(nct_id: str) -> None:
@@ -247,7 +255,10 @@ def run_cycle(
         if told:
             store.enqueue(told, now)
 
-    ledger = _Ledger(store, release, now, tell_gone, total=len(trials), progress=progress)
+    total = len(trials) + len(passed)
+    ledger = _Ledger(store, release, now, tell_gone, total=total, progress=progress)
+    for nct_id in passed:
+        ledger.passed_over(nct_id)  # same data release: nothing can have changed
 
     full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []
@@ -287,7 +298,7 @@ def run_cycle(
                 log.warning("%s: the record could not be processed (%s)", nct_id, reason)
                 log.debug("%s: what went wrong", nct_id, exc_info=True)
                 ledger.failed(nct_id, reason)
-    ledger.settle(quiet=len(trials) == watched and not should_stop())
+    ledger.settle(quiet=total == watched and not should_stop())
     return CycleReport(
         started_at=now,
         data_timestamp=release,
@@ -296,7 +307,14 @@ def run_cycle(
     )
 
 
-def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) -> set[str]:
+def _refresh_due(
+    trials: Sequence[TrialRow],
+    now: datetime,
+    every: timedelta,
+    *,
+    total: int,
+    latest_check: str | None,
+) -> set[str]:
     """The trials whose whole record is fetched this cycle, although their light fields did not
     move: every one last compared `every` ago or longer (the promise), and, oldest first, some
     of those past half their period or never compared since the upgrade, so the refreshes
@@ -305,9 +323,11 @@ def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) ->
     Trials added together are half spread in their first period, and the rest fall due together
     once; after the upgrade, the never-compared ones are spread by the share alone. A cycle
     with no trial past half its period asks nothing.
+
+    `trials` need hold only those compared in full half a period ago or more (the rest cannot
+    be due); `total` is the number of watched trials, `latest_check` the newest check of any.
     """
-    checked = [t.last_checked_at for t in trials if t.last_checked_at is not None]
-    last_cycle = max(datetime.fromisoformat(max(checked)) if checked else now, now - every)
+    last_cycle = max(datetime.fromisoformat(latest_check) if latest_check else now, now - every)
     stored = [t for t in trials if t.current_version is not None]
     overdue = {t.nct_id for t in stored if _compared_before(t, now - every, never=False)}
     ahead = sorted(
@@ -318,7 +338,7 @@ def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) ->
     # N slots per period on a fixed time grid: the cycles since the last one own the slots
     # passed meanwhile, so N are refreshed per period whether cycles run hourly or daily.
     def slots(moment: datetime) -> int:
-        return math.floor(len(trials) * moment.timestamp() / every.total_seconds())
+        return math.floor(total * moment.timestamp() / every.total_seconds())
 
     share = slots(now) - slots(last_cycle) - len(overdue)
     return overdue | {t.nct_id for t in ahead[: max(0, share)]}

@@ -59,6 +59,15 @@ _TRIALS = f"SELECT {_COLUMNS} FROM trials t {_QUIET}"  # noqa: S608 (constants o
 
 
 @dataclass(frozen=True, slots=True)
+class CycleRows:
+    """What a cycle starts from (`Store.cycle_rows`)."""
+
+    look: list[TrialRow]  # the trials it must look at, in NCT ID order
+    passed: list[str]  # the rest: nothing can have changed for them since their last check
+    latest_check: str | None  # the newest check time of any watched trial
+
+
+@dataclass(frozen=True, slots=True)
 class CheckGroup:
     """The watched trials on one interval, as their earliest check (`Watched` of
     `watcher.core.schedule`): the next due time of 100,000 trials is that of a few groups."""
@@ -144,7 +153,7 @@ class Store(SubscriberTables):
         """Trials in NCT ID order, one row at a time (a listing of 100,000 never holds them all)."""
         return self._trial_rows("WHERE t.watched = 1 OR ? ORDER BY t.nct_id", [not watched_only])
 
-    def _trial_rows(self, where: str, params: Sequence[Any]) -> Iterator[TrialRow]:
+    def _trial_rows(self, where: str, params: Sequence[Any] | dict[str, Any]) -> Iterator[TrialRow]:
         """Trial rows, each with the time it was last checked, quiet cycles included."""
         for nct_id, watched, *rest in self.db.execute(f"{_TRIALS} {where}", params):
             yield TrialRow(nct_id, bool(watched), *rest)
@@ -161,6 +170,37 @@ class Store(SubscriberTables):
             CheckGroup(nct_id, every_s, None if never else at)
             for every_s, nct_id, never, at in rows
         ]
+
+    def cycle_rows(
+        self, release: str | None, success_after: datetime, full_after: datetime | None
+    ) -> CycleRows:
+        """The watched trials a cycle must look at, and only the IDs of the rest: those checked
+        against `release` (still current), successfully after `success_after` and, when
+        `full_after` is given, compared in full after it. At 100,000 trials with no new
+        release nearly all are the rest, and a row each would cost more than the cycle."""
+        rest = """t.watched = 1 AND COALESCE(t.current_version IS NOT NULL
+            AND t.consecutive_failures = 0 AND t.seen_release = :release
+            AND julianday(t.last_success_at) > julianday(:success)
+            AND (:full IS NULL OR julianday(t.last_full_at) > julianday(:full)), 0)"""
+        params = {
+            "release": release,
+            "success": iso(success_after),
+            "full": None if full_after is None else iso(full_after),
+        }
+        look = list(
+            self._trial_rows(f"WHERE t.watched = 1 AND NOT ({rest}) ORDER BY t.nct_id", params)
+        )
+        passed = [
+            str(r[0])
+            for r in self.db.execute(
+                f"SELECT t.nct_id FROM trials t WHERE {rest} ORDER BY t.nct_id",  # noqa: S608
+                params,
+            )
+        ]
+        latest = self.db.execute(
+            f"SELECT MAX({_CHECKED_AT}) FROM trials t {_QUIET} WHERE t.watched = 1"  # noqa: S608
+        ).fetchone()[0]
+        return CycleRows(look, passed, latest)
 
     def watch_summary(self, failing_after: int) -> tuple[int, list[TrialRow]]:
         """How many trials are watched, and those whose last `failing_after` checks all failed:
