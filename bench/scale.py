@@ -342,9 +342,9 @@ def seed_history(database: Path, trials: list[str]) -> int:
                     "feed_hash": "hf" + token,
                 }
                 values = {k: v for k, v in values.items() if k in columns}
+                names, marks = ", ".join(values), ", ".join("?" * len(values))
                 cursor = db.execute(
-                    f"INSERT INTO subscribers ({', '.join(values)}) VALUES "
-                    f"({', '.join('?' * len(values))})",
+                    f"INSERT INTO subscribers ({names}) VALUES ({marks})",  # noqa: S608 (bench)
                     list(values.values()),
                 )
                 db.execute(
@@ -432,9 +432,10 @@ def clone_database(source: Path, target: Path, n: int, size: int) -> None:
             )
             if c in {r[1] for r in db.execute("PRAGMA src.table_info(trials)")}
         ]
+        targets, sources = ", ".join(columns), ", ".join("s." + c for c in columns)
         db.execute(
-            f"""UPDATE trials SET ({", ".join(columns)}) = (SELECT {", ".join("s." + c for c in columns)}
-                FROM map m JOIN src.trials s ON s.nct_id = m.old WHERE m.new = trials.nct_id)"""
+            f"""UPDATE trials SET ({targets}) = (SELECT {sources} FROM map m
+                JOIN src.trials s ON s.nct_id = m.old WHERE m.new = trials.nct_id)"""  # noqa: S608
         )
         for key, value in db.execute("SELECT key, value FROM src.meta").fetchall():
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
@@ -594,9 +595,8 @@ def main() -> None:
     small_, middle, largest = sizes
     records = small_templates(sizes)
     code = args.code.resolve()
-    print(
-        f"measuring {code}; {len(records)} small records cloned; sizes {', '.join(f'{n:,}' for n in sizes)}"
-    )
+    listed = ", ".join(f"{n:,}" for n in sizes)
+    print(f"measuring {code}; {len(records)} small records cloned; sizes {listed}")
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="trialwatch-scale-") as tmp:
         work = Path(tmp)
