@@ -56,6 +56,22 @@ _COLUMNS = ", ".join(
     _CHECKED_AT if f.name == "last_checked_at" else f"t.{f.name}" for f in fields(TrialRow)
 )
 _TRIALS = f"SELECT {_COLUMNS} FROM trials t {_QUIET}"  # noqa: S608 (constants of this module)
+# The columns whose values repeat from trial to trial (the times of one cycle, a status, a data
+# release): a read keeps one string per distinct value, not one per row, which is most of
+# what 100,000 rows cost in memory.
+_REPEATED = frozenset(
+    {
+        "added_at",
+        "overall_status",
+        "last_update_posted",
+        "last_checked_at",
+        "last_success_at",
+        "seen_release",
+        "last_error",
+        "last_full_at",
+    }
+)
+_SHARED = tuple(f.name in _REPEATED for f in fields(TrialRow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +171,12 @@ class Store(SubscriberTables):
 
     def _trial_rows(self, where: str, params: Sequence[Any] | dict[str, Any]) -> Iterator[TrialRow]:
         """Trial rows, each with the time it was last checked, quiet cycles included."""
-        for nct_id, watched, *rest in self.db.execute(f"{_TRIALS} {where}", params):
+        seen: dict[Any, Any] = {}
+        for row in self.db.execute(f"{_TRIALS} {where}", params):
+            nct_id, watched, *rest = (
+                seen.setdefault(value, value) if shared else value
+                for value, shared in zip(row, _SHARED, strict=True)
+            )
             yield TrialRow(nct_id, bool(watched), *rest)
 
     def check_groups(self) -> list[CheckGroup]:
