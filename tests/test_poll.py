@@ -6,14 +6,15 @@ Request counts come from the replay server's own log, so they are what went over
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import demo_versions
 
-from watcher.registry.client import LIGHT_FIELDS, RegistryClient
+from watcher.registry.client import LIGHT_FIELDS, Fetched, RegistryClient
 from watcher.registry.replay import RequestLog
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.poll import CycleReport, RecentVersions, run_cycle
@@ -169,16 +170,22 @@ def test_the_safety_net_checks_every_trial_once_full_check_every_has_passed(
 
 
 def test_stopping_between_trials_leaves_the_rest_due(
-    store: Store, client: RegistryClient, replay: ReplayServer
+    store: Store, client: RegistryClient, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A cycle told to stop stores the trial in hand; the others are fetched by the next one."""
     replay.registry.publish(STOPPED[0], STARTED[0], OTHER[0])
     store.add_watches(WATCHED, T0)
+    answered: list[str] = []
+    fetch = client.fetch_studies
 
-    def one_stored() -> bool:
-        return any(v is not None for v in versions(store).values())
+    def counted(nct_ids: Sequence[str]) -> Iterator[Fetched]:
+        for fetched in fetch(nct_ids):
+            answered.append(fetched.nct_id)
+            yield fetched
 
-    stopped = cycle(store, client, T0, should_stop=one_stored)
+    monkeypatch.setattr(client, "fetch_studies", counted)
+    stopped = cycle(store, client, T0, should_stop=lambda: len(answered) > 1)
+    monkeypatch.undo()
     assert [o.nct_id for o in stopped.outcomes] == ["NCT05935098"]
     assert versions(store) == {"NCT05935098": 1, "NCT06911827": None, "NCT07227597": None}
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import json
+import textwrap
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,6 +20,7 @@ from watcher.core.ids import parse_nct_ids
 from watcher.core.wording.cycle import PER_TRIAL_UP_TO
 from watcher.errors import InputError
 from watcher.service.subscriptions import stop_watching
+from watcher.store.rows import TrialRow
 
 
 @click.group()
@@ -123,8 +128,8 @@ def watch_remove(app: App, nct_ids: tuple[str, ...], force: bool, as_json: bool)
     ids = parse_nct_ids(nct_ids)
     with app.store() as store:
         done = stop_watching(store, app.settings, ids, now(), force=force)
+    removed = set(done.removed)
     if as_json:
-        removed = set(done.removed)
         emit_json(
             {
                 "removed": [i for i in ids if i in removed],
@@ -136,7 +141,7 @@ def watch_remove(app: App, nct_ids: tuple[str, ...], force: bool, as_json: bool)
     for nct_id in ids:
         told = done.told.get(nct_id)
         also = f"; {told} subscriber(s) told, their subscription ended" if told else ""
-        state = "no longer watched" if nct_id in done.removed else "was not watched"
+        state = "no longer watched" if nct_id in removed else "was not watched"
         click.echo(f"{nct_id}  {state}{also}")
 
 
@@ -147,27 +152,41 @@ def watch_remove(app: App, nct_ids: tuple[str, ...], force: bool, as_json: bool)
 def watch_list(app: App, as_json: bool) -> None:
     """List watched trials with their status and health."""
     with app.store() as store:
-        rows = store.trials()
-    if as_json:
-        emit_json(
-            [
-                {
-                    "nct_id": t.nct_id,
-                    "title": t.brief_title,
-                    "overall_status": t.overall_status,
-                    "versions": t.current_version or 0,
-                    "last_checked_at": t.last_checked_at,
-                    "consecutive_failures": t.consecutive_failures,
-                    "last_error": t.last_error,
-                }
-                for t in rows
-            ]
-        )
+        rows = store.each_trial()  # one row at a time: 100,000 trials are never all in memory
+        if as_json:
+            _emit_json_rows(_listed(t) for t in rows)
+            return
+        first = next(rows, None)
+        if first is None:
+            click.echo("No trials watched yet. Add one: trialwatch watch add NCT07310784")
+            return
+        for t in itertools.chain([first], rows):
+            status = t.overall_status or "not fetched yet"
+            health = f"  failing x{t.consecutive_failures}: {t.last_error}" if t.last_error else ""
+            click.echo(f"{t.nct_id}  {status:<24} {t.brief_title or ''}{health}")
+
+
+def _listed(t: TrialRow) -> dict[str, Any]:
+    """One trial in `watch list --json`."""
+    return {
+        "nct_id": t.nct_id,
+        "title": t.brief_title,
+        "overall_status": t.overall_status,
+        "versions": t.current_version or 0,
+        "last_checked_at": t.last_checked_at,
+        "consecutive_failures": t.consecutive_failures,
+        "last_error": t.last_error,
+    }
+
+
+def _emit_json_rows(items: Iterator[dict[str, Any]]) -> None:
+    """A JSON array written item by item, spelt as `emit_json` spells the whole list."""
+    first = next(items, None)
+    if first is None:
+        emit_json([])
         return
-    if not rows:
-        click.echo("No trials watched yet. Add one: trialwatch watch add NCT07310784")
-        return
-    for t in rows:
-        status = t.overall_status or "not fetched yet"
-        health = f"  failing x{t.consecutive_failures}: {t.last_error}" if t.last_error else ""
-        click.echo(f"{t.nct_id}  {status:<24} {t.brief_title or ''}{health}")
+    click.echo("[")
+    for n, item in enumerate(itertools.chain([first], items)):
+        text = json.dumps(item, indent=2, ensure_ascii=False)
+        click.echo((",\n" if n else "") + textwrap.indent(text, "  "), nl=False)
+    click.echo("\n]")

@@ -50,6 +50,8 @@ REQUIRED_PARTS: tuple[tuple[str, ...], ...] = (
 
 def clean_text(text: str, *, multiline: bool = False) -> str:
     """`text` without control characters, stray line separators or unencodable code points."""
+    if text.isprintable():  # none of the above (nearly every string): nothing to clean
+        return text
     text = _UNREPEATABLE.sub(REPLACEMENT, text)
     text = _MULTILINE_NEWLINE.sub("\n", text) if multiline else _SINGLE_LINE_SPACE.sub(" ", text)
     return _CONTROLS.sub("", text)

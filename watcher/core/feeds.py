@@ -52,14 +52,26 @@ def entry_id(event: ChangeEvent) -> str:
     return f"urn:trialwatch:{event.nct_id}:v{event.to_version}:{event.content_hash[:16]}"
 
 
+# Entries already made, by entry id and the ids of the changes kept: a release's trial feed and
+# the private feeds of its many subscribers show the same entries, made once (`entries`).
+EntryMemo = dict[tuple[str, tuple[int, ...]], "Entry"]
+
+
 def entries(
-    events: Sequence[ChangeEvent], keep: Callable[[str, Change], bool] | None = None
+    events: Sequence[ChangeEvent],
+    keep: Callable[[str, Change], bool] | None = None,
+    memo: EntryMemo | None = None,
 ) -> list[Entry]:
-    """Entries for the events (newest first), with only the changes `keep` accepts."""
+    """Entries for the events (newest first), with only the changes `keep` accepts; `memo`
+    keeps the entries made, for the next feed that shows them."""
     made: list[Entry] = []
     for event in events:
         kept = [c for c in event.changes if keep is None or keep(event.nct_id, c.change)]
         if not kept:
+            continue
+        key = (entry_id(event), tuple(c.id for c in kept))
+        if memo is not None and key in memo:
+            made.append(memo[key])
             continue
         sentences = [c.sentence or "" for c in kept if c.sentence]
         exact = format_changes([c.change for c in kept])
@@ -69,16 +81,17 @@ def entries(
         if len(title) > TITLE_WIDTH:
             title = title[: TITLE_WIDTH - 1] + "…"
         text = "\n".join(sentences) + ("\n\n" if sentences else "") + exact
-        made.append(
-            Entry(
-                id=entry_id(event),
-                title=title,
-                updated=datetime.fromisoformat(event.detected_at),
-                link=registry_url(event.nct_id),
-                text=text,
-                html=_html(event, sentences, exact),
-            )
+        entry = Entry(
+            id=entry_id(event),
+            title=title,
+            updated=datetime.fromisoformat(event.detected_at),
+            link=registry_url(event.nct_id),
+            text=text,
+            html=_html(event, sentences, exact),
         )
+        if memo is not None:
+            memo[key] = entry
+        made.append(entry)
     return made
 
 

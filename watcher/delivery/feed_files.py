@@ -1,9 +1,13 @@
 """Writing the feed files: one per watched trial, one for all trials, one private per subscriber.
 
 Files are replaced atomically (written beside, then renamed), so a feed reader or web server
-never sees half a feed. A subscriber's private feed lives at a path made of their random feed
-token (256 bits), and holds only the changes their subscriptions ask for; no feed ever holds
-an address.
+never sees half a feed. A release touches thousands of feeds, so they are written in one pass
+(`FeedWriter`): a feed whose bytes did not change is left alone, and each folder is synced
+once at the end instead of every file on its own. A feed is derived data: a power cut just
+after a write can cost a feed until the next change of its trial rewrites it from the database.
+
+A subscriber's private feed lives at a path made of their random feed token (256 bits), and
+holds only the changes their subscriptions ask for; no feed ever holds an address.
 
 A web server runs as a user of its own, so the files are readable by everyone (0644) and the
 folders can be walked (0755), whatever the process's umask: they are published anyway. The
@@ -16,36 +20,21 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from watcher.config import Settings
-from watcher.core.change import Change
-from watcher.core.feeds import Entry, FeedInfo, atom, entries, rss
+from watcher.core.change import Change, ChangeEvent
+from watcher.core.feeds import Entry, EntryMemo, FeedInfo, atom, entries, rss
 from watcher.core.ids import registry_url
 from watcher.core.subscriptions import Subscription, wants
 from watcher.store.database import Store
+from watcher.store.rows import TrialRow
 
 FILE_MODE = 0o644  # a feed is read by the web server's user
 FOLDER_MODE = 0o755
 PRIVATE_FOLDER_MODE = 0o711  # walked to a known name, never listed
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step, readable by the web server (`FILE_MODE`)."""
-    path.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-            os.fchmod(handle.fileno(), FILE_MODE)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def trial_feed_path(settings: Settings, nct_id: str, kind: str = "atom") -> Path:
@@ -85,8 +74,50 @@ def private_feed_url(settings: Settings, feed_token: str) -> str:
     return _public_url(settings, path) or path.resolve().as_uri()
 
 
+class FeedWriter:
+    """Writes feed files in one pass: unchanged ones are left alone, and each folder written to
+    is synced once, by `finish`, so that the renames are on disk."""
+
+    def __init__(self) -> None:
+        self.folders: set[Path] = set()
+
+    def put(self, path: Path, data: bytes) -> None:
+        """Replace `path` with `data` (unless it holds exactly that, readable by all already)."""
+        try:
+            same = path.read_bytes() == data and path.stat().st_mode & 0o777 == FILE_MODE
+        except OSError:
+            same = False
+        if same:
+            return
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                os.fchmod(handle.fileno(), FILE_MODE)
+            Path(temporary).replace(path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self.folders.add(path.parent)
+
+    def finish(self) -> None:
+        """Sync the renames of every folder written to, once each."""
+        for folder in sorted(self.folders):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.folders.clear()
+
+
 def _write_pair(
-    settings: Settings, stem: Path, info: FeedInfo, items: list[Entry], now: datetime
+    writer: FeedWriter,
+    settings: Settings,
+    stem: Path,
+    info: FeedInfo,
+    items: list[Entry],
+    now: datetime,
 ) -> list[Path]:
     """Write the Atom and the RSS file of one feed."""
     written = []
@@ -94,9 +125,34 @@ def _write_pair(
         path = stem.with_suffix(f".{kind}")
         self_url = _public_url(settings, path)
         info_here = FeedInfo(info.id, info.title, info.subtitle, info.link, self_url)
-        write_atomically(path, render(info_here, items, now))
+        writer.put(path, render(info_here, items, now))
         written.append(path)
     return written
+
+
+class _Events:
+    """Each trial's newest change events, read once per `write_feeds` however many feeds (the
+    trial's own, private ones) show them."""
+
+    def __init__(self, store: Store, depth: int, *, history: bool) -> None:
+        self.store, self.depth, self.history = store, depth, history
+        self._of: dict[str, list[ChangeEvent]] = {}
+        self.made: EntryMemo = {}  # entries, shared by the feeds that show them
+
+    def of(self, nct_ids: Iterable[str], limit: int) -> list[ChangeEvent]:
+        """The newest `limit` events of these trials together, newest first."""
+        found: list[ChangeEvent] = []
+        for nct_id in nct_ids:
+            if nct_id not in self._of:
+                self._of[nct_id] = self.store.change_events(
+                    [nct_id], self.depth, history=self.history
+                )
+            found += self._of[nct_id]
+        return sorted(found, key=self._newest, reverse=True)[:limit]
+
+    def _newest(self, event: ChangeEvent) -> tuple[str, int]:
+        """The order `Store.change_events` gives: by date when history is shown, else stored."""
+        return (event.detected_at if self.history else "", event.changes[-1].id)
 
 
 def _chosen_by(subs: dict[str, Subscription]) -> Callable[[str, Change], bool]:
@@ -110,8 +166,15 @@ def write_feeds(
     """Rewrite the feeds that `nct_ids` appear in (all feeds when None); returns the files."""
     _folders(settings)
     limit, history = settings.feeds.entries, settings.feeds.include_history
-    wanted = None if nct_ids is None else set(nct_ids)
-    trials = [t for t in store.trials() if wanted is None or t.nct_id in wanted]
+    events = _Events(store, limit * 4, history=history)
+    writer = FeedWriter()
+    if nct_ids is None:
+        trials: Iterable[TrialRow] = store.each_trial()
+        followed = store.subscriptions()
+    else:
+        wanted = sorted(set(nct_ids))
+        trials = (t for n in wanted if (t := store.trial(n)) is not None and t.watched)
+        followed = store.followers_subscriptions(wanted)
     written: list[Path] = []
     for trial in trials:
         info = FeedInfo(
@@ -120,8 +183,9 @@ def write_feeds(
             subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
             link=registry_url(trial.nct_id),
         )
-        items = entries(store.change_events([trial.nct_id], limit, history=history))
-        written += _write_pair(settings, trial_feed_path(settings, trial.nct_id), info, items, now)
+        items = entries(events.of([trial.nct_id], limit), memo=events.made)
+        stem = trial_feed_path(settings, trial.nct_id)
+        written += _write_pair(writer, settings, stem, info, items, now)
 
     everything = FeedInfo(
         id="urn:trialwatch:feed:all",
@@ -130,21 +194,22 @@ def write_feeds(
         link="https://clinicaltrials.gov/",
     )
     items = entries(store.change_events(None, limit, history=history))
-    written += _write_pair(settings, settings.feeds.dir / "all.atom", everything, items, now)
+    stem = settings.feeds.dir / "all.atom"
+    written += _write_pair(writer, settings, stem, everything, items, now)
 
     people: dict[int, tuple[str, dict[str, Subscription]]] = {}
-    for person, sub in store.subscriptions():
+    for person, sub in followed:
         people.setdefault(person.id, (person.feed_token, {}))[1][sub.nct_id] = sub
     for token, subs in people.values():
-        if wanted is not None and not wanted.intersection(subs):
-            continue
         info = FeedInfo(
             id=f"urn:trialwatch:feed:private:{hashlib.sha256(token.encode()).hexdigest()[:16]}",
             title="trialwatch: the trials you follow",
             subtitle="Changes to the trials you follow, as your subscriptions choose.",
             link="https://clinicaltrials.gov/",
         )
-        events = store.change_events(sorted(subs), limit * 4, history=history)
-        items = entries(events, keep=_chosen_by(subs))[:limit]
-        written += _write_pair(settings, private_feed_path(settings, token), info, items, now)
+        found = events.of(sorted(subs), limit * 4)
+        items = entries(found, keep=_chosen_by(subs), memo=events.made)[:limit]
+        stem = private_feed_path(settings, token)
+        written += _write_pair(writer, settings, stem, info, items, now)
+    writer.finish()
     return written

@@ -55,7 +55,7 @@ from watcher.service.logs import set_level
 from watcher.service.pidfile import PID_FILE, PidFile
 from watcher.service.poll import RecentVersions
 from watcher.service.sdnotify import Notifier, watchdog_period
-from watcher.service.status import CycleSummary, failing_trials, status_line
+from watcher.service.status import CycleSummary, status_line
 from watcher.service.wiring import open_store
 from watcher.store.database import Store
 
@@ -174,15 +174,12 @@ class Daemon:
         try:
             with open_store(self._settings) as store:  # create, migrate, or fail now
                 self._database_inode = store.inode
-                trials = store.trials()
-                failing = failing_trials(trials, self._settings.schedule.failing_after)
-                self._ready_status = status_line(
-                    len(trials), len(failing), CycleSummary.read(store)
-                )
+                watched, failing = store.watch_summary(self._settings.schedule.failing_after)
+                self._ready_status = status_line(watched, len(failing), CycleSummary.read(store))
             log.info(
                 "trialwatch %s: watching %d trial(s), every %s; database %s",
                 __version__,
-                len(trials),
+                watched,
                 format_duration(self._settings.schedule.interval),
                 self._settings.storage.database,
             )

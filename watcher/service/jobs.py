@@ -38,7 +38,7 @@ from watcher.service.digests import queue_digests
 from watcher.service.poll import RecentVersions
 from watcher.service.sdnotify import Notifier
 from watcher.service.searches import searches_due
-from watcher.service.status import CycleSummary, failing_trials, status_line
+from watcher.service.status import CycleSummary, status_line
 from watcher.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -112,11 +112,12 @@ def poll_once(daemon: JobContext, *, check_all: bool) -> str:
     settings = daemon.settings
     now = daemon.now()
     with daemon.open_store() as store:
-        trials = store.trials()
         if check_all:
-            due = [t.nct_id for t in trials]
+            due = [t.nct_id for t in store.trials()]
+        elif due_trials(store.check_groups(), settings.schedule.interval, now):
+            due = due_trials(store.trials(), settings.schedule.interval, now)
         else:
-            due = due_trials(trials, settings.schedule.interval, now)
+            due = []  # an idle tick reads one aggregate, not every trial
         if due or searches_due(store, settings.schedule.interval, now):
             result = check_now(
                 store,
@@ -140,11 +141,10 @@ def poll_once(daemon: JobContext, *, check_all: bool) -> str:
                     log.error("after the cycle: %s", exc)
                 except Exception:  # one failing step (a full disk for feeds) skips only itself
                     log.exception("after the cycle: %s failed unexpectedly", hook.__name__)
-            trials = store.trials()
-        else:
-            log.debug("nothing due among %d trial(s)", len(trials))
-        failing = failing_trials(trials, settings.schedule.failing_after)
-        return status_line(len(trials), len(failing), CycleSummary.read(store))
+        watched, failing = store.watch_summary(settings.schedule.failing_after)
+        if not due:
+            log.debug("nothing due among %d trial(s)", watched)
+        return status_line(watched, len(failing), CycleSummary.read(store))
 
 
 def _log_cycle(report: CycleReport, due: int, stopped: bool) -> None:

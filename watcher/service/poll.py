@@ -54,6 +54,9 @@ Goner = Callable[[TrialRow, datetime], Sequence[Outgoing]]
 log = logging.getLogger(__name__)
 # How many trials' outcomes are written per transaction while a cycle streams through them.
 FLUSH_EVERY = 500
+# How many first versions (a cold start) are stored per transaction: a commit each cost more
+# than encoding them, and a killed cycle fetches at most this many again.
+FIRSTS_PER_COMMIT = 100
 
 
 class Fetch(Protocol):
@@ -93,8 +96,10 @@ class _Ledger:
         self.store, self.release, self.now, self.gone = store, release, now, gone
         self.total, self.progress = total, progress
         self.outcomes: list[Outcome] = []
+        self._firsts: list[NewVersion] = []
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
+        self._passed: list[str] = []
         self._failed: list[tuple[str, str]] = []
         self._compared: list[str] = []
 
@@ -113,6 +118,22 @@ class _Ledger:
         self._add(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
+    def passed_over(self, nct_id: str) -> None:
+        """Like `skipped`, but written by `settle` once the cycle is over: one meta row when the
+        cycle covered every watched trial (`Store.mark_quiet`)."""
+        self._passed.append(nct_id)
+        self._add(Outcome(nct_id, "unchanged"))
+
+    def settle(self, *, quiet: bool) -> None:
+        """Write what is pending; `quiet`: the trials passed over were every watched trial
+        checked against this release, and the cycle ran to its end."""
+        if quiet and self._passed and self.release is not None:
+            self.store.mark_quiet(self.release, self.now)
+        else:
+            self._skipped += self._passed
+        self._passed = []
+        self.flush()
+
     def failed(self, nct_id: str, detail: str, *, not_found: bool = False) -> None:
         """A failed fetch or record; `not_found`: the registry answered 404 for it."""
         if not_found:
@@ -126,6 +147,28 @@ class _Ledger:
         self._add(Outcome(nct_id, "new_version", version, tuple(changes)))
         self.compared(nct_id)
 
+    def first_version(self, new: NewVersion) -> None:
+        """A new watch's first version, stored with the others of its page (`FIRSTS_PER_COMMIT`).
+
+        It is not parsed (a cold start parses nothing): the trial's next version parses both,
+        and a record that cannot be parsed fails its trial then."""
+        self._firsts.append(new)
+        if len(self._firsts) >= FIRSTS_PER_COMMIT:
+            self._store_firsts()
+
+    def _store_firsts(self) -> None:
+        """Store the first versions in hand; one another process stored first is left to the
+        next cycle, which compares the two."""
+        firsts, self._firsts = self._firsts, []
+        stored = {
+            new.nct_id for new in self.store.save_first_versions(firsts, self.release, self.now)
+        }
+        for new in firsts:
+            if new.nct_id in stored:
+                self.new_version(new.nct_id, 1, [])
+            else:
+                self.skipped(new.nct_id)
+
     def _add(self, outcome: Outcome) -> None:
         """One more trial done: its outcome kept, and said to whoever watches the progress."""
         self.outcomes.append(outcome)
@@ -137,6 +180,8 @@ class _Ledger:
             self.flush()
 
     def flush(self) -> None:
+        if self._firsts:
+            self._store_firsts()
         if self._unchanged:
             self.store.mark_unchanged(self._unchanged, self.release, self.now)
             self._unchanged = []
@@ -185,15 +230,24 @@ def run_cycle(
     `progress` is told (trials done, trials to check) as each trial's outcome is known.
     """
     requests_before = registry.request_count
-    trials = store.trials()
-    refresh = _refresh_due(trials, now, full_refresh) if full_refresh else set()
-    if nct_ids is not None:
-        wanted = set(nct_ids)
-        trials = [t for t in trials if t.nct_id in wanted]
     try:
         release: str | None = registry.data_timestamp()
     except RegistryError:
         release = None  # unknown: every trial gets at least a light check
+    start = store.cycle_rows(
+        release, now - full_check_every, now - full_refresh / 2 if full_refresh else None
+    )
+    trials, passed = start.look, start.passed
+    watched = len(trials) + len(passed)
+    refresh = (
+        _refresh_due(trials, now, full_refresh, total=watched, latest_check=start.latest_check)
+        if full_refresh
+        else set()
+    )
+    if nct_ids is not None:
+        wanted = set(nct_ids)
+        trials = [t for t in trials if t.nct_id in wanted]
+        passed = [n for n in passed if n in wanted]
     rows = {t.nct_id: t for t in trials}
 
     def tell_gone(nct_id: str) -> None:
@@ -201,7 +255,10 @@ def run_cycle(
         if told:
             store.enqueue(told, now)
 
-    ledger = _Ledger(store, release, now, tell_gone, total=len(trials), progress=progress)
+    total = len(trials) + len(passed)
+    ledger = _Ledger(store, release, now, tell_gone, total=total, progress=progress)
+    for nct_id in passed:
+        ledger.passed_over(nct_id)  # same data release: nothing can have changed
 
     full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []
@@ -211,7 +268,7 @@ def run_cycle(
         if _needs_light(t, release, now, full_check_every):
             light.append(t.nct_id)
         else:
-            ledger.skipped(t.nct_id)  # same data release: nothing can have changed
+            ledger.passed_over(t.nct_id)  # same data release: nothing can have changed
 
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
         seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
@@ -241,7 +298,7 @@ def run_cycle(
                 log.warning("%s: the record could not be processed (%s)", nct_id, reason)
                 log.debug("%s: what went wrong", nct_id, exc_info=True)
                 ledger.failed(nct_id, reason)
-    ledger.flush()
+    ledger.settle(quiet=total == watched and not should_stop())
     return CycleReport(
         started_at=now,
         data_timestamp=release,
@@ -250,7 +307,14 @@ def run_cycle(
     )
 
 
-def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) -> set[str]:
+def _refresh_due(
+    trials: Sequence[TrialRow],
+    now: datetime,
+    every: timedelta,
+    *,
+    total: int,
+    latest_check: str | None,
+) -> set[str]:
     """The trials whose whole record is fetched this cycle, although their light fields did not
     move: every one last compared `every` ago or longer (the promise), and, oldest first, some
     of those past half their period or never compared since the upgrade, so the refreshes
@@ -259,9 +323,11 @@ def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) ->
     Trials added together are half spread in their first period, and the rest fall due together
     once; after the upgrade, the never-compared ones are spread by the share alone. A cycle
     with no trial past half its period asks nothing.
+
+    `trials` need hold only those compared in full half a period ago or more (the rest cannot
+    be due); `total` is the number of watched trials, `latest_check` the newest check of any.
     """
-    checked = [t.last_checked_at for t in trials if t.last_checked_at is not None]
-    last_cycle = max(datetime.fromisoformat(max(checked)) if checked else now, now - every)
+    last_cycle = max(datetime.fromisoformat(latest_check) if latest_check else now, now - every)
     stored = [t for t in trials if t.current_version is not None]
     overdue = {t.nct_id for t in stored if _compared_before(t, now - every, never=False)}
     ahead = sorted(
@@ -272,7 +338,7 @@ def _refresh_due(trials: Sequence[TrialRow], now: datetime, every: timedelta) ->
     # N slots per period on a fixed time grid: the cycles since the last one own the slots
     # passed meanwhile, so N are refreshed per period whether cycles run hourly or daily.
     def slots(moment: datetime) -> int:
-        return math.floor(len(trials) * moment.timestamp() / every.total_seconds())
+        return math.floor(total * moment.timestamp() / every.total_seconds())
 
     share = slots(now) - slots(last_cycle) - len(overdue)
     return overdue | {t.nct_id for t in ahead[: max(0, share)]}
@@ -409,12 +475,10 @@ def _ingest(
         ledger.unchanged(stamp_of(raw), nct_id)
         ledger.compared(nct_id)
         return
-    trial = parse_trial(raw)
     if latest is None:  # the first version: nothing to compare with, nobody to tell
-        version = store.save_version(NewVersion.of(nct_id, raw, digest), None, ledger.release, now)
-        recent.put(nct_id, version, raw, trial)
-        ledger.new_version(nct_id, version, [])
+        ledger.first_version(NewVersion.of(nct_id, raw, digest))
         return
+    trial = parse_trial(raw)
     previous, before = _previous(store, nct_id, latest.version, recent)
     changes = diff_trials(before, trial)
     number = latest.version + 1

@@ -9,7 +9,6 @@ due (`watcher.core.schedule`). Reading never creates the database nor disturbs a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,11 +90,6 @@ def status_line(watched: int, failing: int, last: CycleSummary | None) -> str:
     if failing:
         text += f"; {failing} failing"
     return text
-
-
-def failing_trials(trials: Sequence[TrialRow], failing_after: int) -> list[TrialRow]:
-    """Trials whose last `failing_after` checks all failed."""
-    return [t for t in trials if t.consecutive_failures >= failing_after]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,17 +192,18 @@ def read_status(settings: Settings, now: datetime) -> DaemonStatus:
     size = _database_bytes(database)
     if size is None:  # do not create an empty database just to say it is empty
         return DaemonStatus(process, None, None, 0, (), None, database, None)
-    with open_store(settings) as store:
-        trials = store.trials()
+    with open_store(settings) as store:  # aggregates: 100,000 trials are never loaded here
+        watched, failing = store.watch_summary(settings.schedule.failing_after)
+        groups = store.check_groups()
         last = CycleSummary.read(store)
         outbox = OutboxStatus.read(store)
-    upcoming = earliest_check(trials, settings.schedule.interval, now)
+    upcoming = earliest_check(groups, settings.schedule.interval, now)
     return DaemonStatus(
         process=process,
         last_cycle=last,
         next_check_at=upcoming if process.state == "running" else None,
-        watched=len(trials),
-        failing=tuple(failing_trials(trials, settings.schedule.failing_after)),
+        watched=watched,
+        failing=tuple(failing),
         outbox=outbox,
         database=database,
         database_bytes=_database_bytes(database),

@@ -20,7 +20,8 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,10 +41,60 @@ from watcher.store.rows import (
     change_row,
     iso,
     stored_change,
-    trial_row,
     version_row,
 )
 from watcher.store.searches import SearchTables
+
+# The last cycle that covered every watched trial and found no new data release: its release
+# and time, as JSON (`Store.mark_quiet`).
+META_QUIET = "poll.quiet"
+# Trials (`t`) as `TrialRow` fields, in order, with when each was last checked: its own stamp,
+# or the last quiet cycle's (`q`) when that is later and the trial had been checked against the
+# release that cycle found still current. Named columns into tuples: twice as fast as dicts.
+_QUIET = """LEFT JOIN (
+    SELECT json_extract(value, '$.release') AS release, json_extract(value, '$.at') AS at
+    FROM meta WHERE key = 'poll.quiet') q"""
+_CHECKED_AT = """CASE WHEN t.seen_release = q.release AND q.at > COALESCE(t.last_checked_at, '')
+                 THEN q.at ELSE t.last_checked_at END"""
+_COLUMNS = ", ".join(
+    _CHECKED_AT if f.name == "last_checked_at" else f"t.{f.name}" for f in fields(TrialRow)
+)
+_TRIALS = f"SELECT {_COLUMNS} FROM trials t {_QUIET}"  # noqa: S608 (constants of this module)
+# The columns whose values repeat from trial to trial (the times of one cycle, a status, a data
+# release): a read keeps one string per distinct value, not one per row, which is most of
+# what 100,000 rows cost in memory.
+_REPEATED = frozenset(
+    {
+        "added_at",
+        "overall_status",
+        "last_update_posted",
+        "last_checked_at",
+        "last_success_at",
+        "seen_release",
+        "last_error",
+        "last_full_at",
+    }
+)
+_SHARED = tuple(f.name in _REPEATED for f in fields(TrialRow))
+
+
+@dataclass(frozen=True, slots=True)
+class CycleRows:
+    """What a cycle starts from (`Store.cycle_rows`)."""
+
+    look: list[TrialRow]  # the trials it must look at, in NCT ID order
+    passed: list[str]  # the rest: nothing can have changed for them since their last check
+    latest_check: str | None  # the newest check time of any watched trial
+
+
+@dataclass(frozen=True, slots=True)
+class CheckGroup:
+    """The watched trials on one interval, as their earliest check (`Watched` of
+    `watcher.core.schedule`): the next due time of 100,000 trials is that of a few groups."""
+
+    nct_id: str  # one of them, for the schedule's protocol
+    every_s: int | None
+    last_checked_at: str | None  # None when one of them was never checked
 
 
 class Store(SearchTables, ConfirmationTables):
@@ -58,49 +109,133 @@ class Store(SearchTables, ConfirmationTables):
         every: timedelta | None = None,
         progress: Progress | None = None,
     ) -> list[str]:
-        """Start watching (in one transaction, `progress` told of each ID); returns the IDs that
-        were not watched before."""
-        added: list[str] = []
+        """Start watching (in one transaction, `progress` told as IDs are done); returns the IDs
+        that were not watched before, in the order given.
+
+        The rows already known are read in one query and the rest written in two statements,
+        so 100,000 IDs cost one pass, not a lookup and a write each."""
         every_s = int(every.total_seconds()) if every else None
+        added: list[str] = []
+        fresh: list[tuple[str, str, int | None]] = []
+        moved: list[tuple[int | None, str]] = []
         with self.atomic() as db:
+            known = self._known_trials(nct_ids)
             for done, nct_id in enumerate(nct_ids, 1):
-                row = self._trial_dict(nct_id)
-                if row is None:
-                    db.table("trials").insert(
-                        {"nct_id": nct_id, "watched": 1, "added_at": iso(now), "every_s": every_s}
-                    )
+                watched, was_every = known.get(nct_id, (None, None))
+                if watched is None:
+                    fresh.append((nct_id, iso(now), every_s))
                     added.append(nct_id)
-                elif not row["watched"] or (every is not None and row["every_s"] != every_s):
-                    if not row["watched"]:
+                    known[nct_id] = (1, every_s)
+                elif not watched or (every is not None and was_every != every_s):
+                    if not watched:
                         added.append(nct_id)
-                    update: dict[str, Any] = {"watched": 1}
-                    if every is not None:
-                        update["every_s"] = every_s
-                    db.table("trials").update(nct_id, update)
+                    moved.append((every_s if every is not None else was_every, nct_id))
+                    known[nct_id] = (1, every_s if every is not None else was_every)
                 if progress is not None:
                     progress(done, len(nct_ids))
+            db.conn.executemany(
+                "INSERT INTO trials (nct_id, watched, added_at, every_s) VALUES (?, 1, ?, ?)",
+                fresh,
+            )
+            db.conn.executemany(
+                "UPDATE trials SET watched = 1, every_s = ? WHERE nct_id = ?", moved
+            )
         return added
 
     def remove_watches(self, nct_ids: Sequence[str]) -> list[str]:
         """Stop watching, keeping stored versions and changes; returns the IDs that were watched."""
-        removed: list[str] = []
         with self.atomic() as db:
-            for nct_id in nct_ids:
-                row = self._trial_dict(nct_id)
-                if row is not None and row["watched"]:
-                    db.table("trials").update(nct_id, {"watched": 0})
-                    removed.append(nct_id)
+            known = self._known_trials(nct_ids)
+            removed = [n for n in dict.fromkeys(nct_ids) if known.get(n, (0, None))[0]]
+            db.conn.executemany(
+                "UPDATE trials SET watched = 0 WHERE nct_id = ?", [(n,) for n in removed]
+            )
         return removed
+
+    def _known_trials(self, nct_ids: Sequence[str]) -> dict[str, tuple[int | None, int | None]]:
+        """(watched, every_s) of each of `nct_ids` that has a row, in one query."""
+        rows = self.db.execute(
+            """SELECT nct_id, watched, every_s FROM trials
+               WHERE nct_id IN (SELECT value FROM json_each(?))""",
+            [json.dumps(list(nct_ids))],
+        )
+        return {str(n): (w, e) for n, w, e in rows}
 
     def trial(self, nct_id: str) -> TrialRow | None:
         """The trial's row, watched or not; None when it was never watched."""
-        row = self._trial_dict(nct_id)
-        return trial_row(row) if row else None
+        return next(self._trial_rows("WHERE t.nct_id = ?", [nct_id]), None)
 
     def trials(self, *, watched_only: bool = True) -> list[TrialRow]:
         """Trials in NCT ID order."""
-        sql = "SELECT * FROM trials WHERE watched = 1 OR ? ORDER BY nct_id"
-        return [trial_row(r) for r in self.db.query(sql, [not watched_only])]
+        return list(self.each_trial(watched_only=watched_only))
+
+    def each_trial(self, *, watched_only: bool = True) -> Iterator[TrialRow]:
+        """Trials in NCT ID order, one row at a time (a listing of 100,000 never holds them all)."""
+        return self._trial_rows("WHERE t.watched = 1 OR ? ORDER BY t.nct_id", [not watched_only])
+
+    def _trial_rows(self, where: str, params: Sequence[Any] | dict[str, Any]) -> Iterator[TrialRow]:
+        """Trial rows, each with the time it was last checked, quiet cycles included."""
+        seen: dict[Any, Any] = {}
+        for row in self.db.execute(f"{_TRIALS} {where}", params):
+            nct_id, watched, *rest = (
+                seen.setdefault(value, value) if shared else value
+                for value, shared in zip(row, _SHARED, strict=True)
+            )
+            yield TrialRow(nct_id, bool(watched), *rest)
+
+    def check_groups(self) -> list[CheckGroup]:
+        """For each interval watched trials are checked on, the one checked longest ago (one
+        never checked first): what says when the next check falls due, in one aggregate."""
+        rows = self.db.execute(
+            f"""SELECT t.every_s, MIN(t.nct_id), MAX(({_CHECKED_AT}) IS NULL),
+                       MIN({_CHECKED_AT}) FROM trials t {_QUIET}
+                WHERE t.watched = 1 GROUP BY t.every_s"""  # noqa: S608 (constants)
+        ).fetchall()
+        return [
+            CheckGroup(nct_id, every_s, None if never else at)
+            for every_s, nct_id, never, at in rows
+        ]
+
+    def cycle_rows(
+        self, release: str | None, success_after: datetime, full_after: datetime | None
+    ) -> CycleRows:
+        """The watched trials a cycle must look at, and only the IDs of the rest: those checked
+        against `release` (still current), successfully after `success_after` and, when
+        `full_after` is given, compared in full after it. At 100,000 trials with no new
+        release nearly all are the rest, and a row each would cost more than the cycle."""
+        rest = """t.watched = 1 AND COALESCE(t.current_version IS NOT NULL
+            AND t.consecutive_failures = 0 AND t.seen_release = :release
+            AND julianday(t.last_success_at) > julianday(:success)
+            AND (:full IS NULL OR julianday(t.last_full_at) > julianday(:full)), 0)"""
+        params = {
+            "release": release,
+            "success": iso(success_after),
+            "full": None if full_after is None else iso(full_after),
+        }
+        look = list(
+            self._trial_rows(f"WHERE t.watched = 1 AND NOT ({rest}) ORDER BY t.nct_id", params)
+        )
+        passed = [
+            str(r[0])
+            for r in self.db.execute(
+                f"SELECT t.nct_id FROM trials t WHERE {rest} ORDER BY t.nct_id",  # noqa: S608
+                params,
+            )
+        ]
+        latest = self.db.execute(
+            f"SELECT MAX({_CHECKED_AT}) FROM trials t {_QUIET} WHERE t.watched = 1"  # noqa: S608
+        ).fetchone()[0]
+        return CycleRows(look, passed, latest)
+
+    def watch_summary(self, failing_after: int) -> tuple[int, list[TrialRow]]:
+        """How many trials are watched, and those whose last `failing_after` checks all failed:
+        what `status` and the daemon's tick show, read without loading every trial."""
+        count = self.db.execute("SELECT COUNT(*) FROM trials WHERE watched = 1").fetchone()[0]
+        failing = self._trial_rows(
+            "WHERE t.watched = 1 AND t.consecutive_failures >= ? ORDER BY t.nct_id",
+            [failing_after],
+        )
+        return int(count), list(failing)
 
     # -- outcomes of a check ------------------------------------------------------------------
 
@@ -216,6 +351,65 @@ class Store(SearchTables, ConfirmationTables):
                 },
             )
         return version
+
+    def save_first_versions(
+        self, news: Sequence[NewVersion], release: str | None, now: datetime
+    ) -> list[NewVersion]:
+        """The first versions of new watches, in one transaction; returns those stored.
+
+        A cold start stores thousands of them, and a commit each cost more than the rest of the
+        work: the poll hands them over a page at a time. A trial that got a version meanwhile
+        (from another process) is left to the next cycle, which compares it with that one.
+        """
+        with self.atomic() as db:
+            known = dict(
+                db.execute(
+                    """SELECT nct_id, current_version FROM trials
+                       WHERE nct_id IN (SELECT value FROM json_each(?))""",
+                    [json.dumps([new.nct_id for new in news])],
+                ).fetchall()
+            )
+            missing = [new.nct_id for new in news if new.nct_id not in known]
+            if missing:
+                raise StoreError(f"{missing[0]} is not watched; add it with `trialwatch watch add`")
+            stored = [new for new in news if known[new.nct_id] is None]
+            versions = []
+            for new in stored:
+                name, blob = codec.encode(new.raw, None, 0)
+                versions.append(
+                    (
+                        new.nct_id,
+                        iso(now),
+                        new.stamp.last_update_posted,
+                        new.content_hash,
+                        name,
+                        blob,
+                    )
+                )
+            db.conn.executemany(
+                """INSERT INTO versions (nct_id, version, fetched_at, source, last_update_posted,
+                   content_hash, codec, raw) VALUES (?, 1, ?, 'poll', ?, ?, ?, ?)""",
+                versions,
+            )
+            db.conn.executemany(
+                """UPDATE trials SET current_version = 1, brief_title = ?, overall_status = ?,
+                   last_update_posted = ?, seen_release = ?, last_checked_at = ?,
+                   last_success_at = ?, consecutive_failures = 0, last_error = NULL
+                   WHERE nct_id = ?""",
+                [
+                    (
+                        new.title,
+                        new.stamp.overall_status,
+                        new.stamp.last_update_posted,
+                        release,
+                        iso(now),
+                        iso(now),
+                        new.nct_id,
+                    )
+                    for new in stored
+                ],
+            )
+        return stored
 
     @staticmethod
     def _moved_on(stored: int | None, notices: Notices | None, first: bool) -> bool:
@@ -484,24 +678,53 @@ class Store(SearchTables, ConfirmationTables):
     ) -> list[ChangeEvent]:
         """Versions that brought changes (to some trials or all), newest first, at most `limit`;
         those read from the registry's history too when `history` (`[feeds].include_history`),
-        and then newest is by the date each change happened: a backfill stores the past last."""
-        wanted = None if nct_ids is None else json.dumps(list(nct_ids))
-        heads = self.db.execute(
-            """SELECT c.nct_id, c.to_version, MIN(c.detected_at), v.content_hash, t.brief_title
-               FROM changes c
-               JOIN versions v ON v.nct_id = c.nct_id AND v.version = c.to_version
-               JOIN trials t ON t.nct_id = c.nct_id
-               WHERE (? IS NULL OR c.nct_id IN (SELECT value FROM json_each(?)))
-                 AND (c.historical = 0 OR ?)
-               GROUP BY c.nct_id, c.to_version
-               ORDER BY CASE WHEN ? THEN MIN(c.detected_at) END DESC, MIN(c.id) DESC
-               LIMIT ?""",
-            [wanted, wanted, history, history, limit],
-        ).fetchall()
-        return [
-            ChangeEvent(nct, version, at, digest, title, tuple(self.changes(nct, version)))
-            for nct, version, at, digest, title in heads
-        ]
+        and then newest is by the date each change happened: a backfill stores the past last.
+
+        Read through an index, `(nct_id, id)` (m010) or `detected_at`: a trial's newest events
+        cost its newest rows, and all trials' the newest rows of the table, however long the
+        history.
+        """
+        at, newest = ("detected_at", "detected_at DESC, id DESC") if history else ("''", "id DESC")
+        kept = "" if history else "AND historical = 0"
+        query = (
+            f"SELECT {at}, id, nct_id, to_version FROM changes "  # noqa: S608 (constants)
+            f"WHERE {{}} {kept} ORDER BY {newest}"
+        )
+        if nct_ids is None:
+            heads = self._newest_events(self.db.execute(query.format("1")), limit)
+        else:
+            heads = []
+            for nct_id in dict.fromkeys(nct_ids):
+                rows = self.db.execute(query.format("nct_id = ?"), [nct_id])
+                heads += self._newest_events(rows, limit)
+            heads = sorted(heads, reverse=True)[:limit]
+        return [self._change_event(nct_id, version) for _, _, nct_id, version in heads]
+
+    @staticmethod
+    def _newest_events(
+        rows: Iterable[tuple[str, int, str, int]], limit: int
+    ) -> list[tuple[str, int, str, int]]:
+        """The first `limit` distinct (trial, version) of change rows read newest first, each with
+        its newest row's order (its date, when ordered by date, and id); the rest of the rows are
+        never read."""
+        seen: dict[tuple[str, int], tuple[str, int]] = {}
+        for at, change_id, nct_id, version in rows:
+            if (nct_id, version) not in seen:
+                if len(seen) == limit:
+                    break
+                seen[nct_id, version] = (at, change_id)
+        return [(*order, nct_id, version) for (nct_id, version), order in seen.items()]
+
+    def _change_event(self, nct_id: str, version: int) -> ChangeEvent:
+        """One version's changes, with what a feed entry shows about the version and trial."""
+        changes = tuple(self.changes(nct_id, version))
+        digest, title = self.db.execute(
+            """SELECT v.content_hash, t.brief_title FROM versions v JOIN trials t
+               ON t.nct_id = v.nct_id WHERE v.nct_id = ? AND v.version = ?""",
+            [nct_id, version],
+        ).fetchone()
+        at = min(c.detected_at for c in changes)
+        return ChangeEvent(nct_id, version, at, digest, title, changes)
 
     def changed_since(self, change_id: int) -> tuple[int, list[str]]:
         """The newest change id, and the trials with a change stored after `change_id`.
@@ -513,6 +736,12 @@ class Store(SearchTables, ConfirmationTables):
             [change_id, newest],
         ).fetchall()
         return int(newest), [str(r[0]) for r in rows]
+
+    def mark_quiet(self, release: str, now: datetime) -> None:
+        """A cycle over every watched trial found the data release `release` still current, so
+        each trial already checked against it counts as checked `now` (`_TRIALS`): one
+        meta row is written, where `mark_skipped` would rewrite every trial's."""
+        self.set_meta({META_QUIET: json.dumps({"release": release, "at": iso(now)})})
 
     def mark_skipped(self, nct_ids: Sequence[str], now: datetime) -> None:
         """Trials a cycle did not ask about, because the registry's data has not moved since.

@@ -223,6 +223,7 @@ def m007_history_backfill(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
 def m008_web_confirmations(db: sqlite_utils.Database) -> None:
     """Subscriptions asked for on the web and not yet confirmed (double opt-in), and the
     requests that only sent a "you already follow it" note.
@@ -306,3 +307,10 @@ def m009_searches(db: sqlite_utils.Database) -> None:
         )
         """
     )
+
+
+@migrations()
+def m010_scale_indexes(db: sqlite_utils.Database) -> None:
+    """A trial's changes newest first, read from an index: a feed costs its newest rows, not a
+    scan of every change ever stored (30 ms a feed at 300,000 change rows before)."""
+    db.execute("CREATE INDEX IF NOT EXISTS changes_trial_newest ON changes (nct_id, id)")

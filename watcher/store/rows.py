@@ -108,10 +108,6 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-def trial_row(row: dict[str, Any]) -> TrialRow:
-    return TrialRow(**{**row, "watched": bool(row["watched"])})
-
-
 def version_row(row: dict[str, Any]) -> VersionRow:
     return VersionRow(**{k: row[k] for k in VersionRow.__slots__})
 

@@ -312,6 +312,23 @@ class SubscriberTables(OutboxTables):
         people = None if subscriber_id is None else json.dumps([subscriber_id])
         return [_subscription(r) for r in self.db.execute(_SUBSCRIPTIONS, [nct_id, people])]
 
+    def followers_subscriptions(
+        self, nct_ids: Sequence[str]
+    ) -> list[tuple[Subscriber, Subscription]]:
+        """Every subscription of each subscriber who follows one of `nct_ids` (the private feeds
+        a change to those trials touches), found through the indexes, in subscriber order."""
+        rows = self.db.execute(
+            """SELECT s.id, s.email, s.unsubscribe_token, s.feed_token,
+                      p.id, p.subscriber_id, p.nct_id, p.audience, p.delivery, p.kinds, p.near,
+                      p.near_lat, p.near_lon, p.within_amount, p.within_unit
+               FROM subscriptions p JOIN subscribers s ON s.id = p.subscriber_id
+               WHERE p.subscriber_id IN (SELECT subscriber_id FROM subscriptions
+                                         WHERE nct_id IN (SELECT value FROM json_each(?)))
+               ORDER BY p.subscriber_id, p.nct_id""",
+            [json.dumps(list(nct_ids))],
+        ).fetchall()
+        return [_subscription(r) for r in rows]
+
     # -- digests ----------------------------------------------------------------------------------
 
     def pending_digests(
