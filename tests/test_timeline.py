@@ -75,6 +75,7 @@ def test_status_periods_use_the_registry_dates(
     assert recruiting["days"] == 292 and recruiting["months"] == 10
     text = trialwatch("timeline", STARTED).stdout
     assert "2 versions stored, from April 9, 2025 to February 25, 2026." in text
+    assert "- From April 9, 2025 (the oldest version we have) to May 9, 2025: not open yet." in text
     assert "- Looking for people since May 9, 2025 (10 months so far)." in text
     assert "1 site added in China in February 2026." in text
 

@@ -406,11 +406,11 @@ def _status_sentence(period: StatusPeriod) -> str:
     start = date_words(period.start)
     if period.end is None and period.status in _FINAL:
         return f"{state} on {start}."
-    if not period.start_known:
-        opening = f"{state} by {start}, the oldest version we have"
+    if not period.start_known:  # it began before the oldest version: say when we know of
         if period.end is None:
-            return f"{opening}{_how_long(period)}."
-        return f"{opening}, until {date_words(period.end)}."
+            return f"Since {start} (the oldest version we have): {state.lower()}."
+        end = date_words(period.end)
+        return f"From {start} (the oldest version we have) to {end}: {state.lower()}."
     if period.end is None:
         return f"{state} since {start}{_how_long(period)}."
     return f"{state} from {start} to {date_words(period.end)}{_how_long(period)}."
