@@ -43,6 +43,7 @@ from watcher.core.search import (
 )
 from watcher.core.search_notice import MatchSection, match_section, matches_email
 from watcher.core.wording import SiteLine, TrialSummary, trial_summary
+from watcher.core.wording.words import date_words
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.errors import RegistryError
@@ -243,6 +244,11 @@ class ShownMatch:
     @property
     def url(self) -> str:
         return f"/trials/{self.nct_id}" if self.watched else registry_url(self.nct_id)
+
+    @property
+    def found(self) -> str:
+        """The day the search found it, in words ("March 15, 2026")."""
+        return date_words(self.found_at[:10])
 
 
 Summarise = Callable[[SavedSearch, str, int], TrialSummary]
