@@ -241,6 +241,18 @@ class ShownMatch:
             return None
         return self.summary.sites[0]
 
+    def how_far(self, search: SavedSearch) -> str:
+        """How far the nearest site is from the search's place: "3 km away from Guangzhou,
+        China" (the search's unit), else as the site line says it ("in Guangzhou")."""
+        site = self.nearest
+        if site is None or search.near is None:
+            return ""
+        if site.distance_km is None:
+            return site.nearness
+        return (
+            f"{distance_words(site.distance_km, search.near.within.unit)} from {search.near.name}"
+        )
+
     @property
     def url(self) -> str:
         return f"/trials/{self.nct_id}" if self.watched else registry_url(self.nct_id)
