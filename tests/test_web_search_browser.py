@@ -166,6 +166,9 @@ def test_find_a_search_subscribe_confirm_manage_and_end_it(
     assert f"Search: {NAME}" not in main and TRIAL in main
     accessible(chromium)
     assert not follows_search(site)
+    leave_token = re.search(r"/unsubscribe/([^/>]+)/", welcome["List-Unsubscribe"])
+    assert leave_token and "/confirm/" in site.log()  # logged, without the tokens
+    assert found[0].rsplit("/", 1)[1] not in site.log() and leave_token[1] not in site.log()
 
 
 def _follow_trial_too(site: WebSite) -> None:

@@ -248,6 +248,8 @@ def test_the_manage_page_lists_the_search_and_ends_it_alone(
     assert f"Search: {NAME}" not in words(ended.text)
     assert followers(searched) == []
     assert [p["email"] for p in searched.json("subscribers")] == ["pat@example.org"]
+    again = web.post(f"{manage}/end-search", data={"csrf": csrf(web, manage), "search": NAME})
+    assert "No more emails about the search" not in words(again.text)  # nothing was ended
 
 
 def test_ending_the_only_search_on_the_manage_page_forgets_the_subscriber(

@@ -284,13 +284,11 @@ def routes(ctx: WebContext, limit: ClientLimit) -> list[BaseRoute]:
         store = ctx.store()
         person = store.subscriber(token=token)
         name = field(form, "search")
-        if person is not None:
-            end_search(store, person, name)
+        ended = person is not None and end_search(store, person, name)
         if store.subscriber(token=token) is None:  # that was the last: they are forgotten
             return page(ctx, request, "web/unsubscribe.html.j2", state="done")
-        return RedirectResponse(
-            f"/manage/{quote(token, safe='')}?ended={quote(name, safe='')}", 303
-        )
+        said = f"?ended={quote(name, safe='')}" if ended else ""
+        return RedirectResponse(f"/manage/{quote(token, safe='')}{said}", 303)
 
     def end_one(request: Request, form: FormData, token: str) -> Response | None:
         store = ctx.store()
