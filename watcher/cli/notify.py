@@ -21,8 +21,8 @@ from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.outbox import deliver_due
 from watcher.errors import InputError
 from watcher.service.digests import queue_digests
+from watcher.service.subscriptions import follow_search, subscribe_many
 from watcher.service.subscriptions import subscribe as subscribe_to
-from watcher.service.subscriptions import subscribe_many
 from watcher.store.subscribers import SubscriptionOutcome
 
 
@@ -163,7 +163,7 @@ def subscribe(
                 "--near or NCT IDs)"
             )
         with app.store() as store:
-            _, added = store.subscribe_search(address, search_name, now())
+            _, added = follow_search(store, app.settings, address, search_name, now())
         said = "subscribed" if added else "already subscribed"
         if as_json:
             emit_json({"search": search_name, "result": said.replace(" ", "_")})

@@ -67,18 +67,27 @@ def message_id(key: str, sender: str) -> str:
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}.trialwatch@{domain}>"
 
 
-def unsubscribe_targets(token: str, web_base_url: str | None, sender: str) -> tuple[str, ...]:
-    """Every way out, best first: the https one-click URL when a web base is set, then mailto:."""
+def unsubscribe_targets(
+    token: str, web_base_url: str | None, sender: str, *, search_id: int | None = None
+) -> tuple[str, ...]:
+    """Every way out, best first: the https one-click URL when a web base is set, then mailto:.
+
+    A saved search's email (`search_id`) has its own https URL, which ends that search only
+    (RFC 8058: the one POST to it must do what the link says); the mailto: asks to stop all.
+    """
     address = parseaddr(sender)[1]
     mailto = f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
     if web_base_url:
-        return (f"{web_base_url}/unsubscribe/{quote(token, safe='')}", mailto)
+        url = f"{web_base_url}/unsubscribe/{quote(token, safe='')}"
+        return (url if search_id is None else f"{url}/searches/{search_id}", mailto)
     return (mailto,)
 
 
-def unsubscribe_url(token: str, web_base_url: str | None, sender: str) -> str:
+def unsubscribe_url(
+    token: str, web_base_url: str | None, sender: str, *, search_id: int | None = None
+) -> str:
     """The one target shown in the message itself: the https URL when there is one, else mailto:."""
-    return unsubscribe_targets(token, web_base_url, sender)[0]
+    return unsubscribe_targets(token, web_base_url, sender, search_id=search_id)[0]
 
 
 def single_line(value: str) -> str:

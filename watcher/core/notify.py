@@ -101,10 +101,17 @@ def change_summary(
     return coordinator_changes(changes)
 
 
-def footer(person: Subscriber, letterhead: Letterhead) -> dict[str, str]:
-    """The unsubscribe target and the visible line that says how to use it."""
-    target = unsubscribe_url(person.unsubscribe_token, letterhead.web_base_url, letterhead.sender)
-    if target.startswith("https:"):
+def footer(
+    person: Subscriber, letterhead: Letterhead, *, search_id: int | None = None
+) -> dict[str, str]:
+    """The unsubscribe target and the visible line that says how to use it (for a saved
+    search's email, `search_id`: the link that ends that search only)."""
+    target = unsubscribe_url(
+        person.unsubscribe_token, letterhead.web_base_url, letterhead.sender, search_id=search_id
+    )
+    if target.startswith("https:") and search_id is not None:
+        line = f"To stop the emails of this search, open {target}"
+    elif target.startswith("https:"):
         line = f"To stop these emails, open {target}"
     else:
         address = target.removeprefix("mailto:").split("?", 1)[0]
@@ -454,8 +461,10 @@ def _email(
     render: Renderer,
     now: datetime,
     attachments: Sequence[Attachment] = (),
+    search_id: int | None = None,
 ) -> Outgoing:
-    """A subscriber's message from the `template` pair (text and HTML) and its outbox row."""
+    """A subscriber's message from the `template` pair (text and HTML) and its outbox row;
+    one about a saved search (`search_id`) leaves that search only."""
     message = build_email(
         sender=letterhead.sender,
         to=person.email,
@@ -465,7 +474,10 @@ def _email(
         key=key,
         date=now,
         unsubscribe=unsubscribe_targets(
-            person.unsubscribe_token, letterhead.web_base_url, letterhead.sender
+            person.unsubscribe_token,
+            letterhead.web_base_url,
+            letterhead.sender,
+            search_id=search_id,
         ),
         attachments=attachments,
     )

@@ -103,6 +103,26 @@ class SavedSearch:
             parts.append(f"within {self.near.within} of {self.near.name}")
         return ", ".join(parts)
 
+    def terms(self) -> tuple[tuple[str, str], ...]:
+        """What the search asks for, one (label, words) row per part given, for its web page."""
+        rows = [
+            (label, value)
+            for label, value in (
+                ("Condition", self.condition),
+                ("Words", self.term),
+                ("Sponsor", self.sponsor),
+            )
+            if value
+        ]
+        if self.statuses:
+            words = " or ".join(s.lower().replace("_", " ") for s in self.statuses)
+            rows.append(("Status", words[:1].upper() + words[1:]))
+        if self.phases:
+            rows.append(("Phase", " or ".join(_phase_word(p) for p in self.phases)))
+        if self.near is not None:
+            rows.append(("Where", f"A site within {self.near.within} of {self.near.name}"))
+        return tuple(rows)
+
 
 def _phase_word(phase: str) -> str:
     return {"EARLY_PHASE1": "early 1", "NA": "not applicable"}.get(

@@ -9,6 +9,10 @@ the site whether an address is known. Every problem with the form (the address, 
 place, the distance) is found before anything is stored, and reported per field
 (`FormProblems`).
 
+A request can instead be for a saved search's new matches (`request_search`): the same limit,
+the same two answers, the same page; its confirmation subscribes to the search
+(`service/subscriptions.follow_search`: the search's welcome email).
+
 `confirm` is the link: it marks the request used and subscribes (`service/subscriptions.subscribe`:
 the welcome email and the feeds) in one transaction, once. A second use, an expired or an
 unknown token is an outcome to show, never an exception.
@@ -17,7 +21,7 @@ unknown token is an outcome to show, never an exception.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -31,18 +35,22 @@ from watcher.core.gazetteer import resolve_near
 from watcher.core.ids import parse_nct_id
 from watcher.core.message import Outgoing, build_email, wire_bytes
 from watcher.core.places import Near
-from watcher.core.subscriptions import Subscription
+from watcher.core.search import SavedSearch
+from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.core.wording.confirmation import (
     CONFIRM_HOURS,
     RequestWords,
     confirm_words,
     known_words,
+    search_confirm_words,
+    search_known_words,
 )
+from watcher.core.wording.search import search_plan
 from watcher.core.wording.subscription import welcome_plan
 from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.templates import render
 from watcher.errors import InputError
-from watcher.service.subscriptions import SubscribeResult, subscribe
+from watcher.service.subscriptions import SubscribeResult, follow_search, subscribe
 from watcher.store.confirmations import Pending
 from watcher.store.database import Store
 
@@ -142,34 +150,106 @@ def request_subscription(
 ) -> Requested:
     """Store the request and queue its one email (links under `site_url`); what was done is
     for tests and logs only: the page must say the same for all three."""
-    options = _options(form)
+    titles = [(n, _title(store, n)) for n in form.nct_ids]
+    plan = welcome_plan(Subscription(0, 0, "", delivery=form.delivery, near=form.near))
+
+    def follows_all(person: Subscriber) -> bool:
+        follows = {sub.nct_id for _, sub in store.subscriptions(subscriber_id=person.id)}
+        return follows.issuperset(form.nct_ids)
+
+    return _request(
+        store,
+        settings,
+        form.address,
+        now,
+        site_url=site_url,
+        known=follows_all,
+        words=(confirm_words(form.nct_ids), known_words(form.nct_ids)),
+        titles=titles,
+        plan=plan,
+        row=lambda token: store.add_confirmation(
+            form.address, form.nct_ids, _options(form), now, now + EXPIRY, token=token
+        ),
+    )
+
+
+def check_search_form(address: str) -> str:
+    """The address typed on a search's page, checked, or `FormProblems` on it."""
+    try:
+        return validate_email(address)
+    except ValueError as exc:
+        raise FormProblems({"address": str(exc)}) from None
+
+
+def request_search(
+    store: Store,
+    settings: Settings,
+    address: str,
+    search: SavedSearch,
+    now: datetime,
+    *,
+    site_url: str,
+) -> Requested:
+    """`request_subscription` for a saved search's new matches: the same limit, the same two
+    emails (here saying what the search asks for), the same page for every address."""
+
+    def follows(person: Subscriber) -> bool:
+        return any(s.id == search.id for s in store.searches_of(person.id))
+
+    return _request(
+        store,
+        settings,
+        address,
+        now,
+        site_url=site_url,
+        known=follows,
+        words=(
+            search_confirm_words(search.name, search.describe()),
+            search_known_words(search.name),
+        ),
+        titles=[],
+        plan=search_plan(search.describe()),
+        row=lambda token: store.add_confirmation(
+            address, (), {}, now, now + EXPIRY, token=token, search_id=search.id
+        ),
+    )
+
+
+def _request(
+    store: Store,
+    settings: Settings,
+    address: str,
+    now: datetime,
+    *,
+    site_url: str,
+    known: Callable[[Subscriber], bool],
+    words: tuple[RequestWords, RequestWords],
+    titles: Sequence[tuple[str, str]],
+    plan: Sequence[str],
+    row: Callable[[str | None], int],
+) -> Requested:
+    """One request, in one transaction: nothing when the address has had its emails for the
+    day; the "you already follow it" note when `known(person)`; else a new token (`row`
+    stores the request with it) and the email with its link. `words` are (confirm, known)."""
     with store.atomic():
         store.forget_confirmations(now, LIMIT_WINDOW)
         if (
-            store.confirmations_since(form.address, now - LIMIT_WINDOW)
+            store.confirmations_since(address, now - LIMIT_WINDOW)
             >= settings.web.confirmations_per_day
         ):
             return "limited"
-        person = store.subscriber(email=form.address)
-        follows = (
-            {sub.nct_id for _, sub in store.subscriptions(subscriber_id=person.id)}
-            if person is not None
-            else set()
-        )
-        titles = [(n, _title(store, n)) for n in form.nct_ids]
-        if person is not None and follows.issuperset(form.nct_ids):
-            row = store.add_confirmation(
-                form.address, form.nct_ids, options, now, now + EXPIRY, token=None
-            )
+        person = store.subscriber(email=address)
+        if person is not None and known(person):
+            number = row(None)
             url = f"{site_url}/manage/{quote(person.unsubscribe_token, safe='')}"
             message = _email(
                 settings,
-                form.address,
-                known_words(form.nct_ids),
+                address,
+                words[1],
                 titles,
                 (),
                 url,
-                key=f"known/{row}",
+                key=f"known/{number}",
                 now=now,
                 site_url=site_url,
                 subscriber_id=person.id,
@@ -177,18 +257,15 @@ def request_subscription(
             store.enqueue([message], now)
             return "known"
         token = secrets.token_urlsafe(32)
-        row = store.add_confirmation(
-            form.address, form.nct_ids, options, now, now + EXPIRY, token=token
-        )
-        plan = welcome_plan(Subscription(0, 0, "", delivery=form.delivery, near=form.near))
+        number = row(token)
         message = _email(
             settings,
-            form.address,
-            confirm_words(form.nct_ids),
+            address,
+            words[0],
             titles,
             plan,
             f"{site_url}/confirm/{token}",
-            key=f"confirm/{row}",
+            key=f"confirm/{number}",
             now=now,
             site_url=site_url,
         )
@@ -288,6 +365,8 @@ def confirm(store: Store, settings: Settings, token: str, now: datetime) -> Conf
     refused, pending = look_up(store, token, now)
     if refused is not None or pending is None:
         return Confirmation(refused or "unknown")
+    if pending.search_id is not None:
+        return _confirm_search(store, settings, pending, now)
     with store.atomic():
         if not store.use_confirmation(pending.id, now):
             return Confirmation("used")
@@ -306,3 +385,23 @@ def confirm(store: Store, settings: Settings, token: str, now: datetime) -> Conf
         person = store.subscriber(email=pending.email)
         assert person is not None  # subscribed just above, in this transaction
     return Confirmation("confirmed", person.unsubscribe_token, result)
+
+
+def _confirm_search(
+    store: Store, settings: Settings, pending: Pending, now: datetime
+) -> Confirmation:
+    """`confirm` for a saved search: the search's subscription and its welcome, once."""
+    with store.atomic():
+        if not store.use_confirmation(pending.id, now):
+            return Confirmation("used")
+        search = store.search_by_id(pending.search_id or 0)
+        if search is None:
+            return Confirmation("gone")
+        person, _ = follow_search(store, settings, pending.email, search.name, now)
+    return Confirmation("confirmed", person.unsubscribe_token)
+
+
+def search_of(store: Store, pending: Pending) -> SavedSearch | None:
+    """The saved search a request is for (None: a request for trials, or a search since
+    removed)."""
+    return None if pending.search_id is None else store.search_by_id(pending.search_id)

@@ -3,8 +3,8 @@
 Everything here is reached by the subscriber's unsubscribe token (the one in every email they
 get), looked up by its hash and compared in constant time by the store: whoever holds it can
 already end every subscription with it, so it is also what lets them change one. The store's
-own methods do the work (`subscribe` with only the options given, `unsubscribe`), each in one
-transaction.
+own methods do the work (`subscribe` with only the options given, `unsubscribe`,
+`unsubscribe_search`), each in one transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import datetime
 
 from watcher.core.change import DELIVERIES
 from watcher.core.places import Near
+from watcher.core.search import SavedSearch
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.service.confirmations import FormProblems, place_of, radius_of
 from watcher.store.database import Store
@@ -29,10 +30,12 @@ class Followed:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """The subscriber behind a token, and what they follow (trial order)."""
+    """The subscriber behind a token, what they follow (trial order) and the saved searches
+    they hear of (by name)."""
 
     subscriber: Subscriber
     follows: tuple[Followed, ...]
+    searches: tuple[SavedSearch, ...] = ()
 
 
 def account(store: Store, token: str) -> Account | None:
@@ -44,7 +47,13 @@ def account(store: Store, token: str) -> Account | None:
         Followed(sub, (row.brief_title if (row := store.trial(sub.nct_id)) else None) or "")
         for _, sub in store.subscriptions(subscriber_id=person.id)
     )
-    return Account(person, follows)
+    return Account(person, follows, tuple(store.searches_of(person.id)))
+
+
+def end_search(store: Store, person: Subscriber, name: str) -> bool:
+    """Stop `person`'s emails about the saved search `name`; False when they had none."""
+    search = store.search(name)
+    return search is not None and store.unsubscribe_search(person, search.id)
 
 
 def change(

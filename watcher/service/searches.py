@@ -14,13 +14,14 @@ that release and, for each saved search not yet run against it:
 4. writes all of that, and the release it ran against, in one transaction.
 
 A search already run against this release costs no request at all. A search the registry
-fails stores nothing and is tried again next check; the others go on.
+fails stores nothing and is tried again next check; the others go on. `shown_matches` is what
+a search's web page lists: its stored matches, newest first, in plain words when stored here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ from watcher.core.canonical import stamp_of
 from watcher.core.clean import clean_record
 from watcher.core.distance import distance_words
 from watcher.core.glossary import Glossary
+from watcher.core.ids import registry_url
 from watcher.core.notify import Letterhead
 from watcher.core.record import Trial, parse_trial
 from watcher.core.search import (
@@ -40,6 +42,8 @@ from watcher.core.search import (
     since_day,
 )
 from watcher.core.search_notice import MatchSection, match_section, matches_email
+from watcher.core.wording import SiteLine, TrialSummary, trial_summary
+from watcher.core.wording.words import date_words
 from watcher.data import load_glossary
 from watcher.delivery.templates import render
 from watcher.errors import RegistryError
@@ -208,3 +212,78 @@ def _nearest(search: SavedSearch, trial: Trial) -> str | None:
         d for d in (search.near.distance_km(site) for site in trial.sites) if d is not None
     ]
     return distance_words(min(distances), search.near.within.unit) if distances else None
+
+
+# The matches a search's web page lists, newest first.
+MATCHES_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ShownMatch:
+    """One trial a search has matched, as its web page shows it. `summary` is the trial in
+    plain English when a version is stored here (its key facts, its sites nearest the search's
+    place); else only its NCT ID and a link to ClinicalTrials.gov."""
+
+    nct_id: str
+    found_at: str  # when the search found it (ISO)
+    baseline: bool  # found by the search's first run
+    watched: bool  # its page is on this site
+    summary: TrialSummary | None
+
+    @property
+    def title(self) -> str:
+        return self.summary.title if self.summary else ""
+
+    @property
+    def nearest(self) -> SiteLine | None:
+        """The site nearest the search's place, when the search has one and a site is known."""
+        if self.summary is None or self.summary.near is None or not self.summary.sites:
+            return None
+        return self.summary.sites[0]
+
+    def how_far(self, search: SavedSearch) -> str:
+        """How far the nearest site is from the search's place: "3 km away from Guangzhou,
+        China" (the search's unit), else as the site line says it ("in Guangzhou")."""
+        site = self.nearest
+        if site is None or search.near is None:
+            return ""
+        if site.distance_km is None:
+            return site.nearness
+        return (
+            f"{distance_words(site.distance_km, search.near.within.unit)} from {search.near.name}"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"/trials/{self.nct_id}" if self.watched else registry_url(self.nct_id)
+
+    @property
+    def found(self) -> str:
+        """The day the search found it, in words ("March 15, 2026")."""
+        return date_words(self.found_at[:10])
+
+
+Summarise = Callable[[SavedSearch, str, int], TrialSummary]
+
+
+def match_summary(
+    store: Store, glossary: Glossary, search: SavedSearch, nct_id: str, version: int
+) -> TrialSummary:
+    """A matched trial's stored version, for a patient at the search's place."""
+    trial = parse_trial(clean_record(store.record(nct_id, version)))
+    return trial_summary(trial, "patient", glossary, search.near)
+
+
+def shown_matches(
+    store: Store, search: SavedSearch, summarise: Summarise, limit: int = MATCHES_SHOWN
+) -> list[ShownMatch]:
+    """A search's stored matches, newest first, each with its summary when stored here
+    (`summarise` words it: the web front keeps the words per stored version)."""
+    shown = []
+    for match in store.latest_matches(search.id, limit):
+        row = store.trial(match.nct_id)
+        version = row.current_version if row is not None else None
+        summary = summarise(search, match.nct_id, version) if version is not None else None
+        watched = row is not None and row.watched and version is not None
+        shown.append(ShownMatch(match.nct_id, match.found_at, match.baseline, watched, summary))
+    return shown

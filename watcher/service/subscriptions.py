@@ -1,5 +1,8 @@
 """Starting and ending subscriptions: the compositions behind `subscribe` and `watch remove`.
 
+`follow_search` is `subscribe --search` (and a confirmed web request for a search): the
+subscription and its welcome email, in one transaction.
+
 `subscribe` makes sure of the trial before anything is written: a trial with no stored version
 here is asked of the registry (one request each), so an unknown NCT ID is refused at the door
 and the welcome email has the whole record to summarise. Then one transaction watches the
@@ -25,6 +28,8 @@ from watcher.core.clean import clean_record, missing_parts
 from watcher.core.notify import Welcomes, unwatched_notices
 from watcher.core.places import Near
 from watcher.core.record import Trial, parse_trial
+from watcher.core.search_notice import search_welcome_email
+from watcher.core.subscriptions import Subscriber
 from watcher.data import load_glossary
 from watcher.delivery.feed_files import private_feed_url, write_feeds
 from watcher.delivery.templates import render
@@ -169,6 +174,23 @@ def _checked(nct_id: str, record: dict[str, Any]) -> Trial:
             nct_id,
         )
     return parse_trial(clean_record(record))
+
+
+def follow_search(
+    store: Store, settings: Settings, address: str, name: str, now: datetime
+) -> tuple[Subscriber, bool]:
+    """`address` hears of the new matches of the saved search `name` (`subscribe --search`, a
+    confirmed web request); a new subscription gets its welcome email in the same transaction.
+    True when the subscription is new."""
+    with store.atomic():
+        person, added = store.subscribe_search(address, name, now)
+        search = store.search(name)
+        if added and search is not None:
+            welcome = search_welcome_email(
+                person, search, letterhead=letterhead(settings), render=render, now=now
+            )
+            store.enqueue([welcome], now)
+    return person, added
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,15 +24,17 @@ from watcher.store.subscribers import SubscriberTables
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """One request as stored: who, which trials, the options asked for, and its life."""
+    """One request as stored: who, which trials or which saved search, the options asked for,
+    and its life."""
 
     id: int
     email: str
-    nct_ids: tuple[str, ...]
+    nct_ids: tuple[str, ...]  # empty for a search's request
     options: dict[str, Any]  # JSON as `watcher.service.confirmations` wrote it
     created_at: str
     expires_at: str
     used_at: str | None
+    search_id: int | None = None  # a request to hear of a saved search's new matches
 
 
 def address_hash(address: str) -> str:
@@ -52,13 +54,15 @@ class ConfirmationTables(SubscriberTables):
         expires: datetime,
         *,
         token: str | None,
+        search_id: int | None = None,
     ) -> int:
-        """Store a request (with no `token` when its email carries no link); returns its id."""
+        """Store a request (with no `token` when its email carries no link), for trials or for
+        the saved search `search_id`; returns its id."""
         with self.atomic() as db:
             cursor = db.execute(
                 """INSERT INTO confirmations (token_hash, address_hash, email, nct_ids, options,
-                                              created_at, expires_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                                              created_at, expires_at, search_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     None if token is None else token_hash(token),
                     address_hash(email),
@@ -67,6 +71,7 @@ class ConfirmationTables(SubscriberTables):
                     json.dumps(options, sort_keys=True),
                     iso(now),
                     iso(expires),
+                    search_id,
                 ],
             )
             return int(cursor.lastrowid or 0)
@@ -86,8 +91,8 @@ class ConfirmationTables(SubscriberTables):
         """
         wanted = token_hash(token)
         row = self.db.execute(
-            """SELECT id, email, nct_ids, options, created_at, expires_at, used_at, token_hash
-               FROM confirmations WHERE token_hash = ?""",
+            """SELECT id, email, nct_ids, options, created_at, expires_at, used_at, token_hash,
+                      search_id FROM confirmations WHERE token_hash = ?""",
             [wanted],
         ).fetchone()
         if row is None or not hmac.compare_digest(str(row[7]), wanted):
@@ -100,6 +105,7 @@ class ConfirmationTables(SubscriberTables):
             created_at=row[4],
             expires_at=row[5],
             used_at=row[6],
+            search_id=row[8],
         )
 
     def use_confirmation(self, confirmation_id: int, now: datetime) -> bool:

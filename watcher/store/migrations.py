@@ -314,3 +314,14 @@ def m010_scale_indexes(db: sqlite_utils.Database) -> None:
     """A trial's changes newest first, read from an index: a feed costs its newest rows, not a
     scan of every change ever stored (30 ms a feed at 300,000 change rows before)."""
     db.execute("CREATE INDEX IF NOT EXISTS changes_trial_newest ON changes (nct_id, id)")
+
+
+@migrations()
+def m013_search_confirmations(db: sqlite_utils.Database) -> None:
+    """A web request can be for a saved search (`search_id`) rather than for trials (its
+    `nct_ids` then an empty list). A search removed while its request waits leaves the request
+    for nothing (SET NULL), which its link then says, instead of a link that no longer exists."""
+    db.execute(
+        "ALTER TABLE confirmations ADD COLUMN search_id INTEGER "
+        "REFERENCES searches(id) ON DELETE SET NULL"
+    )

@@ -9,6 +9,7 @@ half-way is run again whole, and a run finished is never run again in the same r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,15 @@ from watcher.core.subscriptions import Subscriber
 from watcher.errors import InputError
 from watcher.store.rows import iso
 from watcher.store.subscribers import SubscriberTables
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A trial a search has matched: when it was found, and whether in the first run."""
+
+    nct_id: str
+    found_at: str
+    baseline: bool
 
 
 class SearchTables(SubscriberTables):
@@ -143,6 +153,40 @@ class SearchTables(SubscriberTables):
             [search_id],
         ).fetchall()
         return [Subscriber(*row) for row in rows]
+
+    def searches_of(self, subscriber_id: int) -> list[SavedSearch]:
+        """The saved searches this subscriber hears of, by name (their page lists them)."""
+        rows = self.db.query(
+            """SELECT s.* FROM searches s JOIN search_subscriptions p ON p.search_id = s.id
+               WHERE p.subscriber_id = ? ORDER BY s.name""",
+            [subscriber_id],
+        )
+        return [_saved(row) for row in rows]
+
+    def search_by_id(self, search_id: int) -> SavedSearch | None:
+        """The saved search with this id (an unsubscribe link names it so), or None."""
+        rows = list(self.db.query("SELECT * FROM searches WHERE id = ?", [search_id]))
+        return _saved(rows[0]) if rows else None
+
+    def unsubscribe_search(self, subscriber: Subscriber, search_id: int) -> bool:
+        """End one search subscription (its one-click link, the manage page); False when there
+        was none. A subscriber left with nothing is forgotten, as after `unsubscribe`."""
+        with self.atomic() as db:
+            ended = db.execute(
+                "DELETE FROM search_subscriptions WHERE subscriber_id = ? AND search_id = ?",
+                [subscriber.id, search_id],
+            ).rowcount
+            self._forget_if_done(subscriber)
+        return bool(ended)
+
+    def latest_matches(self, search_id: int, limit: int) -> list[Match]:
+        """A search's matches, the newest found first (then by NCT ID), at most `limit`."""
+        rows = self.db.execute(
+            """SELECT nct_id, found_at, baseline FROM search_matches WHERE search_id = ?
+               ORDER BY found_at DESC, nct_id LIMIT ?""",
+            [search_id, limit],
+        ).fetchall()
+        return [Match(nct_id, found_at, bool(baseline)) for nct_id, found_at, baseline in rows]
 
     def search_subscriber_counts(self) -> dict[int, int]:
         """How many subscribers each search has, by search id (for `search list`)."""

@@ -237,20 +237,26 @@ class SubscriberTables(OutboxTables):
                     ).rowcount
                     for nct_id in nct_ids
                 )
-            left = db.execute(
-                """SELECT (SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?)
-                        + (SELECT COUNT(*) FROM search_subscriptions WHERE subscriber_id = ?)""",
-                [subscriber.id, subscriber.id],
-            ).fetchone()[0]
-            if not left:
-                db.execute(
-                    """UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'cancelled'
-                       ELSE status END, recipient = '(unsubscribed)', body = X'',
-                       subscriber_id = NULL WHERE subscriber_id = ?""",
-                    [subscriber.id],
-                )
-                db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
+            self._forget_if_done(subscriber)
         return int(ended)
+
+    def _forget_if_done(self, subscriber: Subscriber) -> None:
+        """Forget a subscriber left with no subscription, to a trial or a search (see
+        `unsubscribe`); called inside the caller's transaction."""
+        db = self.db
+        left = db.execute(
+            """SELECT (SELECT COUNT(*) FROM subscriptions WHERE subscriber_id = ?)
+                    + (SELECT COUNT(*) FROM search_subscriptions WHERE subscriber_id = ?)""",
+            [subscriber.id, subscriber.id],
+        ).fetchone()[0]
+        if not left:
+            db.execute(
+                """UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'cancelled'
+                   ELSE status END, recipient = '(unsubscribed)', body = X'',
+                   subscriber_id = NULL WHERE subscriber_id = ?""",
+                [subscriber.id],
+            )
+            db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
 
     def end_subscriptions(self, nct_ids: Sequence[str]) -> int:
         """End every subscription to these trials (they are no longer watched); returns how many.

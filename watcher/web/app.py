@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from watcher.web import feeds, pages, subscribe
+from watcher.web import feeds, pages, searches, subscribe
 from watcher.web.context import WebContext
 from watcher.web.logs import AccessLog
 from watcher.web.render import page
@@ -55,8 +55,14 @@ def create_app(ctx: WebContext) -> Starlette:
         yield
         ctx.close()
 
+    limit = subscribe.ClientLimit(ctx.settings.web.subscribe_per_hour)  # both forms count
     app = Starlette(
-        routes=[*pages.routes(ctx), *feeds.routes(ctx), *subscribe.routes(ctx)],
+        routes=[
+            *pages.routes(ctx),
+            *feeds.routes(ctx),
+            *subscribe.routes(ctx, limit),
+            *searches.routes(ctx, limit),
+        ],
         middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
         exception_handlers={HTTPException: error},
         lifespan=lifespan,

@@ -155,6 +155,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                 message=None,
                 link=None,
                 listing=True,
+                has_searches=bool(ctx.store().searches()),
             )
         nct_id = _nct_id_in(query)
         if nct_id is not None:

@@ -12,8 +12,11 @@
 - `/unsubscribe/TOKEN`: GET shows one button; a POST whose body is `List-Unsubscribe=One-Click`
   (RFC 8058, sent by a mail provider, which has no cookie, hence no CSRF token) ends every
   subscription at once and answers 200; a POST from the page's button needs its CSRF token.
-- `/manage/TOKEN`: what the subscriber follows, each with its options to change or end, and
-  their private feed; the token is the unsubscribe token of their emails.
+  `/unsubscribe/TOKEN/searches/ID`, the link of a saved search's emails, is the same for that
+  search alone.
+- `/manage/TOKEN`: what the subscriber follows (trials and saved searches), each with its
+  options to change or end, and their private feed; the token is the unsubscribe token of
+  their emails.
 
 Links in the emails point under `[web] base_url`; without one (a site on this machine) they
 point where the request came, but only when that is a loopback name: a Host header is the
@@ -35,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from watcher.core.search import SavedSearch
 from watcher.core.wording.confirmation import CONFIRM_HOURS, SENT_LINES
 from watcher.core.wording.subscription import FEED_LINE
 from watcher.service.confirmations import (
@@ -43,8 +47,9 @@ from watcher.service.confirmations import (
     confirm,
     look_up,
     request_subscription,
+    search_of,
 )
-from watcher.service.manage import account, change
+from watcher.service.manage import account, change, end_search
 from watcher.web.context import WebContext
 from watcher.web.render import page
 from watcher.web.security import require_csrf
@@ -95,9 +100,9 @@ def site_url(ctx: WebContext, request: Request) -> str:
     )
 
 
-def routes(ctx: WebContext) -> list[BaseRoute]:
-    """The subscriber's routes (see the module docstring)."""
-    limit = ClientLimit(ctx.settings.web.subscribe_per_hour)
+def routes(ctx: WebContext, limit: ClientLimit) -> list[BaseRoute]:
+    """The subscriber's routes (see the module docstring); `limit` counts each client's
+    requests, with those of the search pages' form (`web/searches.py`)."""
 
     async def subscribe(request: Request) -> Response:
         form = await require_csrf(request)
@@ -140,14 +145,24 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
                 form=values,
                 problems=problems.problems,
             )
-        return page(ctx, request, "web/subscribe_sent.html.j2", nct_id=nct_id, lines=SENT_LINES)
+        return page(
+            ctx,
+            request,
+            "web/subscribe_sent.html.j2",
+            lines=SENT_LINES,
+            back=(f"/trials/{nct_id}", f"Back to {nct_id}"),
+        )
 
     def confirm_page(request: Request) -> Response:
-        refused, pending = look_up(ctx.store(), str(request.path_params["token"]), ctx.clock())
+        store = ctx.store()
+        refused, pending = look_up(store, str(request.path_params["token"]), ctx.clock())
         if refused is not None or pending is None:
             return _confirm_page(ctx, request, refused or "unknown")
+        search = search_of(store, pending)
+        if search is None and not pending.nct_ids:  # its search was removed since
+            return _confirm_page(ctx, request, "gone")
         titles = [(n, _title(ctx, n)) for n in pending.nct_ids]
-        return _confirm_page(ctx, request, "ask", trials=titles)
+        return _confirm_page(ctx, request, "ask", trials=titles, search=search)
 
     async def confirm_it(request: Request) -> Response:
         await require_csrf(request)
@@ -185,6 +200,50 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             return PlainTextResponse("Unsubscribed.\n")
         return page(ctx, request, "web/unsubscribe.html.j2", state="done" if ended else "unknown")
 
+    def unsubscribe_search_page(request: Request) -> Response:
+        store = ctx.store()
+        person = store.subscriber(token=str(request.path_params["token"]))
+        search = store.search_by_id(int(request.path_params["search_id"]))
+        follows = (
+            person is not None
+            and search is not None
+            and any(s.id == search.id for s in store.searches_of(person.id))
+        )
+        return page(
+            ctx,
+            request,
+            "web/unsubscribe.html.j2",
+            status=200 if follows else 404,
+            state="ask" if follows else "unknown",
+            search=search,
+        )
+
+    async def unsubscribe_search_it(request: Request) -> Response:
+        """RFC 8058 as for everything, but this link (a search's emails) ends that search only."""
+        form = await request.form()
+        one_click = field(form, "List-Unsubscribe") == ONE_CLICK
+        if not one_click:
+            await require_csrf(request)
+        token = str(request.path_params["token"])
+        search_id = int(request.path_params["search_id"])
+
+        def end_it() -> tuple[bool, SavedSearch | None]:
+            store = ctx.store()
+            person = store.subscriber(token=token)
+            ended = person is not None and store.unsubscribe_search(person, search_id)
+            return ended, store.search_by_id(search_id)
+
+        ended, search = await run_in_threadpool(end_it)
+        if one_click:
+            return PlainTextResponse("Unsubscribed.\n")
+        return page(
+            ctx,
+            request,
+            "web/unsubscribe.html.j2",
+            state="done" if ended else "unknown",
+            search=search,
+        )
+
     def manage_page(request: Request) -> Response:
         return _manage_page(ctx, request, str(request.path_params["token"]))
 
@@ -221,6 +280,16 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             return _manage_page(ctx, request, token, problems=problems.problems, form=form)
         return None
 
+    def end_a_search(request: Request, form: FormData, token: str) -> Response | None:
+        store = ctx.store()
+        person = store.subscriber(token=token)
+        name = field(form, "search")
+        ended = person is not None and end_search(store, person, name)
+        if store.subscriber(token=token) is None:  # that was the last: they are forgotten
+            return page(ctx, request, "web/unsubscribe.html.j2", state="done")
+        said = f"?ended={quote(name, safe='')}" if ended else ""
+        return RedirectResponse(f"/manage/{quote(token, safe='')}{said}", 303)
+
     def end_one(request: Request, form: FormData, token: str) -> Response | None:
         store = ctx.store()
         person = store.subscriber(token=token)
@@ -236,9 +305,20 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         Route("/confirm/{token}", confirm_it, methods=["POST"]),
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
         Route("/unsubscribe/{token}", unsubscribe_it, methods=["POST"]),
+        Route(
+            "/unsubscribe/{token}/searches/{search_id:int}",
+            unsubscribe_search_page,
+            methods=["GET"],
+        ),
+        Route(
+            "/unsubscribe/{token}/searches/{search_id:int}",
+            unsubscribe_search_it,
+            methods=["POST"],
+        ),
         Route("/manage/{token}", manage_page, methods=["GET"]),
         Route("/manage/{token}/change", manage_action(change_one), methods=["POST"]),
         Route("/manage/{token}/end", manage_action(end_one), methods=["POST"]),
+        Route("/manage/{token}/end-search", manage_action(end_a_search), methods=["POST"]),
     ]
 
 
@@ -251,6 +331,7 @@ def _confirm_page(
     state: str,
     trials: list[tuple[str, str]] | None = None,
     manage: str | None = None,
+    search: SavedSearch | None = None,
 ) -> Response:
     return page(
         ctx,
@@ -261,6 +342,7 @@ def _confirm_page(
         trials=trials or [],
         manage=manage,
         hours=CONFIRM_HOURS,
+        search=search,
     )
 
 
@@ -285,6 +367,7 @@ def _manage_page(
         feed=feed,
         feed_line=FEED_LINE,
         saved=request.query_params.get("saved", ""),
+        ended=request.query_params.get("ended", ""),
         problems=problems or {},
         failed=field(form, "nct_id") if form is not None else "",
     )

@@ -3,7 +3,9 @@
 Two emails answer a request, and the page says the same thing for both (so the page never tells
 a stranger whether an address is known): a new request gets a link to confirm it; an address
 that already follows every trial asked for gets a note with a link to manage what it follows.
-Both say what to do when the request was not theirs: nothing.
+Both say what to do when the request was not theirs: nothing. A request can also be for a saved
+search (`search_confirm_words`, `search_known_words`): the same two answers, about new trials
+that match it.
 """
 
 from __future__ import annotations
@@ -57,6 +59,36 @@ def known_words(nct_ids: Sequence[str]) -> RequestWords:
         subject=f"You already follow {trials}",
         lines=(
             f"Someone, we hope you, asked to get an email when {trials} changes.",
+            "This address already gets those emails, so nothing has changed.",
+            "To change how you hear about it, or to stop, open your page:",
+        ),
+        action="Manage my emails",
+        closing="If this was not you, do nothing: nothing has changed.",
+    )
+
+
+def search_confirm_words(name: str, described: str) -> RequestWords:
+    """The confirmation email of a request to hear of a saved search's new trials."""
+    return RequestWords(
+        subject=f"Please confirm: emails about new trials for the search “{name}”",
+        lines=(
+            f"Someone, we hope you, asked to get an email when a new trial matches the search "
+            f"“{name}”.",
+            f"The search looks for {described}.",
+            "Nothing is set up yet. To start these emails, open the link and press the button.",
+        ),
+        action="Yes, send me these emails",
+        closing=not_you(),
+    )
+
+
+def search_known_words(name: str) -> RequestWords:
+    """The note to an address that already hears of this search's new trials."""
+    return RequestWords(
+        subject=f"You already follow the search “{name}”",
+        lines=(
+            f"Someone, we hope you, asked to get an email when a new trial matches the search "
+            f"“{name}”.",
             "This address already gets those emails, so nothing has changed.",
             "To change how you hear about it, or to stop, open your page:",
         ),

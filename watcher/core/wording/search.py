@@ -34,3 +34,33 @@ def run_line(name: str, new: int, baseline: bool, told: int) -> str:
     if not new:
         return f"Search {name}: no new trial."
     return f"Search {name}: {new} new trial(s), {told} email(s) queued."
+
+
+def search_plan(described: str) -> tuple[str, ...]:
+    """What a search's subscriber will get, for its confirmation and welcome emails."""
+    return (
+        f"An email when ClinicalTrials.gov lists a new trial that matches: {described}.",
+        "One email per update of the registry, with every new trial in it; none when nothing "
+        "new matches.",
+        "For each trial: what it is about in plain words, and how far its sites are.",
+    )
+
+
+def search_welcome_headline(name: str) -> str:
+    """The welcome's subject: "You now follow the search “melanoma-boston”"."""
+    return f"You now follow the search “{name}”"
+
+
+def search_welcome_intro(name: str) -> str:
+    """The welcome's first line."""
+    return (
+        f"You now follow the search “{name}”. Trials that matched before today are not sent: "
+        "you hear of new ones only."
+    )
+
+
+def search_leave_line() -> str:
+    """How to stop, said in a search's welcome above the link that does it."""
+    return (
+        "To stop these emails, use the link at the end of any of them: it stops this search only."
+    )
