@@ -314,3 +314,22 @@ def m010_scale_indexes(db: sqlite_utils.Database) -> None:
     """A trial's changes newest first, read from an index: a feed costs its newest rows, not a
     scan of every change ever stored (30 ms a feed at 300,000 change rows before)."""
     db.execute("CREATE INDEX IF NOT EXISTS changes_trial_newest ON changes (nct_id, id)")
+
+
+@migrations()
+def m011_api_keys(db: sqlite_utils.Database) -> None:
+    """The coordinators' API keys (`trialwatch api-key`): a name, the key's SHA-256 (the key is
+    shown once and never stored), when it was made and last used, and when revoked (kept, so a
+    revoked key is told apart from a wrong one)."""
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )
+        """
+    )
