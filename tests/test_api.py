@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         cli = Trialwatch(state, config)
         key, revoked = new_key(cli, "office"), new_key(cli, "old laptop")
         cli("api-key", "revoke", "old laptop")
+        cli("search", "add", "melanoma", "--condition", "melanoma", "--status", "recruiting")
         with start_web(config, state) as server:
             served = httpx.get(f"{server.url}/api/v1/openapi.json").json()
             yield Api(server, cli, settings.storage.database, Contract(served), key, revoked)
@@ -170,7 +172,7 @@ def test_reads_need_a_key_writes_need_one_and_a_revoked_key_is_refused(api: Api)
             assert write.headers["content-type"] == "application/problem+json"
         assert anonymous.get("/api/v1/trials").headers["www-authenticate"].startswith("Bearer")
         assert "revoked" in revoked.get("/api/v1/trials").json()["detail"]
-    with httpx.Client(base_url=api.server.url) as http:  # a key in another scheme
+    with checked_client(api.server.url, api.contract) as http:  # a key in another scheme
         basic = http.get("/api/v1/trials", auth=("office", api.key))
         assert basic.status_code == 401 and "Bearer" in basic.json()["detail"]
     listed = api.cli.json("api-key", "list")
@@ -181,13 +183,21 @@ def test_reads_need_a_key_writes_need_one_and_a_revoked_key_is_refused(api: Api)
     assert "office" in shown and api.key not in shown and api.revoked not in shown
 
 
+def logged(api: Api, line: str) -> str:
+    """The server's log once it has `line` (written just after the response went out)."""
+    deadline = time.monotonic() + 10
+    while line not in (log := api.server.log()):
+        assert time.monotonic() < deadline, f"never logged: {line}\n{log[-2000:]}"
+        time.sleep(0.05)
+    return log
+
+
 def test_keys_and_addresses_never_reach_the_access_log(api: Api) -> None:
     with api.client(api.key) as http:
         http.get("/api/v1/trials/NCT09000042")
         http.post("/api/v1/subscriptions/lookup", json={"address": ADDRESS})
-    log = api.server.log()
+    log = logged(api, '"POST /api/v1/subscriptions/lookup HTTP/1.1" 200')
     assert '"GET /api/v1/trials/NCT09000042 HTTP/1.1" 200' in log
-    assert '"POST /api/v1/subscriptions/lookup HTTP/1.1" 200' in log
     for secret in (api.key, api.revoked, api.key[3:20], ADDRESS, "Bearer"):
         assert secret not in log
     assert api.key not in api.database.read_bytes().decode("latin-1")  # stored as its hash
@@ -272,12 +282,14 @@ def test_a_script_watches_subscribes_and_stops_without_a_cookie(api: Api) -> Non
     assert ended.json() == {"ended": 1}
     assert removed.status_code == 200 and removed.json()["removed"] is True
     assert gone.status_code == 404
-    assert searches == {"searches": []}
+    assert [(s["name"], s["condition"], s["subscribers"]) for s in searches["searches"]] == [
+        ("melanoma", "melanoma", 0)
+    ]
     for answer in (added, subscribed, refused, removed):
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert "default-src 'self'" in answer.headers["content-security-policy"]
         assert "set-cookie" not in answer.headers
-    assert ADDRESS not in api.server.log()
+    assert ADDRESS not in logged(api, '"GET /api/v1/searches HTTP/1.1" 200')
 
 
 def test_the_document_and_its_page_are_served(api: Api) -> None:

@@ -53,7 +53,7 @@ from watcher.service.exports import (
 from watcher.service.searches import search_json
 from watcher.service.subscriptions import stop_watching, subscribe
 from watcher.service.versions import stored_versions
-from watcher.store.rows import TrialRow
+from watcher.store.rows import TrialRow, VersionRow
 from watcher.web.api_auth import Access, Guard
 from watcher.web.context import WebContext
 from watcher.web.openapi import DEFAULT_LIMIT, document
@@ -72,14 +72,14 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     spec = document()
     spec_bytes = json.dumps(spec, ensure_ascii=False, indent=1).encode("utf-8")
 
-    def read(handler: Handler, access: Access = Access.READ) -> Handler:
-        """A plain handler (run on a worker thread, with its own store), guarded."""
+    def guarded(handler: Handler, access: Access = Access.READ) -> Handler:
+        """A plain handler (run on a worker thread, with its own store), behind the guard."""
 
-        def guarded(request: Request) -> Response:
+        def checked_first(request: Request) -> Response:
             guard.check(request, access)
             return handler(request)
 
-        return guarded
+        return checked_first
 
     def watched(request: Request) -> TrialRow:
         typed = str(request.path_params["nct_id"]).strip().upper()
@@ -315,16 +315,16 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
         routes=[
             Route("/openapi.json", openapi),
             Route("/docs", docs),
-            Route("/trials", read(trials)),
-            Route("/trials/{nct_id}", read(trial)),
-            Route("/trials/{nct_id}/versions", read(versions)),
-            Route("/trials/{nct_id}/versions/{n}", read(version)),
-            Route("/trials/{nct_id}/changes", read(trial_changes)),
-            Route("/trials/{nct_id}/timeline", read(timeline)),
-            Route("/changes", read(changes)),
-            Route("/searches", read(searches)),
+            Route("/trials", guarded(trials)),
+            Route("/trials/{nct_id}", guarded(trial)),
+            Route("/trials/{nct_id}/versions", guarded(versions)),
+            Route("/trials/{nct_id}/versions/{n}", guarded(version)),
+            Route("/trials/{nct_id}/changes", guarded(trial_changes)),
+            Route("/trials/{nct_id}/timeline", guarded(timeline)),
+            Route("/changes", guarded(changes)),
+            Route("/searches", guarded(searches)),
             Route("/watches", watch, methods=["POST"]),
-            Route("/watches/{nct_id}", read(unwatch, Access.WRITE), methods=["DELETE"]),
+            Route("/watches/{nct_id}", guarded(unwatch, Access.WRITE), methods=["DELETE"]),
             Route("/subscriptions", add_subscription, methods=["POST"]),
             Route("/subscriptions", remove_subscription, methods=["DELETE"]),
             Route("/subscriptions/lookup", lookup, methods=["POST"]),
@@ -453,7 +453,7 @@ def _kinds(value: Any) -> frozenset[str] | None:
     return frozenset(_input(lambda: parse_change_kinds(",".join(value), "kinds"), "kinds"))
 
 
-def _version(row: Any) -> dict[str, Any]:
+def _version(row: VersionRow) -> dict[str, Any]:
     return {
         "version": row.version,
         "fetched_at": row.fetched_at,
