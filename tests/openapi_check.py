@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -85,14 +86,20 @@ def _escape(part: str) -> str:
     return part.replace("~", "~0").replace("/", "~1")
 
 
-def checked_client(base_url: str, contract: Contract, **kwargs: Any) -> httpx.Client:
-    """An httpx client whose every API response is checked by `contract`."""
+def response_hook(contract: Contract) -> Callable[[httpx.Response], None]:
+    """An httpx response hook that reads each response and checks it."""
 
     def hook(response: httpx.Response) -> None:
         response.read()
         contract.check(response)
 
-    return httpx.Client(base_url=base_url, event_hooks={"response": [hook]}, timeout=30, **kwargs)
+    return hook
+
+
+def checked_client(base_url: str, contract: Contract, **kwargs: Any) -> httpx.Client:
+    """An httpx client whose every API response is checked by `contract`."""
+    hooks = {"response": [response_hook(contract)]}
+    return httpx.Client(base_url=base_url, event_hooks=hooks, timeout=30, **kwargs)
 
 
 def contract() -> Contract:
