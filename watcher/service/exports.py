@@ -69,9 +69,14 @@ def health(row: TrialRow, failing_after: int) -> str:
     return "failing" if row.consecutive_failures >= failing_after else "retrying"
 
 
+def parsed(record: dict[str, Any]) -> Trial:
+    """A stored record's watched fields, read as the poll reads a record."""
+    return parse_trial(clean_record(record))
+
+
 def parsed_version(store: Store, nct_id: str, version: int) -> Trial:
     """The trial as one stored version has it."""
-    return parse_trial(clean_record(store.record(nct_id, version)))
+    return parsed(store.record(nct_id, version))
 
 
 def trial_summary(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -46,6 +47,7 @@ from watcher.service.exports import (
     change_page,
     parse_change_kinds,
     parse_since,
+    parsed,
     parsed_version,
     trial_fields,
     trial_summaries,
@@ -63,6 +65,7 @@ from watcher.web.render import page
 PREFIX = "/api/v1"
 CSV_TYPE = "text/csv; charset=utf-8; header=present"
 NO_STORE = {"cache-control": "no-store"}
+_VERSION = re.compile(r"-?[0-9]{1,9}")
 Handler = Callable[[Request], Response]
 
 
@@ -124,13 +127,13 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
     def version(request: Request) -> Response:
         row = watched(request)
         typed = str(request.path_params["n"])
-        if not typed.isdigit() or int(typed) < 1:
+        if not _VERSION.fullmatch(typed):  # a backfilled past may be numbered 0, -1, …
             raise bad_parameter("n", f"{typed!r} is not a version number (1, 2, …)")
         stored = ctx.store().version(row.nct_id, int(typed))
         if stored is None or stored.version != int(typed):
             raise Problem(404, f"{row.nct_id} has no stored version {typed}; see its /versions.")
         record = ctx.store().record(row.nct_id, stored.version)
-        fields = trial_fields(parsed_version(ctx.store(), row.nct_id, stored.version))
+        fields = trial_fields(parsed(record))
         return _json({**_version(stored), "nct_id": row.nct_id, "fields": fields, "record": record})
 
     def trial_changes(request: Request) -> Response:

@@ -383,8 +383,9 @@ PATHS: dict[str, Any] = {
                     "name": "n",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "integer", "minimum": 1},
-                    "description": "The version number, from `/versions`.",
+                    "schema": {"type": "integer"},
+                    "description": "The version number, from `/versions` (a backfilled past "
+                    "is numbered 0, -1, … before the first checked version, 1).",
                 },
             ],
             errors=(401, 403, 404, 422, 429),
