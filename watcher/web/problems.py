@@ -16,6 +16,9 @@ from starlette.responses import Response
 
 API_PREFIX = "/api/"
 MEDIA_TYPE = "application/problem+json"
+# RFC 9110's names, whatever Python version names them otherwise (3.11 still says "Unprocessable
+# Entity" and "Request Entity Too Large").
+TITLES = {413: "Content Too Large", 422: "Unprocessable Content"}
 
 
 class Problem(HTTPException):
@@ -42,7 +45,7 @@ def problem_body(status: int, detail: str, **extensions: Any) -> bytes:
     """The problem object, as bytes."""
     data = {
         "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
+        "title": TITLES.get(status) or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         **extensions,
