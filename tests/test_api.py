@@ -124,6 +124,19 @@ def test_a_coordinator_gets_this_weeks_status_changes_across_200_trials_as_csv(a
     assert {(r["old"], r["new"]) for r in found} == {("NOT_YET_RECRUITING", "RECRUITING")}
 
 
+def test_csv_pages_link_to_the_next_one(api: Api) -> None:
+    """In CSV the next page is a `Link: <…>; rel="next"` header, as httpx and curl read it."""
+    found: list[dict[str, str]] = []
+    url: str | None = "/api/v1/changes?since=7d&kind=status&format=csv&limit=60"
+    with api.client(api.key) as http:
+        while url:
+            answer = http.get(url)
+            found += rows(answer)
+            url = answer.links.get("next", {}).get("url")
+    assert len(found) == TRIALS - OLD
+    assert len({r["trial"] for r in found}) == TRIALS - OLD
+
+
 def test_paging_gives_every_change_once_even_while_new_ones_are_stored(api: Api) -> None:
     """Pages of 37 through every change since a month and a half ago, following `next`; a
     change stored between two pages comes on a later page, once."""
@@ -227,6 +240,8 @@ def test_every_error_is_problem_json_naming_what_to_fix(api: Api) -> None:
             problem = answer.json()
             assert answer.headers["content-type"] == "application/problem+json"
             assert problem["status"] == status and problem["title"] and problem["type"]
+            if status == 422:
+                assert problem["title"] == "Unprocessable Content"
             assert says in problem["detail"] or problem.get("parameter") == says, problem
         assert http.get("/trials/NCT00000001").headers["content-type"].startswith("text/html")
 
