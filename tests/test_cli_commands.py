@@ -21,6 +21,9 @@ READ_ONLY = {
     "summary": "summarises a file or a stored trial (--format json)",
     "status": "reads the daemon's status file and the database (--json)",
     "check-config": "validates the settings and prints them (--json)",
+    "export changes": "writes the changes out (--format json)",
+    "export trials": "writes the trials out (--format json)",
+    "export opml": "writes the trials' feeds out as OPML, a format of its own",
 }
 # Commands that change state but print nothing a script could read.
 NO_ANSWER = {

@@ -13,9 +13,11 @@ import click
 
 from watcher import __version__
 from watcher.cli import (
+    api_keys,
     backfill,
     check,
     daemon,
+    export,
     history,
     notify,
     search,
@@ -63,5 +65,7 @@ for _command in (
     serve.serve,
     setup.check_config,
     setup.demo,
+    api_keys.api_key,
+    export.export,
 ):
     main.add_command(_command)

@@ -7,9 +7,9 @@ import click
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.core.gazetteer import resolve_near
-from watcher.core.search import PHASE_CHOICES, SavedSearch, new_search
+from watcher.core.search import PHASE_CHOICES, new_search
 from watcher.data.gazetteer import load_gazetteer
-from watcher.service.searches import preview
+from watcher.service.searches import preview, search_json
 from watcher.service.wiring import registry_client
 from watcher.store.searches import unknown_search
 
@@ -17,23 +17,6 @@ from watcher.store.searches import unknown_search
 @click.group()
 def search() -> None:
     """Save searches; new trials that match are stored once and sent to subscribers."""
-
-
-def _as_dict(saved: SavedSearch, subscribers: int) -> dict[str, object]:
-    return {
-        "name": saved.name,
-        "condition": saved.condition,
-        "term": saved.term,
-        "sponsor": saved.sponsor,
-        "statuses": list(saved.statuses),
-        "phases": list(saved.phases),
-        "near": str(saved.near) if saved.near else None,
-        "watch_matches": saved.watch_matches,
-        "notify_existing": saved.notify_existing,
-        "include_updated": saved.updated_too,
-        "last_release": saved.last_release,
-        "subscribers": subscribers,
-    }
 
 
 @search.command("add")
@@ -94,7 +77,7 @@ def search_add(
     with app.store() as store:
         saved = store.add_search(wanted, now())
     if as_json:
-        emit_json(_as_dict(saved, 0))
+        emit_json(search_json(saved, 0))
         return
     click.echo(f"{saved.name}  saved: {saved.describe()}")
     click.echo(f"Subscribe with: trialwatch subscribe EMAIL --search {saved.name}")
@@ -111,7 +94,9 @@ def search_list(app: App, as_json: bool) -> None:
         counts = store.search_subscriber_counts()
         matched = {s.id: len(store.search_matches(s.id)) for s in saved}
     if as_json:
-        emit_json([{**_as_dict(s, counts.get(s.id, 0)), "matches": matched[s.id]} for s in saved])
+        emit_json(
+            [{**search_json(s, counts.get(s.id, 0)), "matches": matched[s.id]} for s in saved]
+        )
         return
     if not saved:
         click.echo("No saved searches. Add one with: trialwatch search add NAME --condition …")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import textwrap
@@ -22,6 +24,8 @@ from watcher.errors import InputError
 from watcher.service.subscriptions import stop_watching
 from watcher.store.rows import TrialRow
 
+CSV_ID_COLUMN = "nct_id"
+
 
 @click.group()
 def watch() -> None:
@@ -32,14 +36,32 @@ def _ids_from(args: Sequence[str], file: Path | None) -> list[str]:
     texts = list(args)
     if file is not None:
         try:
-            lines = file.read_text(encoding="utf-8").splitlines()
+            text = file.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV starts with a BOM
         except OSError as exc:
             raise InputError(f"{file}: cannot read the list of NCT IDs ({exc.strerror})") from exc
-        texts += [ln.split("#", 1)[0].strip() for ln in lines]
+        texts += _csv_ids(text) if _is_csv(text) else _listed_ids(text)
         texts = [t for t in texts if t]
     if not texts:
         raise InputError("name at least one NCT ID (or a --file with one per line)")
     return parse_nct_ids(texts)
+
+
+def _listed_ids(text: str) -> list[str]:
+    """One NCT ID a line; # starts a comment."""
+    return [line.split("#", 1)[0].strip() for line in text.splitlines()]
+
+
+def _is_csv(text: str) -> bool:
+    """Whether the file is a CSV with an `nct_id` column, as `export trials` writes."""
+    header = next(csv.reader(text.splitlines()[:1]), [])
+    return CSV_ID_COLUMN in (cell.strip().casefold() for cell in header)
+
+
+def _csv_ids(text: str) -> list[str]:
+    """The `nct_id` column of a CSV (other columns are ignored)."""
+    rows = csv.DictReader(io.StringIO(text))
+    column = next(n for n in rows.fieldnames or () if n.strip().casefold() == CSV_ID_COLUMN)
+    return [(row.get(column) or "").strip() for row in rows]
 
 
 @watch.command("add")
@@ -47,7 +69,8 @@ def _ids_from(args: Sequence[str], file: Path | None) -> list[str]:
 @click.option(
     "--file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Read NCT IDs from a file, one per line (# starts a comment).",
+    help="Read NCT IDs from a file: one per line (# starts a comment), or a CSV with an nct_id "
+    "column (as `export trials` writes).",
 )
 @click.option("--every", help='Check this trial on its own interval, e.g. "6h" (1m to 365d).')
 @click.option(

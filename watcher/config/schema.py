@@ -273,6 +273,22 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """The coordinators' JSON API under /api/v1 (keys: `trialwatch api-key create NAME`)."""
+
+    public_read: bool = setting(
+        Flag(),
+        False,
+        "let anyone read trials, versions and changes without a key (writes always need one)",
+    )
+    requests_per_minute: int = setting(
+        Integer(1, 100_000),
+        600,
+        "API requests one client IP may make in a minute (more are refused with 429)",
+    )
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """How much the daemon writes to its log."""
 
@@ -311,6 +327,7 @@ class Settings:
     mail: MailSettings = section(MailSettings)
     smtp: SmtpSettings = section(SmtpSettings)
     web: WebSettings = section(WebSettings)
+    api: ApiSettings = section(ApiSettings)
     log: LogSettings = section(LogSettings)
     webhooks: tuple[Webhook, ...] = tables(Webhook)
     # The path ("[smtp].port", "[[webhooks]]#1.url") of every value the file set.

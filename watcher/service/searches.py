@@ -287,3 +287,22 @@ def shown_matches(
         watched = row is not None and row.watched and version is not None
         shown.append(ShownMatch(match.nct_id, match.found_at, match.baseline, watched, summary))
     return shown
+
+
+def search_json(saved: SavedSearch, subscribers: int) -> dict[str, object]:
+    """A saved search as `search list --json` and `GET /api/v1/searches` give it: what it asks
+    for and how many people follow it (never who)."""
+    return {
+        "name": saved.name,
+        "condition": saved.condition,
+        "term": saved.term,
+        "sponsor": saved.sponsor,
+        "statuses": list(saved.statuses),
+        "phases": list(saved.phases),
+        "near": str(saved.near) if saved.near else None,
+        "watch_matches": saved.watch_matches,
+        "notify_existing": saved.notify_existing,
+        "include_updated": saved.updated_too,
+        "last_release": saved.last_release,
+        "subscribers": subscribers,
+    }

@@ -6,8 +6,9 @@ grouped by the tables they serve, each group in its own module, stacked as base 
 `connection` (opening, migrations, transactions, SQLite's errors, small key/value state),
 `outbox` (queued messages and their claims), `subscribers` (subscriptions and digests),
 `searches` (saved searches, their matches and subscribers), `confirmations` (web requests
-waiting for their link), and this module: watched trials, their versions and changes, and what a
-check records. The schema is in `migrations`, the returned rows in `rows`.
+waiting for their link), `api_keys` (the coordinators' API keys), and this module: watched
+trials, their versions and changes, and what a check records. The schema is in
+`migrations`, the returned rows in `rows`.
 
 Why it looks like this:
 - Every state change is one `atomic()` transaction, so a crash or kill at any point leaves
@@ -32,6 +33,7 @@ from watcher.core.message import Notices, Outgoing
 from watcher.core.progress import Progress
 from watcher.core.version import NewVersion
 from watcher.errors import StoreError
+from watcher.store.api_keys import ApiKeyTables
 from watcher.store.confirmations import ConfirmationTables
 from watcher.store.rows import (
     BackfillPlan,
@@ -97,7 +99,7 @@ class CheckGroup:
     last_checked_at: str | None  # None when one of them was never checked
 
 
-class Store(SearchTables, ConfirmationTables):
+class Store(SearchTables, ConfirmationTables, ApiKeyTables):
     """A trialwatch database on disk."""
 
     # -- watched trials ---------------------------------------------------------------------
@@ -725,6 +727,20 @@ class Store(SearchTables, ConfirmationTables):
         ).fetchone()
         at = min(c.detected_at for c in changes)
         return ChangeEvent(nct_id, version, at, digest, title, changes)
+
+    def changes_page(
+        self, since: datetime, kinds: Sequence[str], after_id: int, limit: int
+    ) -> list[StoredChange]:
+        """Changes found at or after `since` (of these kinds; none: all), in id order, from just
+        after `after_id`, at most `limit`: a page of `GET /api/v1/changes` and of `export
+        changes`. Paging by id gives each change once, however many are stored meanwhile."""
+        rows = self.db.query(
+            """SELECT * FROM changes WHERE id > ? AND detected_at >= ?
+               AND (? = '[]' OR kind IN (SELECT value FROM json_each(?)))
+               ORDER BY id LIMIT ?""",
+            [after_id, iso(since), json.dumps(list(kinds)), json.dumps(list(kinds)), limit],
+        )
+        return [stored_change(r) for r in rows]
 
     def changed_since(self, change_id: int) -> tuple[int, list[str]]:
         """The newest change id, and the trials with a change stored after `change_id`.

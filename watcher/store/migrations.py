@@ -317,6 +317,25 @@ def m010_scale_indexes(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m011_api_keys(db: sqlite_utils.Database) -> None:
+    """The coordinators' API keys (`trialwatch api-key`): a name, the key's SHA-256 (the key is
+    shown once and never stored), when it was made and last used, and when revoked (kept, so a
+    revoked key is told apart from a wrong one)."""
+    db.execute(
+        """
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )
+        """
+    )
+
+
+@migrations()
 def m013_search_confirmations(db: sqlite_utils.Database) -> None:
     """A web request can be for a saved search (`search_id`) rather than for trials (its
     `nct_ids` then an empty list). A search removed while its request waits leaves the request

@@ -1,8 +1,8 @@
 """`create_app`: the Starlette application, gathered from the route modules.
 
 Why Starlette and not FastAPI: these are server-rendered pages and a few forms; FastAPI's gift is
-an OpenAPI schema and model validation for JSON APIs, which nothing here serves. The
-coordinators' API, a later issue, can mount FastAPI (itself Starlette) beside these routes.
+an OpenAPI schema and model validation for JSON APIs. The coordinators' API (`api.py`, under
+/api/v1) is Starlette too, with a hand-written OpenAPI document: its docstring says why.
 
 Each route module exposes `routes(ctx) -> list[BaseRoute]`. Errors are pages in plain words
 (`templates/web/error.html.j2`), never a traceback: a 404 for an unknown trial, a 403 for a form
@@ -20,7 +20,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from watcher.web import feeds, pages, searches, subscribe
+from watcher.web import api, feeds, pages, searches, subscribe
 from watcher.web.context import WebContext
 from watcher.web.logs import AccessLog
 from watcher.web.render import page
@@ -62,6 +62,7 @@ def create_app(ctx: WebContext) -> Starlette:
             *feeds.routes(ctx),
             *subscribe.routes(ctx, limit),
             *searches.routes(ctx, limit),
+            *api.routes(ctx),
         ],
         middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
         exception_handlers={HTTPException: error},

@@ -4,7 +4,8 @@ A confirmation, unsubscribe or manage link, and a private feed's address, is a p
 path: whoever reads it can act as the subscriber. Uvicorn's own access log would write it out, so
 `trialwatch serve` turns that off and this middleware writes one line per request instead, with
 every path segment after one of `TOKEN_PREFIXES` written as "…". No client address is logged
-either (readers are patients; the proxy keeps its own log if the site wants one).
+either (readers are patients; the proxy keeps its own log if the site wants one), and no header:
+an API key travels in `Authorization` only (`api_auth.py`), an address in a JSON body only.
 """
 
 from __future__ import annotations

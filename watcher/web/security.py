@@ -3,6 +3,10 @@
 Headers: pages use no inline script or style (the CSP says so), send no Referer (tokens are in
 paths: `/confirm/TOKEN` must not leak to a linked site), and may not be framed.
 
+The API (`/api/v1`) sets and reads no cookie and takes no form: a script sends its key as a
+bearer header, which a browser never adds on its own, so no CSRF token is asked of it; these
+headers apply to it as to every page.
+
 CSRF: a token bound to a random cookie. The first page a browser gets sets `tw_csrf`, a random
 value (HttpOnly, SameSite=Strict); each form carries HMAC-SHA256(server key, that value). A
 POST is accepted when the field matches the HMAC of the cookie it arrived with, compared in
@@ -24,6 +28,8 @@ from starlette.datastructures import FormData, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from watcher.web.problems import API_PREFIX, MEDIA_TYPE, problem_body
 
 CSRF_COOKIE = "tw_csrf"
 CSRF_FIELD = "csrf"
@@ -79,9 +85,10 @@ class SecurityHeaders:
                     headers[name] = value
             await send(message)
 
+        api = scope["path"].startswith(API_PREFIX)  # answered in problem+json, not text
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_body:
-            await _plain(with_headers, 413, TOO_LARGE)
+            await _plain(with_headers, 413, TOO_LARGE, api=api)
             return
         seen = 0
 
@@ -100,19 +107,21 @@ class SecurityHeaders:
             # Starlette answers an unexpected error outside every middleware, so without this
             # its 500 would go out without the headers. The error is still raised, and logged.
             if not started:
-                await _plain(with_headers, 500, BROKEN)
+                await _plain(with_headers, 500, BROKEN, api=api)
             raise
 
 
-async def _plain(send: Send, status: int, text: str) -> None:
-    """A short plain-text answer, for the cases the app's own pages cannot make."""
-    body = f"{text}\n".encode()
+async def _plain(send: Send, status: int, text: str, *, api: bool) -> None:
+    """A short plain-text answer (a problem+json one under /api), for the cases the app's own
+    pages cannot make."""
+    body = problem_body(status, text) if api else f"{text}\n".encode()
+    media = MEDIA_TYPE.encode() if api else b"text/plain; charset=utf-8"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-type", media),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
