@@ -14,6 +14,7 @@ import click
 from watcher import __version__
 from watcher.cli import (
     backfill,
+    channel,
     check,
     daemon,
     history,
@@ -63,5 +64,6 @@ for _command in (
     serve.serve,
     setup.check_config,
     setup.demo,
+    channel.channel,
 ):
     main.add_command(_command)
