@@ -118,7 +118,9 @@ def test_two_channels_of_one_name_or_url_and_url_file_are_refused(tmp_path: Path
     assert "[[channels]] office url_file: set url (a URL without a secret) or url_file" in out
 
 
-def test_the_url_file_is_read_and_never_shown(tmp_path: Path) -> None:
+def test_the_url_file_is_read_and_never_shown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """check-config reads the URL file (a missing one is exit 78, one line) and prints its path,
     never what is in it; systemd's credential works the same way."""
     url_file = tmp_path / "office.url"
@@ -132,6 +134,13 @@ def test_the_url_file_is_read_and_never_shown(tmp_path: Path) -> None:
     url_file.write_text("json:/oops\n", encoding="utf-8")
     bad = check_config(tmp_path, body, expect=78)
     assert "the URL named by [[channels]] office url_file: not an Apprise URL" in bad
+    # Apprise itself logs "An invalid Slack (first) Token (<the token>) was specified": it
+    # reaches neither trialwatch's log nor its output.
+    url_file.write_text(f"slack://{SECRET}/B2\n", encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    bad = check_config(tmp_path, body, expect=78)
+    assert "Apprise cannot use a slack:// URL written this way (Could not load Slack" in bad
+    assert SECRET not in bad + caplog.text
     # No url, no url_file: $CREDENTIALS_DIRECTORY/channel-NAME, as [smtp] reads smtp-password.
     creds = tmp_path / "creds"
     creds.mkdir()

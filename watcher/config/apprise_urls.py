@@ -12,7 +12,11 @@ when a channel is configured, never by a command that has none.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 MASK = "********"
@@ -22,11 +26,46 @@ _PARTS = re.compile(r"[/:@?&=#,]+")
 _SHORTEST_SECRET = 4  # shorter parts ("no", "443", "v1") are settings, not secrets
 
 
+# One caller of Apprise at a time per process: its log is shared by every thread. Re-entrant,
+# since masking a reason (`scrub`) asks Apprise about the URL again.
+_APPRISE = threading.RLock()
+
+
+class _Lines(logging.Handler):
+    """Keeps the warnings and errors Apprise logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(" ".join(record.getMessage().split()))
+
+
+@contextmanager
+def apprise_log() -> Iterator[list[str]]:
+    """Apprise's warnings while inside, kept from trialwatch's own log: Apprise quotes a URL
+    it cannot read whole ("Unparseable Telegram URL tgram://TOKEN/"). Mask them before use."""
+    logger = logging.getLogger("apprise")
+    handler = _Lines()
+    with _APPRISE:
+        propagate, level = logger.propagate, logger.level
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+        try:
+            yield handler.lines
+        finally:
+            logger.removeHandler(handler)
+            logger.propagate, logger.level = propagate, level
+
+
 def _plugin(url: str) -> Any:
     """The Apprise plugin for `url`, or None when Apprise cannot use it."""
     import apprise  # imported here, when a channel is configured: see the module docstring
 
-    return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+    with apprise_log():
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 
 
 def url_problem(url: str) -> str | None:
@@ -40,12 +79,14 @@ def url_problem(url: str) -> str | None:
             "not an Apprise URL; write SCHEME://…, e.g. ntfy://ntfy.sh/topic "
             "(https://github.com/caronc/apprise/wiki lists the schemes)"
         )
-    if _plugin(url) is None:
-        return (
-            f"Apprise cannot use a {scheme}:// URL written this way; check the scheme and "
-            "the parts its page in https://github.com/caronc/apprise/wiki asks for"
-        )
-    return None
+    with apprise_log() as said:
+        if _plugin(url) is not None:
+            return None
+    why = f" ({scrub(said[-1], url)})" if said else ""
+    return (
+        f"Apprise cannot use a {scheme}:// URL written this way{why}; check the scheme and "
+        "the parts its page in https://github.com/caronc/apprise/wiki asks for"
+    )
 
 
 def shown(url: str) -> str:

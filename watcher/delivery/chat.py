@@ -2,10 +2,10 @@
 
 Apprise is the one library here that speaks to chat services; everything it needs is an Apprise
 URL (`watcher.config.channels.channel_url`, its token read from a credentials file). It answers
-a send with True or False and explains a False only in its log, so `notify` listens to the
-`apprise` logger while it sends, keeps the last warning as the reason, masks the URL's secrets
-in it (`watcher.config.apprise_urls.scrub`), and keeps Apprise's own log lines out of
-trialwatch's log (they may name more of the URL than the reason needs).
+a send with True or False and explains a False only in its log, so `notify` listens to that
+log while it sends (`watcher.config.apprise_urls.apprise_log`, which also keeps it out of
+trialwatch's own: it may quote the URL), keeps the last warning as the reason and masks the
+URL's secrets in it (`scrub`).
 
 Each message is its own outbox row, so a channel that fails is retried on its own backoff and
 never holds up another channel or the email: a False is `DeliveryDeferred`, and the rest of that
@@ -16,27 +16,11 @@ would otherwise cost its timeout once per message).
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from collections.abc import Mapping, Sequence
 
 from watcher.config import Channel, channel_url
-from watcher.config.apprise_urls import scrub
+from watcher.config.apprise_urls import apprise_log, scrub
 from watcher.errors import ConfigError, DeliveryDeferred, DeliveryRejected
-
-# One send at a time per process: the reason is read from a logger every thread shares.
-_SENDING = threading.Lock()
-
-
-class _Reasons(logging.Handler):
-    """Keeps the warnings Apprise logs while one message is sent."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
 
 
 def notify(url: str, title: str, body: str) -> str | None:
@@ -44,29 +28,17 @@ def notify(url: str, title: str, body: str) -> str | None:
     one line, the URL's secrets masked."""
     import apprise  # imported only when a channel sends: it loads every plugin it has
 
-    logger = logging.getLogger("apprise")
-    reasons = _Reasons()
-    with _SENDING:
-        propagate, level = logger.propagate, logger.level
-        logger.propagate = False
-        logger.setLevel(logging.WARNING)
-        logger.addHandler(reasons)
+    with apprise_log() as said:
         try:
             sender = apprise.Apprise()
             if not sender.add(url):
                 return "Apprise cannot use this URL; check it with `trialwatch check-config`"
             plain = apprise.NotifyFormat.TEXT  # our words are plain text, not Markdown
-            sent = bool(sender.notify(body=body, title=title, body_format=plain))
+            if sender.notify(body=body, title=title, body_format=plain):
+                return None
         except Exception as exc:  # a plugin's own bug must fail this message, not the drain
-            reasons.lines.append(f"{type(exc).__name__}: {exc}")
-            sent = False
-        finally:
-            logger.removeHandler(reasons)
-            logger.propagate, logger.level = propagate, level
-    if sent:
-        return None
-    reason = " ".join(reasons.lines[-1].split()) if reasons.lines else "no reason given"
-    return scrub(reason, url)
+            said.append(f"{type(exc).__name__}: {exc}")
+        return scrub(said[-1], url) if said else "no reason given"
 
 
 class AppriseTransport:
