@@ -27,12 +27,14 @@ from watcher.config import load_settings
 from watcher.core.diff import diff_trials
 from watcher.core.notify import Letterhead, plan_notices
 from watcher.core.record import parse_trial
+from watcher.core.search import new_search
 from watcher.data import load_glossary
 from watcher.delivery.chat import AppriseTransport
 from watcher.delivery.outbox import deliver_due, retry_at
 from watcher.delivery.templates import render
 from watcher.errors import DeliveryDeferred
 from watcher.registry.replay_server import ReplayServer
+from watcher.service.wiring import channels_following
 from watcher.store.database import Store
 from watcher.store.migrations import migrations
 
@@ -418,3 +420,37 @@ def test_a_channel_for_other_trials_hears_nothing(
             ).fetchall()
         ]
     assert sorted(recipients) == ["board", "office"]  # not inbox
+
+
+def test_trials_and_searches_choose_what_a_channel_hears(tmp_path: Path) -> None:
+    """A channel naming neither hears every trial; one naming trials hears those; one naming a
+    saved search hears the trials that search matched (and an unknown search matches none)."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        """
+[[channels]]
+name = "all"
+url = "json://127.0.0.1:9/a"
+[[channels]]
+name = "two"
+url = "json://127.0.0.1:9/b"
+trials = ["nct00000002"]
+[[channels]]
+name = "melanoma"
+url = "json://127.0.0.1:9/c"
+searches = ["melanoma boston", "gone"]
+""",
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {"STATE_DIRECTORY": str(tmp_path)})
+    with Store(tmp_path / "t.db") as store:
+        search = store.add_search(new_search("melanoma boston", condition="melanoma"), NOW)
+        store.save_search_run(search, "2026-11-20", NOW, new=["NCT00000003"], baseline=True)
+        following = channels_following(store, settings)
+        heard = {n: [c.name for c in following(n)] for n in ("NCT00000001", "NCT00000002")}
+        heard["NCT00000003"] = [c.name for c in following("NCT00000003")]
+    assert heard == {
+        "NCT00000001": ["all"],
+        "NCT00000002": ["all", "two"],
+        "NCT00000003": ["all", "melanoma"],
+    }
