@@ -90,8 +90,8 @@ def format_status(report: DaemonStatus) -> str:
     if report.channels:
         lines.append("channels:    " + ", ".join(f"{c.name} {c.state}" for c in report.channels))
         lines += [
-            f"  {c.name}: {c.pending} waiting, {c.failed} failed, {c.attempts} attempts; "
-            f"last error: {c.last_error or 'none kept'}"
+            f"  {c.name}: {c.pending} waiting ({c.attempts} attempt{'s' * (c.attempts != 1)} "
+            f"so far), {c.failed} failed; last error: {c.last_error or 'none kept'}"
             for c in report.channels
             if c.failing
         ]
