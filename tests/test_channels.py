@@ -339,7 +339,7 @@ def test_one_failing_channel_blocks_neither_the_others_nor_the_email(
     assert "500" in board["last_error"]
     text = trialwatch("status").stdout
     assert "board failing" in text
-    assert "board: 1 waiting (1 attempt so far), 0 failed; last error: " in text
+    assert "board: 1 waiting (1 attempt so far), 0 failed; last error: Failed to send" in text
 
     with Store(trialwatch.state_dir / "trialwatch.db") as store:  # as kept, before any redaction
         (kept,) = store.db.execute(

@@ -69,8 +69,9 @@ def channel_health(store: Store, names: Sequence[str]) -> tuple[ChannelHealth, .
     health = []
     for name in ordered:
         found = dict(figures.get(name, {}))
-        if found.get("last_error"):
-            found["last_error"] = redact_addresses(found["last_error"])
+        if found.get("last_error"):  # kept as "channel NAME: why", for the drain's report
+            why = found["last_error"].removeprefix(f"channel {name}: ")
+            found["last_error"] = redact_addresses(why)
         health.append(ChannelHealth(name, **found))
     return tuple(health)
 
