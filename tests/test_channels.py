@@ -34,6 +34,7 @@ from watcher.delivery.outbox import deliver_due, retry_at
 from watcher.delivery.templates import render
 from watcher.errors import DeliveryDeferred
 from watcher.registry.replay_server import ReplayServer
+from watcher.service.channels import list_channels
 from watcher.service.wiring import channels_following
 from watcher.store.database import Store
 from watcher.store.migrations import migrations
@@ -246,6 +247,8 @@ def test_a_channel_nobody_listens_on_is_deferred_and_not_tried_twice_in_a_drain(
         f'[[channels]]\nname = "down"\nurl = "json://127.0.0.1:{port}/x"\n', encoding="utf-8"
     )
     settings = load_settings(config, {"STATE_DIRECTORY": str(tmp_path)})
+    (listed,) = list_channels(settings, {})  # before any database: not created by listing
+    assert listed.health.state == "no messages yet" and not settings.storage.database.exists()
     transport = AppriseTransport(settings.channels, {})
     body = json.dumps({"title": "t", "body": "b"}).encode()
     with pytest.raises(DeliveryDeferred, match="channel down: A Connection error occurred"):

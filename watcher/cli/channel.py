@@ -23,9 +23,7 @@ def channel() -> None:
 @reports_errors
 def channel_list(app: App, as_json: bool) -> None:
     """Show each channel: its URL (secrets masked), kinds, audience, trials, health."""
-    settings = app.settings
-    with app.store() as store:
-        infos = list_channels(store, settings, os.environ)
+    infos = list_channels(app.settings, os.environ)
     if as_json:
         emit_json([info.to_json() for info in infos])
         return

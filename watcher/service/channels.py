@@ -18,6 +18,7 @@ from watcher.config.apprise_urls import shown
 from watcher.core.addresses import redact_addresses
 from watcher.delivery.chat import notify
 from watcher.errors import ConfigError, InputError
+from watcher.service.wiring import open_store
 from watcher.store.database import Store
 
 TEST_TITLE = "trialwatch test message"
@@ -98,9 +99,15 @@ class ChannelInfo:
         }
 
 
-def list_channels(store: Store, settings: Settings, env: Mapping[str, str]) -> list[ChannelInfo]:
-    """Every `[[channels]]` entry with its masked URL and its health."""
-    health = {h.name: h for h in channel_health(store, [c.name for c in settings.channels])}
+def list_channels(settings: Settings, env: Mapping[str, str]) -> list[ChannelInfo]:
+    """Every `[[channels]]` entry with its masked URL and its health (none sent yet when there
+    is no database: listing does not create one)."""
+    names = [c.name for c in settings.channels]
+    if settings.storage.database.exists():
+        with open_store(settings) as store:
+            health = {h.name: h for h in channel_health(store, names)}
+    else:
+        health = {name: ChannelHealth(name) for name in names}
     infos = []
     for channel in settings.channels:
         try:
