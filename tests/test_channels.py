@@ -8,6 +8,7 @@ holds up another channel or the email; a token never shows in any output.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sqlite3
@@ -21,7 +22,15 @@ from urllib.parse import parse_qs
 
 import pytest
 import sqlite_utils
-from conftest import MailSink, Trialwatch, demo_versions, free_port, serving, write_config
+from conftest import (
+    FIXTURE_DIRS,
+    MailSink,
+    Trialwatch,
+    demo_versions,
+    free_port,
+    serving,
+    write_config,
+)
 
 from watcher.config import load_settings
 from watcher.core.diff import diff_trials
@@ -33,6 +42,7 @@ from watcher.delivery.chat import AppriseTransport
 from watcher.delivery.outbox import deliver_due, retry_at
 from watcher.delivery.templates import render
 from watcher.errors import DeliveryDeferred
+from watcher.registry.replay import load_records, with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.channels import list_channels
 from watcher.service.wiring import channels_following
@@ -458,3 +468,43 @@ searches = ["melanoma boston", "gone"]
         "NCT00000002": ["all", "two"],
         "NCT00000003": ["all", "melanoma"],
     }
+
+
+def test_a_channel_naming_a_search_hears_of_its_new_matches(
+    tmp_path: Path, replay: ReplayServer, receiver: str
+) -> None:
+    """A release brings a new melanoma trial with a Boston site: the channel naming the search
+    gets one message in the match email's words (no footer); a channel naming no search does
+    not (it follows watched trials), and `check` counts emails only."""
+    extra = f"""
+[[channels]]
+name = "melanoma"
+url = "json://{receiver}/melanoma"
+searches = ["melanoma-boston"]
+
+[[channels]]
+name = "everything"
+url = "json://{receiver}/everything"
+"""
+    trialwatch = Trialwatch(
+        tmp_path / "state", write_config(tmp_path / "config.toml", replay.base_url, extra)
+    )
+    boston = load_records(FIXTURE_DIRS[0])["NCT02475213"][-1]
+    replay.registry.publish(boston, release=False)
+    trialwatch(
+        "search", "add", "melanoma-boston", "--condition", "melanoma",
+        "--near", "Boston, MA", "--within", "50mi",
+    )  # fmt: skip
+    trialwatch("check")  # the baseline: nobody told
+    new = copy.deepcopy(with_nct_id(boston, "NCT09000001"))
+    new["protocolSection"]["statusModule"]["studyFirstPostDateStruct"]["date"] = "2026-03-16"
+    replay.registry.publish(new)
+    said = trialwatch("check").stdout
+    trialwatch("check")  # the same release: nothing again
+    assert "Search melanoma-boston: 1 new trial(s), 0 email(s) queued." in said
+    (posted,) = posts_to("/melanoma")
+    message = json.loads(posted)
+    assert message["title"].startswith("A new trial for your search “melanoma-boston”: NCT09000001")
+    assert "A new trial matches your search" in message["message"]
+    assert "Sites nearest to Boston" in message["message"] and "--" not in message["message"]
+    assert posts_to("/everything") == []

@@ -527,20 +527,19 @@ def channel_message(
     summary = change_summary(wish, chosen, glossary) if chosen else None
     if summary is None or summary.empty:
         return None
-    title = headline(chosen, trial)
     text = render(
         "channel.txt.j2",
         changes=summary,
         page=trial_page(nct_id, channel.audience, letterhead),
     )
+    return chat_message(f"{nct_id}/v{version}", channel.name, headline(chosen, trial), text)
+
+
+def chat_message(about: str, channel: str, title: str, text: str) -> Outgoing:
+    """A chat message's outbox row: JSON with its title and text for the Apprise transport,
+    keyed by what it is `about` ("NCT…/v3", "search/2/<release>") and the channel's name."""
     body = json.dumps({"title": title, "body": text}, ensure_ascii=False).encode("utf-8")
-    key = channel_key(nct_id, version, channel.name)
-    return Outgoing(key, "apprise", channel.name, title, body)
-
-
-def channel_key(nct_id: str, version: int, name: str) -> str:
-    """A chat message's outbox key: the version and the channel's name (a plain word)."""
-    return f"{nct_id}/v{version}/channel-{name}"
+    return Outgoing(f"{about}/channel-{channel}", "apprise", channel, title, body)
 
 
 def hook_key(nct_id: str, version: int, url: str) -> str:
