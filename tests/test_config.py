@@ -259,7 +259,7 @@ def test_unknown_section_without_a_close_match_lists_the_sections(
     path = write(tmp_path, "[zzz]\n")
     (problem,) = problems(path, env)
     assert problem.startswith(f"{path}: [zzz]: unknown section; expected one of [registry], ")
-    assert problem.endswith("[log], [[webhooks]]")
+    assert problem.endswith("[log], [[webhooks]], [[channels]]")
 
 
 def test_key_above_every_section_header_names_its_section(
@@ -575,13 +575,20 @@ def test_example_file_loads_to_the_defaults(env: dict[str, str]) -> None:
 
 
 def test_example_defaults_are_the_real_defaults(tmp_path: Path, env: dict[str, str]) -> None:
-    """Uncommenting every documented value changes nothing but adding the example webhook."""
+    """Uncommenting every documented value changes nothing but adding the example webhook and
+    the example chat channel."""
     text = EXAMPLE.read_text(encoding="utf-8")
     uncommented = re.sub(r"^#(?=\S)", "", text, flags=re.MULTILINE)
     settings = load_settings(write(tmp_path, uncommented), env)
     defaults = load_settings(None, env)
-    assert dataclasses.replace(settings, webhooks=(), source=None, from_file=frozenset()) == (
-        defaults
+    assert dataclasses.replace(
+        settings, webhooks=(), channels=(), source=None, from_file=frozenset()
+    ) == (defaults)
+    (channel,) = settings.channels
+    assert (channel.name, channel.url, channel.audience) == (
+        "trial-office",
+        "ntfy://ntfy.example.org/trial-office",
+        "coordinator",
     )
     assert settings.webhooks == (
         Webhook(

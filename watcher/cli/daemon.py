@@ -87,6 +87,14 @@ def format_status(report: DaemonStatus) -> str:
         if len(box.failures) > _FAILURES_SHOWN:
             lines.append(f"  and {len(box.failures) - _FAILURES_SHOWN} more (--json lists all)")
         lines.append(f"last sent:   {last_sent}")
+    if report.channels:
+        lines.append("channels:    " + ", ".join(f"{c.name} {c.state}" for c in report.channels))
+        lines += [
+            f"  {c.name}: {c.pending} waiting ({c.attempts} attempt{'s' * (c.attempts != 1)} "
+            f"so far), {c.failed} failed; last error: {c.last_error or 'none kept'}"
+            for c in report.channels
+            if c.failing
+        ]
     if report.database_bytes is None:
         lines.append(f"database:    {report.database} (not created yet)")
     else:

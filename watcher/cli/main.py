@@ -15,6 +15,7 @@ from watcher import __version__
 from watcher.cli import (
     api_keys,
     backfill,
+    channel,
     check,
     daemon,
     export,
@@ -67,5 +68,6 @@ for _command in (
     setup.demo,
     api_keys.api_key,
     export.export,
+    channel.channel,
 ):
     main.add_command(_command)

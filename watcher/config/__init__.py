@@ -6,12 +6,14 @@ problem reported together; the SMTP password file), `show` (`check-config` and t
 file). The rest of trialwatch imports the names below from `watcher.config`, not the modules.
 """
 
+from watcher.config.channels import channel_url, credential_name
 from watcher.config.load import load_settings, preflight, smtp_password, state_directory
 from watcher.config.schema import (
     CREDENTIAL_NAME,
     MIN_INTERVAL,
     SECTIONS,
     SETTINGS,
+    Channel,
     FeedSettings,
     LogSettings,
     MailSettings,
@@ -41,6 +43,7 @@ __all__ = [
     "MIN_INTERVAL",
     "SECTIONS",
     "SETTINGS",
+    "Channel",
     "EffectiveValue",
     "FeedSettings",
     "LogSettings",
@@ -55,6 +58,8 @@ __all__ = [
     "WebSettings",
     "Webhook",
     "bounded_duration",
+    "channel_url",
+    "credential_name",
     "effective_json",
     "effective_settings",
     "example_toml",

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from watcher.config.channels import channel_problems, channel_url
+from watcher.config.credentials import credential_path, read_secret
 from watcher.config.schema import CREDENTIAL_NAME, SECTIONS, SETTINGS, Section, Settings, key_path
 from watcher.config.values import ParseContext, describe, did_you_mean, toml_text
 from watcher.errors import ConfigError
@@ -169,6 +171,8 @@ class _Reader:
         for sec in SECTIONS:
             value = document.get(sec.name, [] if sec.many else {})
             built[sec.name] = self.tables(sec, value) if sec.many else self.table(sec, value)
+        for where, message in channel_problems(c for c in built["channels"] if c is not None):
+            self.problem(where, message)
         return built
 
     def unknown_top_level(self, name: str, value: object) -> None:
@@ -201,20 +205,23 @@ class _Reader:
             self.problem(f"[{sec.name}]", f"expected a [{sec.name}] table, got {describe(value)}")
             return None
         values: dict[str, Any] = {}
+        # A [[table]] with a name is named by it in messages: "[[channels]] trial-office url".
+        label = value.get("name") if sec.many else None
         for s in sec.settings:
             where = key_path(sec.name, s.key, many=sec.many, index=index)
+            said = f"[[{sec.name}]] {label} {s.key}" if isinstance(label, str) else where
             if s.key in value:
                 raw = value[s.key]
                 self.from_file.add(where)
             elif s.default is None:
-                self.problem(where, f"missing; add {s.key} = {toml_text(s.example)} ({s.help})")
+                self.problem(said, f"missing; add {s.key} = {toml_text(s.example)} ({s.help})")
                 continue
             else:
                 raw = s.default
             try:
                 values[s.field] = s.kind.parse(raw, self.ctx)
             except ValueError as exc:
-                self.problem(where, str(exc))
+                self.problem(said, str(exc))
         shown = {s.key: s.key if sec.many else s.path for s in sec.settings}
         for key in value:
             if key in shown:
@@ -238,35 +245,19 @@ def smtp_password(settings: Settings, env: Mapping[str, str]) -> str | None:
     path = settings.smtp.password_file
     named_by = "[smtp].password_file"
     if path is None:
-        credentials = env.get("CREDENTIALS_DIRECTORY")
-        if not credentials:
-            return None
-        path = Path(credentials) / CREDENTIAL_NAME
+        path = credential_path(env, CREDENTIAL_NAME)
         named_by = f"LoadCredential={CREDENTIAL_NAME}"
-        if not path.exists():
+        if path is None:
             return None
-    try:
-        password = path.read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(
-            [f"{path}: cannot read the SMTP password named by {named_by} ({reason})"]
-        ) from None
-    if not password:
-        raise ConfigError(
-            [
-                f"{path}: the SMTP password file named by {named_by} is empty; "
-                "put the password in it, alone on one line"
-            ]
-        )
-    return password
+    return read_secret(path, "the SMTP password", named_by, "the password")
 
 
 def preflight(settings: Settings, env: Mapping[str, str]) -> list[str]:
     """Read what the settings name but do not hold, before anything is stored; return warnings.
 
-    Raises ConfigError (exit 78) when the SMTP password cannot be read: found at delivery, it
-    would be found after a check had stored versions and queued mail. The warnings, one line
+    Raises ConfigError (exit 78) when the SMTP password or a channel's URL cannot be read (or
+    Apprise cannot use that URL): found at delivery, it would be found after a check had stored
+    versions and queued mail. The warnings, one line
     each, are for settings that work but leak: a password sent in clear text, a password file
     or a settings file holding a webhook secret that every user of the machine can read.
     """
@@ -284,6 +275,13 @@ def preflight(settings: Settings, env: Mapping[str, str]) -> list[str]:
             f"{smtp.password_file}: the SMTP password file is readable by every user; "
             f"chmod 600 {smtp.password_file}"
         )
+    for channel in settings.channels:
+        channel_url(channel, env)
+        if channel.url_file is not None and _readable_by_all(channel.url_file):
+            warnings.append(
+                f"{channel.url_file}: the URL file of channel {channel.name} is readable by "
+                f"every user; chmod 600 {channel.url_file}"
+            )
     if settings.source is not None and settings.webhooks and _readable_by_all(settings.source):
         warnings.append(
             f"{settings.source}: holds webhook secrets and is readable by every user; "

@@ -8,7 +8,9 @@ Why it looks like this:
   documented in one place and forgotten in another. Declaring on the dataclasses (rather than in
   a separate list) is what keeps `settings.schedule.interval` typed for `mypy --strict`.
 - The SMTP password is never in the settings file (config files get copied, pasted and
-  committed); `[smtp].password_file` or systemd's `LoadCredential=smtp-password` names it.
+  committed); `[smtp].password_file` or systemd's `LoadCredential=smtp-password` names it. A
+  chat channel's Apprise URL holds its token, so the same goes for it: `url` only when it
+  holds no secret, else `url_file` or `LoadCredential=channel-NAME` (`watcher.config.channels`).
 """
 
 # ruff: noqa: RUF009 - `setting()`, `section()` and `tables()` return `dataclasses.field(...)`:
@@ -24,15 +26,19 @@ from typing import Any, TypeVar
 
 from watcher import __version__
 from watcher.config.values import (
+    AppriseUrl,
     Blankable,
+    ChannelName,
     Choice,
     Duration,
     Flag,
     Host,
     Integer,
     Listen,
+    ListOf,
     Mailbox,
     Names,
+    NctId,
     Number,
     PathValue,
     Text,
@@ -40,6 +46,7 @@ from watcher.config.values import (
     Url,
     ValueType,
 )
+from watcher.core.change import AUDIENCES, KIND_ORDER
 from watcher.core.ids import MAX_IDS_PER_REQUEST
 from watcher.core.schedule import WEEKDAYS
 
@@ -315,6 +322,47 @@ class Webhook:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """Chat channels: each change (or each of the listed kinds) is posted through Apprise."""
+
+    name: str = setting(
+        ChannelName(),
+        None,
+        "a short name, unique among the [[channels]]: `trialwatch channel test NAME`, `status`",
+        example="trial-office",
+    )
+    url: str | None = setting(
+        Blankable(AppriseUrl()),
+        "",
+        "Apprise URL WITHOUT a secret (e.g. ntfy://ntfy.example.org/topic); empty: read the "
+        "whole URL from url_file, else $CREDENTIALS_DIRECTORY/channel-NAME",
+        example="ntfy://ntfy.example.org/trial-office",
+    )
+    url_file: Path | None = setting(
+        Blankable(PathValue()),
+        "",
+        "file holding the whole Apprise URL, its token included (chmod 600); used when url is "
+        "empty",
+    )
+    kinds: tuple[str, ...] = setting(
+        ListOf(Choice(KIND_ORDER)), [], "change kinds to post; empty: all kinds"
+    )
+    audience: str = setting(
+        Choice(AUDIENCES),
+        "coordinator",
+        "coordinator (the exact old → new lines) or patient (plain words)",
+    )
+    trials: tuple[str, ...] = setting(
+        ListOf(NctId()), [], "only these trials (NCT IDs); empty and no searches: every trial"
+    )
+    searches: tuple[str, ...] = setting(
+        ListOf(Text()),
+        [],
+        "only the trials these saved searches matched (their names), as well as `trials`",
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything trialwatch was told, validated. Build it with `load_settings`."""
 
@@ -330,6 +378,7 @@ class Settings:
     api: ApiSettings = section(ApiSettings)
     log: LogSettings = section(LogSettings)
     webhooks: tuple[Webhook, ...] = tables(Webhook)
+    channels: tuple[Channel, ...] = tables(Channel)
     # The path ("[smtp].port", "[[webhooks]]#1.url") of every value the file set.
     from_file: frozenset[str] = frozenset()
 

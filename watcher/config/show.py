@@ -100,7 +100,8 @@ def example_toml() -> str:
     for sec in SECTIONS:
         lines += ["", f"# {sec.help}"]
         if sec.many:
-            lines += ["# An example (uncomment it; repeat the block for each webhook):"]
+            each = sec.name.removesuffix("s")
+            lines += [f"# An example (uncomment it; repeat the block for each {each}):"]
             lines.append(f"#[[{sec.name}]]")
         else:
             lines.append(f"[{sec.name}]")

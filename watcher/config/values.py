@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from watcher.config.apprise_urls import holds_secret, url_problem
 from watcher.core.addresses import validate_mailbox
+from watcher.core.ids import parse_nct_id
 from watcher.core.schedule import LONGEST_INTERVAL
+from watcher.errors import InputError
 
 T = TypeVar("T")
 
@@ -321,6 +324,77 @@ class Names(ValueType[tuple[str, ...]]):
 
     def show(self, value: tuple[str, ...]) -> TomlValue:
         return list(value)
+
+
+@dataclass(frozen=True)
+class ListOf(ValueType[tuple[T, ...]]):
+    """A list of `inner` values (`["status", "eligibility"]`); duplicates are dropped."""
+
+    inner: ValueType[T]
+
+    def parse(self, raw: object, ctx: ParseContext) -> tuple[T, ...]:
+        if not isinstance(raw, list):
+            raise ValueError(f'expected a list such as ["a", "b"], got {describe(raw)}')
+        values: dict[T, None] = {}
+        for item in raw:
+            values.setdefault(self.inner.parse(item, ctx), None)
+        return tuple(values)
+
+    def show(self, value: tuple[T, ...]) -> TomlValue:
+        return [self.inner.show(v) for v in value]
+
+
+@dataclass(frozen=True)
+class NctId(ValueType[str]):
+    """A ClinicalTrials.gov ID, written in its canonical form ("nct07310784" → "NCT07310784")."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        try:
+            return parse_nct_id(_string(raw, "an NCT ID"))
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class ChannelName(ValueType[str]):
+    """A channel's name: it is typed on the command line, named in `status` and in the outbox
+    keys, and names its credential file (`channel-NAME`), so it is short and plain."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        text = _string(raw, "a name").strip()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", text):
+            raise ValueError(
+                f"{describe(text)} is not a channel name; use up to 40 lower-case letters, "
+                'digits, "-" and "_", e.g. "trial-office"'
+            )
+        return text
+
+    def show(self, value: str) -> TomlValue:
+        return value
+
+
+@dataclass(frozen=True)
+class AppriseUrl(ValueType[str]):
+    """An Apprise URL Apprise can use, holding no secret (those go in a credentials file)."""
+
+    def parse(self, raw: object, ctx: ParseContext) -> str:
+        text = _string(raw, "an Apprise URL").strip()
+        problem = url_problem(text)
+        if problem:
+            raise ValueError(problem)
+        if holds_secret(text):
+            raise ValueError(
+                "holds a secret (a token or password) and the settings file gets copied and "
+                "shared; leave url empty and put the whole URL in the file url_file names, "
+                "or in systemd's LoadCredential=channel-NAME"
+            )
+        return text
+
+    def show(self, value: str) -> TomlValue:
+        return value
 
 
 # -- durations ---------------------------------------------------------------------------------

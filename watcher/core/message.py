@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from watcher.core.addresses import validate_email
 
-CHANNELS = ("email", "webhook")
+CHANNELS = ("email", "webhook", "apprise")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,10 @@ class Outgoing:
     """One message to send, as the outbox stores it."""
 
     key: str  # idempotency key: unique in the outbox
-    channel: str  # "email" | "webhook"
-    recipient: str  # an address, or a webhook URL
+    channel: str  # "email" | "webhook" | "apprise"
+    recipient: str  # an address, a webhook URL, or a chat channel's name
     subject: str
-    body: bytes  # the whole RFC 5322 message, or the webhook's JSON
+    body: bytes  # the whole RFC 5322 message, the webhook's JSON, or a chat message's JSON
     subscriber_id: int | None = None
 
 

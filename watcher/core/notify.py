@@ -3,7 +3,8 @@
 A new version's changes fan out to its subscriptions: each picks the changes it wants
 (`subscriptions.select`: audience, kinds, place); an immediate subscription gets one email
 now, a daily or weekly one keeps the changes for its digest (`Notices.digests`), and each
-`[[webhooks]]` entry gets one signed JSON POST for the batch. Nothing here sends or stores:
+`[[webhooks]]` entry gets one signed JSON POST for the batch, and each `[[channels]]` entry one
+chat message in its audience's words (`channel_message`). Nothing here sends or stores:
 `Store.save_version` writes the version, its changes and these messages in one transaction,
 which is what makes a crash unable to lose or double a notification.
 
@@ -90,6 +91,17 @@ class HookTarget(Protocol):
     def url(self) -> str: ...
     @property
     def kinds(self) -> tuple[str, ...]: ...
+
+
+class ChannelTarget(Protocol):
+    """A `[[channels]]` entry this trial's changes go to: its name, kinds (empty: all), audience."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+    @property
+    def audience(self) -> str: ...
 
 
 def change_summary(
@@ -502,6 +514,46 @@ def webhook_body(
     ).encode("utf-8")
 
 
+def channel_message(
+    nct_id: str,
+    version: int,
+    trial: Trial,
+    changes: Sequence[Change],
+    channel: ChannelTarget,
+    *,
+    glossary: Glossary,
+    letterhead: Letterhead,
+    render: Renderer,
+) -> Outgoing | None:
+    """One chat message about a new version for `channel`, None when nothing in it is for them.
+
+    A channel hears what a subscription of its audience and kinds would (`select`, so a patient
+    channel skips registry bookkeeping), in the same words as that subscriber's email:
+    `patient_changes` or `coordinator_changes`, laid out by the `channel.txt.j2` template, the
+    subject line as its title. The body is JSON (title and text) for the Apprise transport.
+    """
+    wish = Subscription(
+        0, 0, nct_id, channel.audience, kinds=frozenset(channel.kinds) if channel.kinds else None
+    )
+    chosen = select(wish, changes)
+    summary = change_summary(wish, chosen, glossary) if chosen else None
+    if summary is None or summary.empty:
+        return None
+    text = render(
+        "channel.txt.j2",
+        changes=summary,
+        page=trial_page(nct_id, channel.audience, letterhead),
+    )
+    return chat_message(f"{nct_id}/v{version}", channel.name, headline(chosen, trial), text)
+
+
+def chat_message(about: str, channel: str, title: str, text: str) -> Outgoing:
+    """A chat message's outbox row: JSON with its title and text for the Apprise transport,
+    keyed by what it is `about` ("NCT…/v3", "search/2/<release>") and the channel's name."""
+    body = json.dumps({"title": title, "body": text}, ensure_ascii=False).encode("utf-8")
+    return Outgoing(f"{about}/channel-{channel}", "apprise", channel, title, body)
+
+
 def hook_key(nct_id: str, version: int, url: str) -> str:
     """A webhook message's key; the URL is hashed so keys stay short and free of secrets."""
     return f"{nct_id}/v{version}/hook-{sha256(url.encode('utf-8')).hexdigest()[:16]}"
@@ -511,7 +563,7 @@ def addressee(key: str) -> str:
     """Whom an outbox row is for, without their address, read back from its key.
 
     "subscription 3" (an immediate email, a welcome), "subscriber 12" (a digest, a notice about
-    the subscription itself), "a webhook", "the admin"
+    the subscription itself), "a webhook", "channel trial-office", "the admin"
     (`Alert.key`): what `status` names a failed message by, since it must not print addresses.
     """
     parts = key.split("/")
@@ -521,6 +573,8 @@ def addressee(key: str) -> str:
         return f"subscriber {parts[2].removeprefix('p')}"
     if parts[-1].startswith("hook-"):
         return "a webhook"
+    if parts[-1].startswith("channel-"):
+        return f"channel {parts[-1].removeprefix('channel-')}"
     if parts[-1].startswith("s"):
         return f"subscription {parts[-1].removeprefix('s')}"
     if parts[-1].startswith("p"):  # a notice about the subscription itself (moved, gone…)
@@ -540,8 +594,10 @@ def plan_notices(
     letterhead: Letterhead,
     render: Renderer,
     now: datetime,
+    channels: Sequence[ChannelTarget] = (),
 ) -> Notices:
-    """The emails, digest entries and webhook POSTs that version `version` of a trial causes.
+    """The emails, digest entries, webhook POSTs and chat messages (to `channels`, those that
+    follow this trial) that version `version` of a trial causes.
 
     Planned once per distinct message: subscribers who share an audience, a choice of kinds
     and a place (a `Wish`) hear of the same changes in the same words, so the changes are
@@ -607,6 +663,19 @@ def plan_notices(
             messages.append(
                 Outgoing(hook_key(nct_id, version, hook.url), "webhook", hook.url, subject, body)
             )
+    for channel in channels:
+        said = channel_message(
+            nct_id,
+            version,
+            trial,
+            changes,
+            channel,
+            glossary=glossary,
+            letterhead=letterhead,
+            render=render,
+        )
+        if said is not None:
+            messages.append(said)
     return Notices(version, tuple(messages), tuple(digests))
 
 

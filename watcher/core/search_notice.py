@@ -23,6 +23,7 @@ from watcher.core.notify import (
     Link,
     Renderer,
     _email,
+    chat_message,
     footer,
     nearest_sites,
     trial_page,
@@ -141,3 +142,22 @@ def search_welcome_email(
         now=now,
         search_id=search.id,
     )
+
+
+def matches_chat(
+    channel: str,
+    search: SavedSearch,
+    release: str,
+    sections: Sequence[MatchSection],
+    *,
+    render: Renderer,
+) -> Outgoing:
+    """A chat channel's message about this run's new matches (a `[[channels]]` entry naming
+    the search): the email's words and layout without its footer, its subject as the title."""
+    title = matches_headline(search.name, [(s.trial.nct_id, s.trial.title) for s in sections])
+    text = render(
+        "search_matches.txt.j2",
+        intro=matches_intro(len(sections), search.describe()),
+        matches=sections,
+    )
+    return chat_message(f"search/{search.id}/{release}", channel, title, text)

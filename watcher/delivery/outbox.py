@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from watcher.config import Settings, smtp_password
+from watcher.delivery.chat import AppriseTransport
 from watcher.delivery.maildir import MaildirTransport
 from watcher.delivery.smtp import SmtpTransport
 from watcher.delivery.webhook import WebhookTransport
@@ -63,8 +64,8 @@ BATCH = 500
 
 
 class Transport(Protocol):
-    """Sends one stored message (`smtp`, `maildir`, `webhook`); raises `DeliveryDeferred` or
-    `DeliveryRejected`."""
+    """Sends one stored message (`smtp`, `maildir`, `webhook`, `apprise`); raises
+    `DeliveryDeferred` or `DeliveryRejected`."""
 
     def send(self, key: str, recipient: str, body: bytes) -> None: ...
 
@@ -164,6 +165,7 @@ def _transports(
         "webhook": stack.enter_context(
             WebhookTransport({w.url: w.secret for w in settings.webhooks})
         ),
+        "apprise": AppriseTransport(settings.channels, env),
     }
     if settings.smtp.host:
         transports["email"] = stack.enter_context(

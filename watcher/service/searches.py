@@ -41,7 +41,7 @@ from watcher.core.search import (
     query_params,
     since_day,
 )
-from watcher.core.search_notice import MatchSection, match_section, matches_email
+from watcher.core.search_notice import MatchSection, match_section, matches_chat, matches_email
 from watcher.core.wording import SiteLine, TrialSummary, trial_summary
 from watcher.core.wording.words import date_words
 from watcher.data import load_glossary
@@ -114,13 +114,18 @@ def run_searches(
             matches_email(p, search, release, sections, letterhead=head, render=render, now=now)
             for p in (people if sections else [])
         ]
+        chats = [  # the [[channels]] that name this search hear of its new matches too
+            matches_chat(c.name, search, release, sections, render=render)
+            for c in (settings.channels if sections else ())
+            if search.name in c.searches
+        ]
         with store.atomic():  # the watches, their subscriptions and the run, or none of them
             if search.watch_matches and new and not baseline:
                 store.add_watches(new, now)
                 for person in people:
                     store.subscribe(person.email, new, now)
             store.save_search_run(
-                search, release, now, new=new, baseline=baseline, messages=messages
+                search, release, now, new=new, baseline=baseline, messages=[*messages, *chats]
             )
         outcomes.append(SearchOutcome(search.name, tuple(new), baseline, len(messages)))
     return tuple(outcomes)

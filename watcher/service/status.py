@@ -19,6 +19,7 @@ from watcher.core.addresses import redact_addresses
 from watcher.core.cycle import CycleReport
 from watcher.core.notify import addressee
 from watcher.core.schedule import earliest_check
+from watcher.service.channels import ChannelHealth, channel_health
 from watcher.service.pidfile import PID_FILE, DaemonProcess, daemon_process
 from watcher.service.wiring import open_store
 from watcher.store.database import Store
@@ -149,6 +150,7 @@ class DaemonStatus:
     outbox: OutboxStatus | None  # None: no database yet
     database: Path
     database_bytes: int | None  # None: no database yet
+    channels: tuple[ChannelHealth, ...] = ()  # the chat channels, with their health
 
     def to_json(self) -> dict[str, Any]:
         """The `status --json` contract."""
@@ -176,6 +178,7 @@ class DaemonStatus:
             },
             "outbox": None if self.outbox is None else self.outbox.to_json(),
             "database": {"path": str(self.database), "bytes": self.database_bytes},
+            "channels": [c.to_json() for c in self.channels],
         }
 
 
@@ -197,6 +200,7 @@ def read_status(settings: Settings, now: datetime) -> DaemonStatus:
         groups = store.check_groups()
         last = CycleSummary.read(store)
         outbox = OutboxStatus.read(store)
+        channels = channel_health(store, [c.name for c in settings.channels])
     upcoming = earliest_check(groups, settings.schedule.interval, now)
     return DaemonStatus(
         process=process,
@@ -207,4 +211,5 @@ def read_status(settings: Settings, now: datetime) -> DaemonStatus:
         outbox=outbox,
         database=database,
         database_bytes=_database_bytes(database),
+        channels=channels,
     )

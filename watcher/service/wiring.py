@@ -6,10 +6,10 @@ here keeps a setting from being honoured by one entry point and forgotten by ano
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from watcher.config import Settings
+from watcher.config import Channel, Settings
 from watcher.core.change import Change
 from watcher.core.message import Notices, Outgoing
 from watcher.core.notify import Letterhead, gone_notices, moved_notices, plan_notices
@@ -63,10 +63,33 @@ def letterhead(settings: Settings) -> Letterhead:
     return Letterhead(settings.mail.sender, settings.web.base_url)
 
 
+def channels_following(store: Store, settings: Settings) -> Callable[[str], list[Channel]]:
+    """Which `[[channels]]` hear of a trial: those naming neither trials nor searches, those
+    naming it, and those naming a saved search that matched it (read once, here)."""
+    names = {name for channel in settings.channels for name in channel.searches}
+    matched: dict[str, set[str]] = {}
+    for search in store.searches() if names else ():
+        if search.name in names:
+            matched[search.name] = set(store.search_matches(search.id))
+
+    def following(nct_id: str) -> list[Channel]:
+        return [
+            channel
+            for channel in settings.channels
+            if (not channel.trials and not channel.searches)
+            or nct_id in channel.trials
+            or any(nct_id in matched.get(name, ()) for name in channel.searches)
+        ]
+
+    return following
+
+
 def notice_planner(store: Store, settings: Settings) -> Planner:
-    """The poll cycle's planner: this trial's subscriptions and the webhooks, from the store."""
+    """The poll cycle's planner: this trial's subscriptions, the webhooks and the chat channels
+    that follow it, from the store and the settings."""
     glossary = load_glossary()
     head = letterhead(settings)
+    following = channels_following(store, settings)
 
     def plan(
         nct_id: str, version: int, trial: Trial, changes: Sequence[Change], now: datetime
@@ -82,6 +105,7 @@ def notice_planner(store: Store, settings: Settings) -> Planner:
             letterhead=head,
             render=render,
             now=now,
+            channels=following(nct_id),
         )
 
     return plan

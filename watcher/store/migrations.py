@@ -336,6 +336,46 @@ def m011_api_keys(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m012_channel_outbox(db: sqlite_utils.Database) -> None:
+    """Outbox rows for chat channels (`[[channels]]`, sent through Apprise): channel `apprise`.
+
+    SQLite cannot change a CHECK constraint in place, so the table is rebuilt with every column
+    it has by now (m002's and m003's claims), every row copied as it is, and its index made
+    again. Nothing refers to the outbox, so dropping the old table breaks no foreign key.
+    """
+    db.execute(
+        """
+        CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook', 'apprise')),
+            subscriber_id INTEGER REFERENCES subscribers(id) ON DELETE SET NULL,
+            recipient TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            body BLOB NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            claimed_by TEXT,
+            lease_until TEXT
+        )
+        """
+    )
+    columns = (
+        "id, key, channel, subscriber_id, recipient, subject, body, status, attempts, "
+        "next_attempt_at, last_error, created_at, sent_at, claimed_by, lease_until"
+    )
+    db.execute(f"INSERT INTO outbox_new ({columns}) SELECT {columns} FROM outbox")  # noqa: S608
+    db.execute("DROP TABLE outbox")
+    db.execute("ALTER TABLE outbox_new RENAME TO outbox")
+    db.execute("CREATE INDEX outbox_due ON outbox (status, next_attempt_at)")
+
+
+@migrations()
 def m013_search_confirmations(db: sqlite_utils.Database) -> None:
     """A web request can be for a saved search (`search_id`) rather than for trials (its
     `nct_ids` then an empty list). A search removed while its request waits leaves the request

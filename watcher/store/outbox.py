@@ -199,3 +199,30 @@ class OutboxTables(Connection):
             "last_delivery": last,
             "failures": [{"key": k, "subject": s, "error": e} for k, s, e in failed],
         }
+
+    def channel_figures(self) -> dict[str, dict[str, Any]]:
+        """Each chat channel's messages (outbox rows of channel `apprise`, by channel name):
+        how many wait, failed and went, the most attempts a waiting one has had, the last
+        error of one still waiting or failed, and when the last one went."""
+        rows = self.db.execute(
+            """SELECT recipient,
+                      SUM(status = 'pending'), SUM(status = 'failed'), SUM(status = 'sent'),
+                      MAX(CASE WHEN status = 'pending' THEN attempts ELSE 0 END),
+                      MAX(sent_at),
+                      (SELECT last_error FROM outbox AS o
+                       WHERE o.channel = 'apprise' AND o.recipient = outbox.recipient
+                       AND o.status IN ('pending', 'failed') AND o.last_error IS NOT NULL
+                       ORDER BY o.id DESC LIMIT 1)
+               FROM outbox WHERE channel = 'apprise' GROUP BY recipient"""
+        ).fetchall()
+        return {
+            name: {
+                "pending": pending,
+                "failed": failed,
+                "sent": sent,
+                "attempts": attempts,
+                "last_sent": last_sent,
+                "last_error": error,
+            }
+            for name, pending, failed, sent, attempts, last_sent, error in rows
+        }
