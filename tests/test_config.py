@@ -310,7 +310,7 @@ def test_wrong_type_says_what_was_expected_and_found(
         ('[schedule]\ndigest_weekday = "mondy"', 'did you mean "monday"?'),
         ('[smtp]\nsecurity = "ssl"', 'expected one of "starttls", "tls", "none"'),
         ('[registry]\nbase_url = "clinicaltrials.gov"', "expected an http:// or https:// URL"),
-        ('[web]\nbase_url = "http://watch.example.org"', 'expected an https:// URL, got "http:'),
+        ('[web]\nbase_url = "http://watch.example.org"', 'expected an https:// URL (http:// only'),
         ('[mail]\nfrom = "trialwatch"', '[mail].from: "trialwatch" is not an email address'),
         ('[smtp]\nhost = "smtp.example.org:587"', "write the name only"),
         ('[storage]\ndatabase = ""', "[storage].database: must not be empty"),
@@ -322,6 +322,13 @@ def test_value_out_of_bounds_says_what_to_use(
     """A value of the right type but outside what works says what would work."""
     (found,) = problems(write(tmp_path, line + "\n"), env)
     assert problem in found
+
+
+def test_a_site_on_this_machine_may_link_over_http(tmp_path: Path, env: dict[str, str]) -> None:
+    """`[web] base_url` is https, except a loopback address (a site tried out locally)."""
+    for url in ("http://127.0.0.1:8080", "http://localhost:8080/", "http://[::1]:8080"):
+        settings = load_settings(write(tmp_path, f'[web]\nbase_url = "{url}"\n'), env=env)
+        assert settings.web.base_url == url.rstrip("/")
 
 
 def test_interval_below_one_minute_is_refused(tmp_path: Path, env: dict[str, str]) -> None:

@@ -16,8 +16,11 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -284,10 +287,55 @@ def test_demo_serve_prints_the_url_of_its_web_front(tmp_path: Path) -> None:
         page = httpx.get(url, timeout=10)
         assert page.status_code == 200
         assert f"<h1>{TITLE}</h1>" in page.text
+        _subscribe_confirm_and_leave(url, tmp_path / "demo" / "maildir")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
     assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+
+
+def _arrived(maildir: Path, subject: str, to: str = "newcomer@example.org") -> EmailMessage:
+    """The message to `to` with this subject start, once the demo's mail carrier has delivered
+    it (the demo's own patient has emails there too)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for path in (maildir / "new").glob("*"):
+            message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+            if message["To"] == to and str(message["Subject"]).startswith(subject):
+                return cast(EmailMessage, message)
+        time.sleep(0.2)
+    raise AssertionError(f"no email {subject!r} reached {maildir}")
+
+
+def _subscribe_confirm_and_leave(url: str, maildir: Path) -> None:
+    """A newcomer on `demo --serve` alone (no daemon): subscribe on the page, confirm from the
+    link in the Maildir, and leave by the one-click POST a mail provider makes."""
+    site = url.split("/trials/")[0]
+    with httpx.Client(timeout=10) as reader:
+        form = reader.get(url).text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form)
+        assert csrf is not None
+        sent = reader.post(
+            f"{url}/subscribe", data={"csrf": csrf.group(1), "address": "newcomer@example.org"}
+        )
+        assert "Check your email" in sent.text
+        asked = _arrived(maildir, "Please confirm")
+        body = asked.get_body(("plain",))
+        assert body is not None
+        link = re.search(r"(http://\S+/confirm/\S+)", str(body.get_content()))
+        assert link is not None and link.group(1).startswith(site)
+        button = reader.get(link.group(1)).text
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', button)
+        assert csrf is not None
+        done = reader.post(link.group(1), data={"csrf": csrf.group(1)})
+        assert done.status_code == 200
+    welcome = _arrived(maildir, f"You now follow {FEATURED}")
+    leave = re.search(r"<(http://[^>]+)>", str(welcome["List-Unsubscribe"]))
+    assert leave is not None and leave.group(1).startswith(f"{site}/unsubscribe/")
+    provider = httpx.post(leave.group(1), data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert provider.status_code == 200
+    with Store(maildir.parent / "trialwatch.db") as store:
+        assert store.subscriber(email="newcomer@example.org") is None  # left, and forgotten
 
 
 def test_demo_json_names_the_web_front(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import click
@@ -9,7 +10,7 @@ import click
 from watcher.cli.output import emit_json
 from watcher.cli.support import App, json_option, now, pass_app, reports_errors
 from watcher.config import effective_json, format_effective
-from watcher.service.demo import run_demo
+from watcher.service.demo import carry_mail, run_demo
 from watcher.service.logs import setup_logging
 
 
@@ -42,7 +43,14 @@ def demo(state_dir: Path | None, serve: bool, as_json: bool) -> None:
         emit_json(run.to_json() | ({"web": url} if url else {}))
     if sock is not None:
         setup_logging("warning")  # the demo's screenful stays short: no line per request
-        serve_web(run.settings, sock, now)
+        stop = threading.Event()
+        carrier = threading.Thread(target=carry_mail, args=(run.settings, stop), daemon=True)
+        carrier.start()
+        try:
+            serve_web(run.settings, sock, now)
+        finally:
+            stop.set()
+            carrier.join()
 
 
 @click.command("check-config")

@@ -250,7 +250,8 @@ class WebSettings:
     base_url: str | None = setting(
         Blankable(Url(https_only=True)),
         "",
-        "public https:// base URL for one-click unsubscribe links; empty: mailto: links",
+        "public https:// base URL for one-click unsubscribe links (http:// only for a site on "
+        "this machine); empty: mailto: links",
     )
     listen: tuple[str, int] = setting(
         Listen(),

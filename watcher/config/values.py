@@ -152,21 +152,34 @@ class Host(ValueType[str]):
         return value
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 @dataclass(frozen=True)
 class Url(ValueType[str]):
-    """An http(s) URL, kept without a trailing slash so paths can be appended."""
+    """An http(s) URL, kept without a trailing slash so paths can be appended.
+
+    `https_only` still lets an http:// URL on this machine through (localhost, 127.0.0.1, ::1):
+    nothing crosses a network there, and a site tried out locally (`demo --serve`) needs its
+    links to point at itself."""
 
     https_only: bool = False
 
     def parse(self, raw: object, ctx: ParseContext) -> str:
         text = _string(raw, "a URL").strip()
-        schemes = ("https",) if self.https_only else ("http", "https")
         try:
             parts = urlsplit(text)
         except ValueError:  # e.g. an unclosed IPv6 bracket
             parts = urlsplit("")
+        schemes: tuple[str, ...] = ("http", "https")
+        if self.https_only and parts.hostname not in LOOPBACK_HOSTS:
+            schemes = ("https",)
         if parts.scheme not in schemes or not parts.hostname or any(c.isspace() for c in text):
-            wanted = "an https:// URL" if self.https_only else "an http:// or https:// URL"
+            wanted = (
+                "an https:// URL (http:// only on this machine: localhost, 127.0.0.1)"
+                if self.https_only
+                else "an http:// or https:// URL"
+            )
             raise ValueError(f"expected {wanted}, got {describe(text)}")
         return text.rstrip("/")
 

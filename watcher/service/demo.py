@@ -16,7 +16,9 @@ command prints a subscriber's address.
 from __future__ import annotations
 
 import copy
+import logging
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,11 +37,15 @@ from watcher.core.search import new_search
 from watcher.core.wording.cycle import cycle_summary
 from watcher.data.gazetteer import load_gazetteer
 from watcher.delivery.feed_files import private_feed_path
+from watcher.delivery.outbox import deliver_due
+from watcher.errors import WatcherError
 from watcher.registry.replay import ReplayRegistry, load_records, with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.check import CheckResult, check_now
 from watcher.service.subscriptions import subscribe
 from watcher.service.wiring import open_store
+
+log = logging.getLogger(__name__)
 
 DEMO_DATA = Path(__file__).parents[1] / "demo_data"
 FEATURED = "NCT07310784"
@@ -84,12 +90,14 @@ def new_match(versions: dict[str, list[dict[str, Any]]], day: str) -> dict[str, 
     return record
 
 
-def demo_settings(state_dir: Path, base_url: str) -> Settings:
-    """Settings for a throwaway state directory pointed at the local replay registry."""
+def demo_settings(state_dir: Path, base_url: str, web_url: str | None = None) -> Settings:
+    """Settings for a throwaway state directory pointed at the local replay registry; with
+    `web_url` (`demo --serve`), the emails' links point at the demo's own pages."""
     config = state_dir / "config.toml"
+    web = f'\n[web]\nbase_url = "{web_url}"\n' if web_url else ""
     config.write_text(
         f'[registry]\nbase_url = "{base_url}"\nrequests_per_minute = 0\n\n'
-        f'[storage]\ndatabase = "{state_dir / "trialwatch.db"}"\n',
+        f'[storage]\ndatabase = "{state_dir / "trialwatch.db"}"\n{web}',
         encoding="utf-8",
     )
     return load_settings(config, env={"STATE_DIRECTORY": str(state_dir), "HOME": str(state_dir)})
@@ -127,7 +135,7 @@ def run_demo(echo: Echo, state_dir: Path | None = None, *, web_url: str | None =
     versions = demo_versions()
     registry = ReplayRegistry({nct: v[0] for nct, v in versions.items()})
     with ReplayServer(registry) as server:
-        settings = demo_settings(state_dir, server.base_url)
+        settings = demo_settings(state_dir, server.base_url, web_url)
         echo(f"trialwatch demo: the real pipeline, offline, on {len(versions)} recorded records")
         echo(f"Replay registry: {server.base_url}")
         echo(f"State directory: {state_dir}\n")
@@ -207,7 +215,8 @@ def run_demo(echo: Echo, state_dir: Path | None = None, *, web_url: str | None =
         "   (as the email's link does)"
     )
     if web_url:
-        echo(f"\nRead it on the web: {web_url}/trials/{FEATURED}   (Ctrl-C stops the web front)")
+        echo(f"\nThe emails its pages send (a confirmation link…) land in {settings.mail.maildir}")
+        echo(f"Read it on the web: {web_url}/trials/{FEATURED}   (Ctrl-C stops the web front)")
     return DemoRun(
         state_dir,
         config,
@@ -247,3 +256,18 @@ def email_preview(path: Path) -> str:
     text = body.get_content() if body is not None else ""
     lines = [ln for ln in text.splitlines() if ln.strip() and set(ln.strip()) - set("=-")]
     return "\n".join(lines[:PREVIEW_LINES] + (["…"] if len(lines) > PREVIEW_LINES else []))
+
+
+CARRY_EVERY_S = 1.0
+
+
+def carry_mail(settings: Settings, stop: threading.Event) -> None:
+    """`demo --serve`'s stand-in for the daemon's delivery job, which the demo does not run:
+    what the web front queues (a confirmation link, a welcome) reaches the demo's Maildir within
+    a second, so a newcomer can subscribe and confirm on the demo's pages alone."""
+    while not stop.wait(CARRY_EVERY_S):
+        try:
+            with open_store(settings) as store:
+                deliver_due(store, settings, datetime.now(UTC), {})
+        except (WatcherError, OSError) as exc:  # the next round tries again
+            log.warning("demo: queued mail not delivered: %s", exc)

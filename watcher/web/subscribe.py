@@ -38,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from watcher.config.values import LOOPBACK_HOSTS
 from watcher.core.search import SavedSearch
 from watcher.core.wording.confirmation import CONFIRM_HOURS, SENT_LINES
 from watcher.core.wording.subscription import FEED_LINE
@@ -55,7 +56,7 @@ from watcher.web.render import page
 from watcher.web.security import require_csrf
 
 HOUR_S = 3600.0
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+LOOPBACK = LOOPBACK_HOSTS | {"[::1]"}  # as a Host header writes IPv6
 ONE_CLICK = "One-Click"  # RFC 8058: the body is List-Unsubscribe=One-Click
 
 
