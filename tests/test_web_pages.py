@@ -205,6 +205,22 @@ def test_the_trial_page_reads_at_1280_and_375_px(
     (screenshots / "404-1280.png").write_bytes(chromium.get_screenshot_as_png())
 
 
+def test_the_pages_read_at_200_percent_zoom(web_site: WebSite, chromium: Any) -> None:
+    """WCAG 1.4.4: a 1280 px window zoomed to 200 % lays pages out in 640 CSS px at twice the
+    pixels; nothing may need sideways scrolling, and the form keeps its labels in view."""
+    zoomed = {"width": 640, "height": 900, "deviceScaleFactor": 2, "mobile": False}
+    chromium.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", zoomed)
+    try:
+        for path in ("/", f"/trials/{FEATURED}", "/?q=melanoma"):
+            chromium.get(f"{web_site.url}{path}")
+            scroll = chromium.execute_script("return document.documentElement.scrollWidth")
+            assert scroll <= 640, f"{path}: sideways scrolling at 200 %: {scroll} CSS px wide"
+        label = chromium.find_element("css selector", "label[for]")
+        assert label.is_displayed() and label.rect["x"] + label.rect["width"] <= 640
+    finally:
+        _visible(chromium, 1280)
+
+
 def test_no_token_reaches_the_servers_log(web_site: WebSite) -> None:
     token = web_site.demo.unsubscribe_token
     for path in (f"/unsubscribe/{token}", f"/confirm/{token}", f"/manage/{token}"):
