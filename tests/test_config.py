@@ -310,7 +310,7 @@ def test_wrong_type_says_what_was_expected_and_found(
         ('[schedule]\ndigest_weekday = "mondy"', 'did you mean "monday"?'),
         ('[smtp]\nsecurity = "ssl"', 'expected one of "starttls", "tls", "none"'),
         ('[registry]\nbase_url = "clinicaltrials.gov"', "expected an http:// or https:// URL"),
-        ('[web]\nbase_url = "http://watch.example.org"', 'expected an https:// URL (http:// only'),
+        ('[web]\nbase_url = "http://watch.example.org"', "expected an https:// URL (http:// only"),
         ('[mail]\nfrom = "trialwatch"', '[mail].from: "trialwatch" is not an email address'),
         ('[smtp]\nhost = "smtp.example.org:587"', "write the name only"),
         ('[storage]\ndatabase = ""', "[storage].database: must not be empty"),

@@ -16,8 +16,7 @@ are saved to a temporary folder, never committed; run with
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -55,7 +54,6 @@ PERSON = Subscriber(7, "pat@example.org", "unsub-token-123", "feed-token-456")
 LETTERHEAD = Letterhead("trialwatch <alerts@trials.example.org>", "https://trials.example.org")
 PHONE, DESKTOP = 375, 1024
 MIN_CONTRAST = 4.5
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 
 def html_part(outgoing: Outgoing) -> str:
@@ -241,29 +239,6 @@ return {
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium from the system packages, driven by its chromedriver."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    binary = next((found for name in BROWSERS if (found := shutil.which(name))), None)
-    driver_path = shutil.which("chromedriver")
-    if binary is None or driver_path is None:
-        pytest.skip(
-            "no Chromium and chromedriver on PATH: "
-            "apt-get install -y chromium chromium-driver (.ci/run does)"
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=driver_path)
-    driver = webdriver.Chrome(options=options, service=service)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture(scope="module")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("mail-screenshots")
     print(f"\nscreenshots of the emails go to {folder}")
@@ -290,7 +265,7 @@ def look(driver: Any, page: Path, width: int, screenshot: Path) -> dict[str, Any
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_an_email_reads_well_in_a_real_browser(
-    kind: str, browser: Any, screenshots: Path, tmp_path: Path
+    kind: str, chromium: Any, screenshots: Path, tmp_path: Path
 ) -> None:
     """At 375 px nothing scrolls sideways, every text has 4.5:1 contrast over a background the
     email sets, links have words and are underlined while highlights are not; at 1024 px the
@@ -298,7 +273,7 @@ def test_an_email_reads_well_in_a_real_browser(
     page = tmp_path / f"{kind}.html"
     page.write_text(KINDS[kind](), encoding="utf-8")
 
-    phone = look(browser, page, PHONE, screenshots / f"{kind}-{PHONE}px.png")
+    phone = look(chromium, page, PHONE, screenshots / f"{kind}-{PHONE}px.png")
     assert phone["scrollWidth"] <= phone["clientWidth"], "scrolls sideways on a phone"
     faint = [t for t in phone["texts"] if t["contrast"] < MIN_CONTRAST]
     assert not faint, f"text under {MIN_CONTRAST}:1 or on no background of its own: {faint}"
@@ -309,5 +284,5 @@ def test_an_email_reads_well_in_a_real_browser(
     assert phone["headings"][0] == "H1" and "H2" in phone["headings"]
     assert phone["lists"] > 0
 
-    desktop = look(browser, page, DESKTOP, screenshots / f"{kind}-{DESKTOP}px.png")
+    desktop = look(chromium, page, DESKTOP, screenshots / f"{kind}-{DESKTOP}px.png")
     assert desktop["columnWidth"] is not None and desktop["columnWidth"] <= 600
