@@ -69,9 +69,8 @@ class TrialSummary:
     coordinator, `plain` is the original: nothing is rewritten). `key_facts` come first for a
     patient, their sources indexing `items`; a coordinator, who reads the exact criteria and
     fields, gets none (a paraphrase beside the official text would be a second, looser
-    version of it). `grade_level` is the
-    Flesch-Kincaid grade of the criteria as the reader reads them (the original terms kept in
-    parentheses after plain words left out).
+    version of it). `grade_level` is the Flesch-Kincaid grade of the criteria as the reader
+    reads them (the original terms kept in parentheses after plain words left out).
     """
 
     audience: str
@@ -87,7 +86,12 @@ class TrialSummary:
     sites_not_shown: int
     near: str | None
     closing: str | None
-    grade_level: float
+
+    @property
+    def grade_level(self) -> float:
+        """Worked out when asked (`trialwatch summary`), not with the rest: no email shows it,
+        and counting syllables cost planning more than the email it was worked out for."""
+        return round(flesch_kincaid_grade_of(item.plain for item in self.items), 1)
 
     def placed(self, trial: Trial, near: Near | None) -> TrialSummary:
         """This summary of `trial` for a reader at `near`: only its sites depend on the place,
@@ -221,7 +225,6 @@ def trial_summary(
         hits = _terms([*titled.terms, *(hit for item in items for hit in item.terms)])
         facts = patient_facts(trial, glossary)
         first = key_facts(trial, items)
-        grade = flesch_kincaid_grade_of(item.plain for item in items)
     else:
         items = [
             PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label, (c.text,))
@@ -231,7 +234,6 @@ def trial_summary(
         hits = ()
         facts = coordinator_facts(trial)
         first = ()
-        grade = flesch_kincaid_grade_of(item.original for item in items)
     return TrialSummary(
         audience=audience,
         nct_id=nct_id,
@@ -246,5 +248,4 @@ def trial_summary(
         sites_not_shown=0,
         near=None,
         closing=CLOSING if patient else None,
-        grade_level=round(grade, 1),
     ).placed(trial, near)
