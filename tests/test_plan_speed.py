@@ -1,0 +1,57 @@
+"""The shortcuts that make planning a release fast find exactly what the slow, plain ways find.
+
+Byte-for-byte equality of whole emails is `test_plan_once.py`'s job; these check the pieces on
+every recorded criterion, where a difference would show up as a term explained or not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import consecutive_versions
+
+from watcher.core.criteria import parse_criteria
+from watcher.core.record import parse_trial
+from watcher.core.rewrite import _aliases
+from watcher.data import load_glossary
+
+GLOSSARY = load_glossary()
+
+
+def recorded_texts() -> set[str]:
+    """Every criterion and title of every recorded version, and a few odd cases of case."""
+    texts = {
+        "\u017fide effects",
+        "\u00b5g/L",
+        "\u03bcg/L",
+        "\u0130nformed consent",
+        "ECOG-PS 1",
+        "-ECOG",
+        "AST or ALT",
+    }
+    for pair in consecutive_versions():
+        for path in pair:
+            trial = parse_trial(json.loads(path.read_text(encoding="utf-8")))
+            texts.add(trial.brief_title or "")
+            texts.update(item.text for item in parse_criteria(trial.eligibility.criteria))
+    return texts
+
+
+def test_glossary_aliases_are_found_where_one_pattern_over_all_of_them_finds_them() -> None:
+    """At each word's start, the longest alias ending at a word's end, as a single pattern of
+    every alias, longest first, tried at every place finds it."""
+    phrases, abbreviations, finder = _aliases(GLOSSARY)
+    alternatives = [(p, f"(?i:{re.escape(p)})") for p in phrases]
+    alternatives += [(a, re.escape(a)) for a in abbreviations]
+    alternatives.sort(key=lambda pair: len(pair[0]), reverse=True)
+    body = "|".join(regex for _, regex in alternatives)
+    one = re.compile(rf"(?<![\w-])(?=({body})(?![\w-]))")
+    texts = recorded_texts()
+    assert len(texts) > 1000
+    found = 0
+    for text in texts:
+        expected = [(m.start(), m.start() + len(m.group(1))) for m in one.finditer(text)]
+        assert list(finder.spans(text)) == expected, text
+        found += len(expected)
+    assert found > 1000  # the criteria do name terms: the comparison is not of empty lists
