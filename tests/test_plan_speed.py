@@ -13,7 +13,7 @@ from conftest import consecutive_versions
 
 from watcher.core.criteria import parse_criteria
 from watcher.core.record import parse_trial
-from watcher.core.rewrite import _aliases
+from watcher.core.rewrite import _aliases, _word_before
 from watcher.data import load_glossary
 
 GLOSSARY = load_glossary()
@@ -55,3 +55,19 @@ def test_glossary_aliases_are_found_where_one_pattern_over_all_of_them_finds_the
         assert list(finder.spans(text)) == expected, text
         found += len(expected)
     assert found > 1000  # the criteria do name terms: the comparison is not of empty lists
+
+
+def test_the_word_before_a_term_is_what_the_pattern_read_from_the_start_finds() -> None:
+    """`_word_before`, read backwards, gives what its pattern finds from the item's start, at
+    each word's edge in every recorded criterion, and everywhere in some odd ones (digits, "_",
+    superscripts, other scripts' digits, line ends)."""
+    odd = ["grade 3\u00b2 (see", "x_y ", "ECOG 2\n", "a \u0661\u0662 ", "caf\u00e9, ", "  ", ""]
+    places = [(text, range(len(text) + 1)) for text in odd]
+    places += [
+        (text, {m.start() for m in re.finditer(r"\b", text)} | {len(text)})
+        for text in recorded_texts()
+    ]
+    for text, starts in places:
+        for start in starts:
+            found = re.search(r"([^\W\d_]+)[^\w]*$", text[:start])
+            assert _word_before(text, start) == (found.group(1) if found else ""), (text, start)

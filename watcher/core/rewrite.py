@@ -308,8 +308,16 @@ _CLAUSE_WORDS = frozenset(
 
 
 def _word_before(text: str, start: int) -> str:
-    found = re.search(r"([^\W\d_]+)[^\w]*$", text[:start])
-    return found.group(1) if found else ""
+    r"""The letters ending the last word before `start` ("" when it ends in a digit or "_"):
+    what `([^\W\d_]+)[^\w]*$` finds in `text[:start]`, read backwards from `start` instead of
+    searched for from the item's first character, for every term in it."""
+    end = start
+    while end and not (text[end - 1].isalnum() or text[end - 1] == "_"):
+        end -= 1
+    begin = end
+    while begin and text[begin - 1].isalnum() and not text[begin - 1].isdecimal():
+        begin -= 1
+    return text[begin:end]
 
 
 def _word_after(text: str, end: int) -> str:
