@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 from conftest import consecutive_versions
 
 from watcher.core.criteria import parse_criteria
 from watcher.core.record import parse_trial
 from watcher.core.rewrite import _aliases, _word_before
+from watcher.core.wording import trial_summary
 from watcher.data import load_glossary
 
 GLOSSARY = load_glossary()
@@ -71,3 +73,24 @@ def test_the_word_before_a_term_is_what_the_pattern_read_from_the_start_finds() 
         for start in starts:
             found = re.search(r"([^\W\d_]+)[^\w]*$", text[:start])
             assert _word_before(text, start) == (found.group(1) if found else ""), (text, start)
+
+
+def test_a_summary_without_criteria_says_what_a_change_email_shows_as_the_full_one_does() -> None:
+    """Left without its criteria, a trial's summary keeps the title (plain words and all), key
+    facts, facts, sites and closing of the full one, for both audiences and every recorded
+    version; only the criteria, and the terms they explain, are left out."""
+    seen = set()
+    for pair in consecutive_versions():
+        for path in pair:
+            if path in seen:
+                continue
+            seen.add(path)
+            trial = parse_trial(json.loads(path.read_text(encoding="utf-8")))
+            for audience in ("patient", "coordinator"):
+                full = trial_summary(trial, audience, GLOSSARY)
+                short = trial_summary(trial, audience, GLOSSARY, criteria=False)
+                assert (short.sections, short.items, short.terms) == ((), (), ())
+                assert replace(short, sections=full.sections, items=full.items) == replace(
+                    full, terms=()
+                ), (path.name, audience)
+    assert len(seen) > 50

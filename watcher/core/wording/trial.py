@@ -203,17 +203,37 @@ def _terms(hits: Iterable[GlossaryHit]) -> tuple[GlossaryHit, ...]:
     return tuple(out)
 
 
+def _as_written(trial: Trial) -> list[PlainItem]:
+    """The eligibility items as the registry words them (a coordinator reads them so)."""
+    return [
+        PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label, (c.text,))
+        for c in parse_criteria(trial.eligibility.criteria)
+    ]
+
+
 def trial_summary(
-    trial: Trial, audience: str, glossary: Glossary, near: Near | None = None
+    trial: Trial,
+    audience: str,
+    glossary: Glossary,
+    near: Near | None = None,
+    *,
+    criteria: bool = True,
 ) -> TrialSummary:
     """A trial for one audience: patients get plain words and meanings, coordinators the
     official values. Sites are listed nearest first, with their distance, when `near` is
-    given."""
+    given.
+
+    Without `criteria`, the eligibility criteria are left out (`sections`, `items` and `terms`
+    empty): what a change email shows, whose link leads to them. Rewriting them is most of
+    what planning a release costs, and nothing else depends on it: the key facts read the
+    criteria as written, and a title's words do not depend on the terms explained before it
+    (only which of its terms are listed does).
+    """
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     patient = audience == "patient"
     nct_id = trial.nct_id or "(no NCT ID)"
-    if patient:
+    if patient and criteria:
         items = rewrite_criteria(trial.eligibility.criteria, glossary)
         title = trial.brief_title or trial.official_title or nct_id
         # A title keeps its everyday words ("Participants" in a title is not clumsy), and
@@ -225,11 +245,16 @@ def trial_summary(
         hits = _terms([*titled.terms, *(hit for item in items for hit in item.terms)])
         facts = patient_facts(trial, glossary)
         first = key_facts(trial, items)
+    elif patient:
+        items = []
+        title = trial.brief_title or trial.official_title or nct_id
+        titled = rewrite_item(title, glossary)
+        title = title if titled.shown_as_written else titled.plain
+        hits = ()
+        facts = patient_facts(trial, glossary)
+        first = key_facts(trial, _as_written(trial))
     else:
-        items = [
-            PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label, (c.text,))
-            for c in parse_criteria(trial.eligibility.criteria)
-        ]
+        items = _as_written(trial) if criteria else []
         title = trial.brief_title or trial.official_title or nct_id
         hits = ()
         facts = coordinator_facts(trial)
