@@ -237,12 +237,22 @@ class _AliasFinder:
         ]
         # Filled as characters are met: bounded by the alphabet of the criteria.
         self._starting: dict[str, re.Pattern[str] | None] = {}
+        self._compiled: dict[str, re.Pattern[str]] = {}
 
     def _pattern(self, char: str) -> re.Pattern[str] | None:
-        """The aliases that may start with `char`, longest first, as one pattern (None: none)."""
+        """The aliases that may start with `char` in either case, longest first, as one pattern
+        (None: none). An abbreviation in the other case is tried and fails at its first
+        character; "a" and "A" share one pattern, compiled once."""
         if char not in self._starting:
-            body = "|".join(regex for regex, first in self._alternatives if first.fullmatch(char))
-            self._starting[char] = re.compile(rf"({body})(?![\w-])") if body else None
+            cases = {char, char.lower(), char.upper()}
+            body = "|".join(
+                regex
+                for regex, first in self._alternatives
+                if any(first.fullmatch(case) for case in cases)
+            )
+            if body and body not in self._compiled:
+                self._compiled[body] = re.compile(rf"({body})(?![\w-])")
+            self._starting[char] = self._compiled[body] if body else None
         return self._starting[char]
 
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
