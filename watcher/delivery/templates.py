@@ -51,9 +51,10 @@ def wrap(text: str, indent: str = "", hang: str | None = None) -> str:
     )
 
 
+@lru_cache(maxsize=8192)
 def bullet(text: str, depth: int = 0) -> str:
     """A list item in plain text, nested `depth` levels, continuation lines aligned; each line
-    of `text` (an eligibility item's units) starts a line of its own."""
+    of `text` (an eligibility item's units) starts a line of its own. Remembered, as `wrap`."""
     pad = "  " * depth
     first, *rest = [line for line in text.split("\n") if line.strip()] or [""]
     return "\n".join(
