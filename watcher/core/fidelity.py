@@ -198,13 +198,27 @@ def check(original: str, rewrite: str | Sequence[Piece], glossary: Glossary) -> 
     restored = restore(pieces, glossary)
     if Counter(_CAPITALS.findall(original)) != Counter(_CAPITALS.findall(restored)):
         problems.append("capitalised names differ")
-    was, now = canonical(original, glossary), canonical(restored, glossary)
-    as_read = canonical(read, glossary)
+    # The four texts are often two (a rewrite restored is the original): each is read once.
+    canonicals: dict[str, str] = {}
+    cues_of: dict[str, list[str]] = {}
+
+    def canon(text: str) -> str:
+        if text not in canonicals:
+            canonicals[text] = canonical(text, glossary)
+        return canonicals[text]
+
+    def cues_in(text: str) -> list[str]:
+        if text not in cues_of:
+            cues_of[text] = negation_cues(text, glossary)
+        return cues_of[text]
+
+    was, now = canon(original), canon(restored)
+    as_read = canon(read)
     if not _OPERATOR.findall(was) == _OPERATOR.findall(now) == _OPERATOR.findall(as_read):
         problems.append("comparators differ")
-    cues = negation_cues(was, glossary)
-    read_cues = negation_cues(canonical(_read_for_negation(pieces, glossary), glossary), glossary)
-    if not cues == negation_cues(now, glossary) == read_cues:
+    cues = cues_in(was)
+    read_cues = cues_in(canon(_read_for_negation(pieces, glossary)))
+    if not cues == cues_in(now) == read_cues:
         problems.append("negations differ")
     if was.casefold() != now.casefold():
         problems.append("words differ once the plain wording is taken out")

@@ -21,9 +21,11 @@ different.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from hashlib import sha256
+from itertools import accumulate
 
 from watcher.core.addresses import validate_email
 from watcher.core.message import Outgoing
@@ -84,10 +86,34 @@ class _Parts:
         )
 
 
-def _broken(value: bytes) -> bytes:
-    """A pattern for `value` that also matches it with soft line breaks inside."""
-    soft = b"(?:" + re.escape(_SOFT_BREAK) + b")?"
-    return soft.join(re.escape(value[i : i + 1]) for i in range(len(value)))
+def _occurrences(haystack: bytes, value: bytes) -> Iterator[int]:
+    """Where `value` starts in `haystack`, every place (overlapping ones too)."""
+    at = haystack.find(value)
+    while at != -1:
+        yield at
+        at = haystack.find(value, at + 1)
+
+
+class _Unbroken:
+    """A message's bytes with quoted-printable's soft line breaks taken out, and the way back:
+    a value found in the unbroken text is the value written across those breaks."""
+
+    def __init__(self, body: bytes) -> None:
+        lines = body.split(_SOFT_BREAK)
+        self.text = b"".join(lines)
+        self._starts = list(accumulate((len(line) for line in lines[:-1]), initial=0))
+
+    def _at(self, position: int) -> int:
+        """Where the unbroken text's byte at `position` is in the message."""
+        return position + len(_SOFT_BREAK) * (bisect_right(self._starts, position) - 1)
+
+    def spans(self, value: bytes, body: bytes) -> Iterator[tuple[int, int]]:
+        """(start, end) in `body` of each place `value` is written, perhaps with soft breaks
+        between its bytes but never two in a row, before the first or after the last."""
+        for start in _occurrences(self.text, value):
+            first, last = self._at(start), self._at(start + len(value) - 1) + 1
+            if _SOFT_BREAK * 2 not in body[first:last]:
+                yield first, last
 
 
 def _fill(found: bytes, value: bytes) -> bytes:
@@ -129,18 +155,34 @@ class _Prototype:
 
 
 def _prototype(outgoing: Outgoing, person: Subscriber, key: str) -> _Prototype:
-    """`outgoing`, built for `person` under `key`, as a prototype to fill in."""
+    """`outgoing`, built for `person` under `key`, as a prototype to fill in.
+
+    Found as one alternation of the parts would find them (leftmost first, and where two
+    start at once, the earlier in `_Parts.values`' order), with `bytes.find` rather than a
+    pattern compiled per message: each message's parts differ, so such patterns would be
+    compiled afresh each time and crowd `re`'s cache.
+    """
     parts = _Parts.of(person.email, person.unsubscribe_token, person.feed_token, key)
     to_line, *fixed = parts.values()
-    alternatives = [re.escape(to_line), *(_broken(value) for value in fixed)]
-    pattern = re.compile(b"|".join(b"(" + a + b")" for a in alternatives))
     body = outgoing.body
+    unbroken = _Unbroken(body)
+    candidates = sorted(
+        [
+            *((start, 0, start + len(to_line)) for start in _occurrences(body, to_line)),
+            *(
+                (start, index, end)
+                for index, value in enumerate(fixed, start=1)
+                for start, end in unbroken.spans(value, body)
+            ),
+        ]
+    )
     between, found, at = [], [], 0
-    for match in pattern.finditer(body):
-        assert match.lastindex is not None  # every alternative is a group
-        between.append(body[at : match.start()])
-        found.append((match.lastindex - 1, match.group(0)))
-        at = match.end()
+    for start, index, end in candidates:
+        if start < at:
+            continue  # inside a part already found
+        between.append(body[at:start])
+        found.append((index, body[start:end]))
+        at = end
     between.append(body[at:])
     return _Prototype(outgoing, parts, tuple(between), tuple(found))
 

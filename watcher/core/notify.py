@@ -612,7 +612,7 @@ def plan_notices(
 
     @cache
     def worded(audience: str) -> TrialSummary:
-        return trial_summary(trial, audience, glossary)
+        return trial_summary(trial, audience, glossary, criteria=False)  # not in change emails
 
     @cache
     def about(audience: str, near: Near | None) -> TrialSummary:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from watcher.core.distance import DEFAULT_RADIUS, Radius, distance_words, haversine_km
@@ -101,8 +102,12 @@ _REGION_SUFFIX = re.compile(
 _COUNTRY_TAIL = re.compile(r"^(?:the\s+)?(?:\w+\s+)*(?:republic|province|state)s?\s+of\b", re.I)
 
 
+@lru_cache(maxsize=4096)
 def normalised(text: str | None) -> str:
-    """A place name with case, accents, spaces and punctuation taken out: how names compare."""
+    """A place name with case, accents, spaces and punctuation taken out: how names compare.
+
+    Remembered (bounded): ordering a trial's sites by nearness reads each site's names once
+    per comparison, for every place the trial's subscribers are near."""
     if not text:
         return ""
     decomposed = unicodedata.normalize("NFKD", text.casefold())

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -215,9 +215,58 @@ class _Draft:
             self.hits.append(hit)
 
 
+_WORD_START = re.compile(r"(?<![\w-])")
+
+
+class _AliasFinder:
+    r"""Where a glossary alias is written: at each place a word starts, the longest alias that
+    ends at a word's end there.
+
+    It is what one pattern over every alias, longest first, tried at every place, would find
+    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), but at each place only the aliases whose
+    first character matches the text's are tried, in the same order: a thousand alternatives
+    tried one by one at every word made this the costliest step of planning a release.
+    """
+
+    def __init__(self, alternatives: Iterable[tuple[str, str]]) -> None:
+        """`alternatives`: each alias's pattern, longest alias first, with a pattern for its
+        first character that matches as the alias's own does (case-insensitive for phrases)."""
+        firsts: dict[str, re.Pattern[str]] = {}
+        self._alternatives = [
+            (regex, firsts.setdefault(first, re.compile(first))) for regex, first in alternatives
+        ]
+        # Filled as characters are met: bounded by the alphabet of the criteria.
+        self._starting: dict[str, re.Pattern[str] | None] = {}
+        self._compiled: dict[str, re.Pattern[str]] = {}
+
+    def _pattern(self, char: str) -> re.Pattern[str] | None:
+        """The aliases that may start with `char` in either case, longest first, as one pattern
+        (None: none). An abbreviation in the other case is tried and fails at its first
+        character; "a" and "A" share one pattern, compiled once."""
+        if char not in self._starting:
+            cases = {char, char.lower(), char.upper()}
+            body = "|".join(
+                regex
+                for regex, first in self._alternatives
+                if any(first.fullmatch(case) for case in cases)
+            )
+            if body and body not in self._compiled:
+                self._compiled[body] = re.compile(rf"({body})(?![\w-])")
+            self._starting[char] = self._compiled[body] if body else None
+        return self._starting[char]
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of the longest alias starting at each place a word starts in `text`."""
+        for start in _WORD_START.finditer(text):
+            at = start.start()
+            pattern = self._pattern(text[at]) if at < len(text) else None
+            if pattern is not None and (found := pattern.match(text, at)) is not None:
+                yield at, found.end(1)
+
+
 @lru_cache(maxsize=8)
-def _aliases(glossary: Glossary) -> tuple[dict[str, Term], dict[str, Term], re.Pattern[str]]:
-    """Phrase (case-folded) → term, abbreviation → term, and one pattern finding all of them."""
+def _aliases(glossary: Glossary) -> tuple[dict[str, Term], dict[str, Term], _AliasFinder]:
+    """Phrase (case-folded) → term, abbreviation → term, and a finder of all of them."""
     phrases: dict[str, Term] = {}
     abbreviations: dict[str, Term] = {}
     for term in glossary.terms:
@@ -225,14 +274,10 @@ def _aliases(glossary: Glossary) -> tuple[dict[str, Term], dict[str, Term], re.P
             phrases.setdefault(phrase.casefold(), term)
         for abbreviation in term.abbreviations:
             abbreviations.setdefault(abbreviation, term)
-    alternatives = [(p, f"(?i:{re.escape(p)})") for p in phrases]
-    alternatives += [(a, re.escape(a)) for a in abbreviations]
-    alternatives.sort(key=lambda pair: len(pair[0]), reverse=True)
-    body = "|".join(regex for _, regex in alternatives)
-    # A lookahead finds a candidate at every position, overlapping ones included, so the
-    # longest candidate anywhere can be preferred over an earlier, shorter one.
-    pattern = re.compile(rf"(?<![\w-])(?=({body})(?![\w-]))")
-    return phrases, abbreviations, pattern
+    alternatives = [(p, f"(?i:{re.escape(p)})", f"(?i:{re.escape(p[0])})") for p in phrases]
+    alternatives += [(a, re.escape(a), re.escape(a[0])) for a in abbreviations]
+    alternatives.sort(key=lambda alternative: len(alternative[0]), reverse=True)
+    return phrases, abbreviations, _AliasFinder((regex, first) for _, regex, first in alternatives)
 
 
 def _term_for(glossary: Glossary, written: str) -> Term | None:
@@ -273,8 +318,16 @@ _CLAUSE_WORDS = frozenset(
 
 
 def _word_before(text: str, start: int) -> str:
-    found = re.search(r"([^\W\d_]+)[^\w]*$", text[:start])
-    return found.group(1) if found else ""
+    r"""The letters ending the last word before `start` ("" when it ends in a digit or "_"):
+    what `([^\W\d_]+)[^\w]*$` finds in `text[:start]`, read backwards from `start` instead of
+    searched for from the item's first character, for every term in it."""
+    end = start
+    while end and not (text[end - 1].isalnum() or text[end - 1] == "_"):
+        end -= 1
+    begin = end
+    while begin and text[begin - 1].isalnum() and not text[begin - 1].isdecimal():
+        begin -= 1
+    return text[begin:end]
 
 
 def _word_after(text: str, end: int) -> str:
@@ -483,12 +536,9 @@ def _ranges(draft: _Draft) -> None:
 
 
 def _terms(draft: _Draft, glossary: Glossary) -> None:
-    _, _, pattern = _aliases(glossary)
+    _, _, finder = _aliases(glossary)
     text = draft.text
-    candidates = sorted(
-        ((m.start(), m.start() + len(m.group(1))) for m in pattern.finditer(text)),
-        key=lambda span: (span[0] - span[1], span[0]),
-    )
+    candidates = sorted(finder.spans(text), key=lambda span: (span[0] - span[1], span[0]))
     chosen: list[tuple[int, int]] = []
     for start, end in candidates:
         if draft.free(start, end, may_wrap_protected=True) and not any(

@@ -51,6 +51,8 @@ _LIST_MEMBERS_MIN = 3
 
 def _depths(text: str) -> list[int]:
     """Parenthesis depth before each character."""
+    if "(" not in text and "[" not in text:
+        return [0] * len(text)  # most units: no need to look at each character
     depth, out = 0, []
     for char in text:
         out.append(depth)

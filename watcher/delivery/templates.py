@@ -13,7 +13,7 @@ Templates live at the top of the repository (`templates/`); the wheel installs t
 from __future__ import annotations
 
 import textwrap
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,8 +34,13 @@ def template_dirs() -> list[Path]:
     return [d for d in (package / "templates", package.parent / "templates") if d.is_dir()]
 
 
+@lru_cache(maxsize=8192)
 def wrap(text: str, indent: str = "", hang: str | None = None) -> str:
-    """Fill `text` to `WIDTH` columns: `indent` on the first line, `hang` on the rest."""
+    """Fill `text` to `WIDTH` columns: `indent` on the first line, `hang` on the rest.
+
+    Remembered: the emails planned together (a release's, a subscribers file's welcomes)
+    wrap the same lines of the same trials again and again, and textwrap is most of the cost
+    of rendering one."""
     return textwrap.fill(
         " ".join(text.split()),
         WIDTH,
@@ -46,9 +51,10 @@ def wrap(text: str, indent: str = "", hang: str | None = None) -> str:
     )
 
 
+@lru_cache(maxsize=8192)
 def bullet(text: str, depth: int = 0) -> str:
     """A list item in plain text, nested `depth` levels, continuation lines aligned; each line
-    of `text` (an eligibility item's units) starts a line of its own."""
+    of `text` (an eligibility item's units) starts a line of its own. Remembered, as `wrap`."""
     pad = "  " * depth
     first, *rest = [line for line in text.split("\n") if line.strip()] or [""]
     return "\n".join(

@@ -38,7 +38,10 @@ class WebhookTransport:
     ) -> None:
         self.secrets = secrets  # url -> secret, from the current settings
         self.clock = clock  # the sender's clock, read at each send (a retry is signed anew)
-        self._client = httpx.Client(timeout=timeout_s, headers={"User-Agent": "trialwatch"})
+        self.timeout_s = timeout_s
+        # Opened at the first POST: a client loads the system's certificates (a third of a
+        # second), which a drain of email alone should not pay.
+        self._client: httpx.Client | None = None
 
     def send(self, key: str, recipient: str, body: bytes) -> None:
         """One POST; 2xx is delivered, 4xx rejected, anything else retried later."""
@@ -52,6 +55,10 @@ class WebhookTransport:
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: signature(secret, timestamp, body),
         }
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=self.timeout_s, headers={"User-Agent": "trialwatch"}
+            )
         try:
             response = self._client.post(recipient, content=body, headers=headers)
         except httpx.HTTPError as exc:  # connection refused, timeouts, bad answers
@@ -64,8 +71,10 @@ class WebhookTransport:
         raise DeliveryDeferred(message)
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._client.close()
+        """Close the connection pool, if one was opened."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def __enter__(self) -> WebhookTransport:
         return self

@@ -69,9 +69,8 @@ class TrialSummary:
     coordinator, `plain` is the original: nothing is rewritten). `key_facts` come first for a
     patient, their sources indexing `items`; a coordinator, who reads the exact criteria and
     fields, gets none (a paraphrase beside the official text would be a second, looser
-    version of it). `grade_level` is the
-    Flesch-Kincaid grade of the criteria as the reader reads them (the original terms kept in
-    parentheses after plain words left out).
+    version of it). `grade_level` is the Flesch-Kincaid grade of the criteria as the reader
+    reads them (the original terms kept in parentheses after plain words left out).
     """
 
     audience: str
@@ -87,7 +86,12 @@ class TrialSummary:
     sites_not_shown: int
     near: str | None
     closing: str | None
-    grade_level: float
+
+    @property
+    def grade_level(self) -> float:
+        """Worked out when asked (`trialwatch summary`), not with the rest: no email shows it,
+        and counting syllables cost planning more than the email it was worked out for."""
+        return round(flesch_kincaid_grade_of(item.plain for item in self.items), 1)
 
     def placed(self, trial: Trial, near: Near | None) -> TrialSummary:
         """This summary of `trial` for a reader at `near`: only its sites depend on the place,
@@ -199,17 +203,37 @@ def _terms(hits: Iterable[GlossaryHit]) -> tuple[GlossaryHit, ...]:
     return tuple(out)
 
 
+def _as_written(trial: Trial) -> list[PlainItem]:
+    """The eligibility items as the registry words them (a coordinator reads them so)."""
+    return [
+        PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label, (c.text,))
+        for c in parse_criteria(trial.eligibility.criteria)
+    ]
+
+
 def trial_summary(
-    trial: Trial, audience: str, glossary: Glossary, near: Near | None = None
+    trial: Trial,
+    audience: str,
+    glossary: Glossary,
+    near: Near | None = None,
+    *,
+    criteria: bool = True,
 ) -> TrialSummary:
     """A trial for one audience: patients get plain words and meanings, coordinators the
     official values. Sites are listed nearest first, with their distance, when `near` is
-    given."""
+    given.
+
+    Without `criteria`, the eligibility criteria are left out (`sections`, `items` and `terms`
+    empty): what a change email shows, whose link leads to them. Rewriting them is most of
+    what planning a release costs, and nothing else depends on it: the key facts read the
+    criteria as written, and a title's words do not depend on the terms explained before it
+    (only which of its terms are listed does).
+    """
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {', '.join(AUDIENCES)}, not {audience!r}")
     patient = audience == "patient"
     nct_id = trial.nct_id or "(no NCT ID)"
-    if patient:
+    if patient and criteria:
         items = rewrite_criteria(trial.eligibility.criteria, glossary)
         title = trial.brief_title or trial.official_title or nct_id
         # A title keeps its everyday words ("Participants" in a title is not clumsy), and
@@ -221,17 +245,20 @@ def trial_summary(
         hits = _terms([*titled.terms, *(hit for item in items for hit in item.terms)])
         facts = patient_facts(trial, glossary)
         first = key_facts(trial, items)
-        grade = flesch_kincaid_grade_of(item.plain for item in items)
+    elif patient:
+        items = []
+        title = trial.brief_title or trial.official_title or nct_id
+        titled = rewrite_item(title, glossary)
+        title = title if titled.shown_as_written else titled.plain
+        hits = ()
+        facts = patient_facts(trial, glossary)
+        first = key_facts(trial, _as_written(trial))
     else:
-        items = [
-            PlainItem(c.section, c.text, c.text, False, c.depth, c.parent, (), c.label, (c.text,))
-            for c in parse_criteria(trial.eligibility.criteria)
-        ]
+        items = _as_written(trial) if criteria else []
         title = trial.brief_title or trial.official_title or nct_id
         hits = ()
         facts = coordinator_facts(trial)
         first = ()
-        grade = flesch_kincaid_grade_of(item.original for item in items)
     return TrialSummary(
         audience=audience,
         nct_id=nct_id,
@@ -246,5 +273,4 @@ def trial_summary(
         sites_not_shown=0,
         near=None,
         closing=CLOSING if patient else None,
-        grade_level=round(grade, 1),
     ).placed(trial, near)
