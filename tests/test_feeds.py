@@ -16,6 +16,7 @@ from conftest import Trialwatch, demo_versions
 from watcher.config import Settings, load_settings
 from watcher.core.canonical import content_hash
 from watcher.core.diff import diff_trials
+from watcher.core.feeds import FeedInfo, atom, rss
 from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
 from watcher.data.gazetteer import load_gazetteer
@@ -92,6 +93,18 @@ def test_trial_text_is_escaped(store: Store, settings: Settings) -> None:
     html = feed.entries[0].content[0].value
     assert "Drug A &amp; B &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>" not in html
+
+
+def test_feeds_are_utf8_documents_that_keep_every_character(tmp_path: Path) -> None:
+    """A title in French with a ≥ reaches the reader as written, in both formats."""
+    title = "NCT06911827: Étude ≥ 18 ans — phase 2 & <suite>"
+    info = FeedInfo("urn:trialwatch:feed:x", title, "Changes", "https://clinicaltrials.gov/")
+    for render in (atom, rss):
+        document = render(info, [], T0)
+        assert document.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n")
+        path = tmp_path / render.__name__
+        path.write_bytes(document)
+        assert parsed(path).feed.title == title
 
 
 def test_private_feed_follows_subscriptions_and_holds_no_address(
