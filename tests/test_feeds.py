@@ -207,3 +207,18 @@ def test_feed_files_are_readable_by_a_web_server_whatever_the_umask(
         0o755,
     )
     assert (root / "private").stat().st_mode & 0o777 == 0o711
+
+
+def test_feeds_of_named_trials_are_written_for_the_watched_ones_only(
+    store: Store, settings: Settings
+) -> None:
+    """Named trials (a check's changed ones) get their feeds when watched; one no longer
+    watched, or never watched, gets none."""
+    first, _ = demo_versions(NCT)
+    store_chain(store, NCT, [first])
+    store.add_watches(["NCT05935098"], T0)
+    store.remove_watches(["NCT05935098"])
+    written = write_feeds(store, settings, T0, ["NCT05935098", "NCT00000000", NCT])
+    trials = sorted(p.name for p in written if p.parent.name == "trials")
+    assert trials == [f"{NCT}.atom", f"{NCT}.rss"]
+    assert not trial_feed_path(settings, "NCT05935098").exists()
