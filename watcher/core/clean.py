@@ -88,23 +88,30 @@ def _is_clean(value: Any, key: str) -> bool:
     """Would `_cleaned` return an equal value? Unrolled (about 300 values a record): it
     recurses only into containers and searches a string only when `isprintable` says no."""
     if isinstance(value, str):
-        return value.isprintable() or clean_text(value, multiline=_is_multiline(key)) == value
+        return value.isprintable() or _settled(value, key)
     if isinstance(value, dict):
         for name, item in value.items():
             if not name.isprintable() and clean_text(name) != name:
                 return False
-            if type(item) is str:
-                if (
-                    not item.isprintable()
-                    and clean_text(item, multiline=_is_multiline(name)) != item
-                ):
+            if isinstance(item, str):
+                if not item.isprintable() and not _settled(item, name):
                     return False
-            elif isinstance(item, (str, dict, list)) and not _is_clean(item, name):
+            elif isinstance(item, (dict, list)) and not _is_clean(item, name):
                 return False
         return True
     if isinstance(value, list):
-        return all(_is_clean(item, key) for item in value)
+        for item in value:
+            if isinstance(item, str):
+                if not item.isprintable() and not _settled(item, key):
+                    return False
+            elif isinstance(item, (dict, list)) and not _is_clean(item, key):
+                return False
     return True
+
+
+def _settled(text: str, key: str) -> bool:
+    """Is `text`, not printable, as cleaning would leave it (a paragraph's newlines)?"""
+    return clean_text(text, multiline=_is_multiline(key)) == text
 
 
 def _is_multiline(key: str) -> bool:
