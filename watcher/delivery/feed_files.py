@@ -173,7 +173,7 @@ def write_feeds(
         followed = store.subscriptions()
     else:
         wanted = sorted(set(nct_ids))
-        trials = store.watched_among(wanted)
+        trials = (t for n in wanted if (t := store.trial(n)) is not None and t.watched)
         followed = store.followers_subscriptions(wanted)
     written: list[Path] = []
     for trial in trials:
