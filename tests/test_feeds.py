@@ -8,15 +8,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
 from conftest import Trialwatch, demo_versions
+from hypothesis import given
+from hypothesis import strategies as st
 
 from watcher.config import Settings, load_settings
+from watcher.core import feeds
 from watcher.core.canonical import content_hash
 from watcher.core.diff import diff_trials
-from watcher.core.feeds import FeedInfo, atom, rss
+from watcher.core.feeds import Entry, FeedInfo, atom, rss
 from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
 from watcher.data.gazetteer import load_gazetteer
@@ -105,6 +109,36 @@ def test_feeds_are_utf8_documents_that_keep_every_character(tmp_path: Path) -> N
         path = tmp_path / render.__name__
         path.write_bytes(document)
         assert parsed(path).feed.title == title
+
+
+FEED_TEXT = st.text(
+    st.sampled_from(["a", " ", "&", "<", ">", '"', "'", "]", "\n", "\t", "\r", "é", "→"])
+)
+
+
+def _elementtree_markup(root: ET.Element, out: list[str], declared: str = "") -> None:
+    """What `_document` wrote before it had a writer of its own: ElementTree's."""
+    out.append(ET.tostring(root, encoding="unicode"))
+
+
+@given(title=FEED_TEXT, text=FEED_TEXT, url=FEED_TEXT)
+def test_feeds_are_the_bytes_elementtree_writes(title: str, text: str, url: str) -> None:
+    """Atom and RSS, with and without entries and a self link, are the very bytes ElementTree's
+    own writer makes of them: a reader, and a feed left unchanged on disk, see no difference."""
+    for self_url in (None, f"https://trials.example.org/feeds/{url}"):
+        info = FeedInfo(
+            "urn:trialwatch:feed:x", title, f"{text} & more", f"https://c.org/{url}", self_url
+        )
+        items = [
+            Entry(f"urn:e:{url}", title, T0, f"https://l.org/?q={url}", text, f"<p>{text}</p>")
+        ]
+        for render in (atom, rss):
+            for shown in ([], items):
+                ours = render(info, shown, T0)
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(feeds, "_markup", _elementtree_markup)
+                    theirs = render(info, shown, T0)
+                assert ours == theirs
 
 
 def test_private_feed_follows_subscriptions_and_holds_no_address(
