@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import pytest
 from conftest import all_fixture_records
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from watcher.core.clean import clean_record, clean_text, missing_parts
@@ -39,6 +41,43 @@ def test_cleaning_leaves_nothing_unsafe_and_is_idempotent(text: str) -> None:
         assert multiline or ("\n" not in once and "\t" not in once)
         assert clean_text(once, multiline=multiline) == once
         once.encode("utf-8")  # no lone surrogate left
+
+
+TEXT = st.text(st.sampled_from(["a", " ", "\n", "\t", "\r", "\x00", "\xa0", "\u2028", "\ud800"]))
+KEYS = st.sampled_from(["title", "eligibilityCriteria", "armGroupDescription", "a\tb"]) | TEXT
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | TEXT | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _unsafe(value: Any, key: str = "") -> bool:
+    """Does any string of `value` (keys too) hold what cleaning removes?"""
+    if isinstance(value, str):
+        single = key != "eligibilityCriteria" and not key.endswith("escription")
+        return any(c in value for c in UNSAFE) or (single and ("\n" in value or "\t" in value))
+    if isinstance(value, dict):
+        return any(_unsafe(k, "key") or _unsafe(v, k) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unsafe(item, key) for item in value)
+    return False
+
+
+@given(JSON, st.sampled_from(["title", "eligibilityCriteria", "armGroupDescription"]))
+@example({"briefTitle": "a\nb"}, "eligibilityCriteria")  # a title under a paragraph's key
+@example({"keywords": ["a\tb"]}, "eligibilityCriteria")  # items take their list's key
+@example({"a\x00": 1}, "title")
+def test_a_record_is_cleaned_into_a_copy_or_kept_when_already_clean(value: Any, key: str) -> None:
+    """A record with nothing to clean comes back as it is (not copied); any other comes back
+    clean and the record handed in is left untouched."""
+    before = copy.deepcopy(value)
+    cleaned = clean_record(value, key)
+    assert value == before
+    assert not _unsafe(cleaned, key)
+    assert clean_record(cleaned, key) is cleaned
+    if not _unsafe(value, key):
+        assert cleaned is value
 
 
 @pytest.mark.slow  # the whole recorded corpus

@@ -8,14 +8,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
 from conftest import Trialwatch, demo_versions
+from hypothesis import given
+from hypothesis import strategies as st
 
 from watcher.config import Settings, load_settings
+from watcher.core import feeds
 from watcher.core.canonical import content_hash
 from watcher.core.diff import diff_trials
+from watcher.core.feeds import Entry, FeedInfo, atom, rss
 from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
 from watcher.data.gazetteer import load_gazetteer
@@ -92,6 +97,48 @@ def test_trial_text_is_escaped(store: Store, settings: Settings) -> None:
     html = feed.entries[0].content[0].value
     assert "Drug A &amp; B &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>" not in html
+
+
+def test_feeds_are_utf8_documents_that_keep_every_character(tmp_path: Path) -> None:
+    """A title in French with a ≥ reaches the reader as written, in both formats."""
+    title = "NCT06911827: Étude ≥ 18 ans — phase 2 & <suite>"
+    info = FeedInfo("urn:trialwatch:feed:x", title, "Changes", "https://clinicaltrials.gov/")
+    for render in (atom, rss):
+        document = render(info, [], T0)
+        assert document.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n")
+        path = tmp_path / render.__name__
+        path.write_bytes(document)
+        assert parsed(path).feed.title == title
+
+
+FEED_TEXT = st.text(
+    st.sampled_from(["a", " ", "&", "<", ">", '"', "'", "]", "\n", "\t", "\r", "é", "→"])
+)
+
+
+def _elementtree_markup(root: ET.Element, out: list[str], declared: str = "") -> None:
+    """What `_document` wrote before it had a writer of its own: ElementTree's."""
+    out.append(ET.tostring(root, encoding="unicode"))
+
+
+@given(title=FEED_TEXT, text=FEED_TEXT, url=FEED_TEXT)
+def test_feeds_are_the_bytes_elementtree_writes(title: str, text: str, url: str) -> None:
+    """Atom and RSS, with and without entries and a self link, are the very bytes ElementTree's
+    own writer makes of them: a reader, and a feed left unchanged on disk, see no difference."""
+    for self_url in (None, f"https://trials.example.org/feeds/{url}"):
+        info = FeedInfo(
+            "urn:trialwatch:feed:x", title, f"{text} & more", f"https://c.org/{url}", self_url
+        )
+        items = [
+            Entry(f"urn:e:{url}", title, T0, f"https://l.org/?q={url}", text, f"<p>{text}</p>")
+        ]
+        for render in (atom, rss):
+            for shown in ([], items):
+                ours = render(info, shown, T0)
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(feeds, "_markup", _elementtree_markup)
+                    theirs = render(info, shown, T0)
+                assert ours == theirs
 
 
 def test_private_feed_follows_subscriptions_and_holds_no_address(
@@ -194,3 +241,18 @@ def test_feed_files_are_readable_by_a_web_server_whatever_the_umask(
         0o755,
     )
     assert (root / "private").stat().st_mode & 0o777 == 0o711
+
+
+def test_feeds_of_named_trials_are_written_for_the_watched_ones_only(
+    store: Store, settings: Settings
+) -> None:
+    """Named trials (a check's changed ones) get their feeds when watched; one no longer
+    watched, or never watched, gets none."""
+    first, _ = demo_versions(NCT)
+    store_chain(store, NCT, [first])
+    store.add_watches(["NCT05935098"], T0)
+    store.remove_watches(["NCT05935098"])
+    written = write_feeds(store, settings, T0, ["NCT05935098", "NCT00000000", NCT])
+    trials = sorted(p.name for p in written if p.parent.name == "trials")
+    assert trials == [f"{NCT}.atom", f"{NCT}.rss"]
+    assert not trial_feed_path(settings, "NCT05935098").exists()

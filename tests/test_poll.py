@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import demo_versions
 
+from watcher.core.canonical import content_hash
+from watcher.core.version import NewVersion
 from watcher.registry.client import LIGHT_FIELDS, Fetched, RegistryClient
 from watcher.registry.replay import RequestLog
 from watcher.registry.replay_server import ReplayServer
@@ -272,3 +274,39 @@ def test_versions_kept_between_cycles_give_the_changes_a_fresh_read_gives(
                 found[name].append([c.to_dict() for _, c in report.changes])
     assert found["kept"] == found["read back"]
     assert [len(changes) > 0 for changes in found["kept"]] == [False, True, True, True]
+
+
+class _OtherProcessStoresFirst:
+    """The registry client, while another process (a second connection to the same database)
+    stores a new watch's first version just before the cycle asks for the full records."""
+
+    def __init__(self, client: RegistryClient, database: Path, raw: dict[str, Any]) -> None:
+        self.client, self.database, self.raw = client, database, raw
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def fetch_studies(self, nct_ids: Sequence[str]) -> Iterator[Fetched]:
+        with Store(self.database) as other:
+            new = NewVersion.of("NCT06911827", self.raw, content_hash(self.raw))
+            assert other.save_first_versions([new], None, T0) == [new]
+        return self.client.fetch_studies(nct_ids)
+
+
+def test_a_first_version_another_process_stored_meanwhile_is_compared_next_cycle(
+    tmp_path: Path, client: RegistryClient, replay: ReplayServer
+) -> None:
+    """A cold start does not read each new watch's latest version back: when another check
+    stored one after this cycle began, this cycle leaves the trial alone (no second version 1,
+    no version 2 without a comparison), and the next compares the registry's with it."""
+    replay.registry.publish(STARTED[1])
+    with Store(tmp_path / "trialwatch.db") as store:
+        store.add_watches(["NCT06911827"], T0)
+        racing = _OtherProcessStoresFirst(client, tmp_path / "trialwatch.db", STARTED[0])
+        report = run_cycle(store, racing, T0, full_check_every=DAY)  # type: ignore[arg-type]
+        assert report.count("unchanged") == 1 and report.count("new_version") == 0
+        assert versions(store) == {"NCT06911827": 1}
+        assert store.version("NCT06911827").content_hash == content_hash(STARTED[0])  # type: ignore[union-attr]
+        later = run_cycle(store, client, T0 + 2 * DAY, full_check_every=DAY)
+        assert versions(store) == {"NCT06911827": 2}
+        assert {c.kind for _, c in later.changes} >= {"status"}

@@ -37,6 +37,10 @@ _SINGLE_LINE_SPACE = re.compile(f"{_BREAKS}|\t")
 _MULTILINE_NEWLINE = re.compile(_BREAKS)
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _UNREPEATABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+# What the three above would change, in one search: a paragraph's newlines and tabs are text
+# (most criteria and descriptions have no other character that is not printable).
+_SINGLE_LINE_DIRTY = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_MULTILINE_DIRTY = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 REPLACEMENT = "\ufffd"
 
 # What every full record has (all 148 recorded full records carry both; the two AACT spec
@@ -52,20 +56,62 @@ def clean_text(text: str, *, multiline: bool = False) -> str:
     """`text` without control characters, stray line separators or unencodable code points."""
     if text.isprintable():  # none of the above (nearly every string): nothing to clean
         return text
+    if not (_MULTILINE_DIRTY if multiline else _SINGLE_LINE_DIRTY).search(text):
+        return text  # not printable, but nothing to clean: a paragraph, a no-break space
     text = _UNREPEATABLE.sub(REPLACEMENT, text)
     text = _MULTILINE_NEWLINE.sub("\n", text) if multiline else _SINGLE_LINE_SPACE.sub(" ", text)
     return _CONTROLS.sub("", text)
 
 
 def clean_record(value: Any, key: str = "") -> Any:
-    """A copy of a JSON value with every string (keys too) cleaned; `key` is its field name."""
+    """The JSON value with every string (keys too) cleaned; `key` is its field name.
+
+    A record with nothing to clean (nearly all) is returned as it is, not copied: a cold start
+    cleans every record it fetches, and the check below walks one in a fifth of the time a copy
+    takes. A record is never changed in place, so callers may keep either.
+    """
+    return value if _is_clean(value, key) else _cleaned(value, key)
+
+
+def _cleaned(value: Any, key: str) -> Any:
+    """A copy of the JSON value with every string (keys too) cleaned."""
     if isinstance(value, str):
         return clean_text(value, multiline=_is_multiline(key))
     if isinstance(value, dict):
-        return {clean_text(k): clean_record(v, k) for k, v in value.items()}
+        return {clean_text(k): _cleaned(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [clean_record(item, key) for item in value]
+        return [_cleaned(item, key) for item in value]
     return value
+
+
+def _is_clean(value: Any, key: str) -> bool:
+    """Would `_cleaned` return an equal value? Unrolled (about 300 values a record): it
+    recurses only into containers and searches a string only when `isprintable` says no."""
+    if isinstance(value, str):
+        return value.isprintable() or _settled(value, key)
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not name.isprintable() and clean_text(name) != name:
+                return False
+            if isinstance(item, str):
+                if not item.isprintable() and not _settled(item, name):
+                    return False
+            elif isinstance(item, (dict, list)) and not _is_clean(item, name):
+                return False
+        return True
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, str):
+                if not item.isprintable() and not _settled(item, key):
+                    return False
+            elif isinstance(item, (dict, list)) and not _is_clean(item, key):
+                return False
+    return True
+
+
+def _settled(text: str, key: str) -> bool:
+    """Is `text`, not printable, as cleaning would leave it (a paragraph's newlines)?"""
+    return clean_text(text, multiline=_is_multiline(key)) == text
 
 
 def _is_multiline(key: str) -> bool:

@@ -8,8 +8,12 @@ Why it looks like this:
   as copies of byte ranges of the version before it plus inserted lines, compressed with zlib.
 - Why that line form: it is what `json.dumps` makes with its C encoder (a separator of ",\n",
   no indent), 0.44 ms a trial against 2.08 ms for the pure-Python encoder that `indent=0` forces,
-  and a cold start encodes every trial once. zlib runs at level 6: level 9 took twice as long
-  for 1.3 % fewer bytes.
+  and a cold start encodes every trial once. Deltas are compressed at zlib level 6 (level 9
+  took twice as long for 1.3 % fewer bytes), and so is a keyframe weighed against a delta.
+  The keyframes no delta is weighed against (a first version, a full chain) use level 4, the
+  last with lazy matching: a cold start writes one for every trial, and on the recorded
+  records level 6 took 1.10 ms a record against 0.57 ms for 5 % fewer bytes
+  (`bench/storage.py`: 4.8 % more bytes stored in all, the median new version unchanged).
 - Why lines and not a zlib preset dictionary: zlib looks back only 32 KB, so a preset
   dictionary of the previous version stops helping on exactly the large records that cost the
   most. Measured by `bench/storage.py` on the recorded version chains, a preset dictionary
@@ -61,7 +65,8 @@ KEYFRAME_EVERY = 32
 _LARGE = 384 * 1024
 _LARGE_KEYFRAME_EVERY = 4
 
-_LEVEL = 6
+_LEVEL = 6  # deltas (see the module's docstring)
+_KEYFRAME_LEVEL = 4
 # A line found more often than this in the old version (a bracket, a common value) never starts
 # a copy on its own; among fewer places, the one where the most lines match on (up to `_REACH`)
 # wins, so a site list the registry repeats or a "Research Site" facility still matches well.
@@ -91,11 +96,11 @@ def encode(
     and whenever the delta would not be smaller.
     """
     text = _text(raw)
-    keyframe = zlib.compress(text, _LEVEL)
     every = KEYFRAME_EVERY if len(text) <= _LARGE else _LARGE_KEYFRAME_EVERY
     if previous is None or chain_length + 1 >= every:
-        return KEYFRAME, keyframe
+        return KEYFRAME, zlib.compress(text, _KEYFRAME_LEVEL)
     delta = _delta(_text(previous), text)
+    keyframe = zlib.compress(text, _LEVEL)  # like with like: the delta's level
     if len(delta) < len(keyframe):
         return DELTA, delta
     return KEYFRAME, keyframe

@@ -290,7 +290,9 @@ def run_cycle(
         for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
             try:
                 nct_id = _follow_alias(store, nct_id, record, mover, now)
-                _ingest(store, nct_id, record, ledger, now, planner, recent)
+                row = rows.get(nct_id)
+                stored = row is None or row.current_version is not None
+                _ingest(store, nct_id, record, ledger, now, planner, recent, stored=stored)
             except StoreError:
                 raise  # the database itself (full, locked, read-only): no trial can be stored
             except Exception as exc:  # one trial's fault must not stop the others
@@ -459,14 +461,20 @@ def _ingest(
     now: datetime,
     planner: Planner | None,
     recent: RecentVersions,
+    *,
+    stored: bool = True,
 ) -> None:
-    """Store `raw` as a new version when its content differs from the latest stored one."""
+    """Store `raw` as a new version when its content differs from the latest stored one.
+
+    `stored` False: the cycle began with no version of the trial (a new watch), so the latest
+    is not read back for each of a cold start's trials; `Store.save_first_versions` looks again
+    in its own transaction, in case another process stored one meanwhile."""
     missing = missing_parts(raw)
     if missing:
         ledger.failed(nct_id, f"incomplete record from the registry (no {', '.join(missing)})")
         return
     raw = clean_record(raw)
-    latest = store.version(nct_id)
+    latest = store.version(nct_id) if stored else None
     if latest is not None and _older(stamp_of(raw).last_update_posted, latest.last_update_posted):
         _stale(ledger, nct_id, stamp_of(raw).last_update_posted, latest.last_update_posted)
         return

@@ -362,7 +362,10 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
         A cold start stores thousands of them, and a commit each cost more than the rest of the
         work: the poll hands them over a page at a time. A trial that got a version meanwhile
         (from another process) is left to the next cycle, which compares it with that one.
+        They are packed before the write lock is taken: compressing a hundred keyframes takes
+        tens of milliseconds that another process's check or subscribe would wait through.
         """
+        keyframes = {new.nct_id: codec.encode(new.raw, None, 0) for new in news}
         with self.atomic() as db:
             known = dict(
                 db.execute(
@@ -377,7 +380,7 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
             stored = [new for new in news if known[new.nct_id] is None]
             versions = []
             for new in stored:
-                name, blob = codec.encode(new.raw, None, 0)
+                name, blob = keyframes[new.nct_id]
                 versions.append(
                     (
                         new.nct_id,
