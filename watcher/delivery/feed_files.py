@@ -17,6 +17,7 @@ name, which nobody can guess, and a web server cannot list the names either.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -79,26 +80,33 @@ class FeedWriter:
     is synced once, by `finish`, so that the renames are on disk."""
 
     def __init__(self) -> None:
-        self.folders: set[Path] = set()
+        self.folders: set[str] = set()
 
     def put(self, path: Path, data: bytes) -> None:
-        """Replace `path` with `data` (unless it holds exactly that, readable by all already)."""
+        """Replace `path` with `data` (unless it holds exactly that, readable by all already).
+
+        On `os` names rather than `Path` methods: a cold start writes two files per trial, and
+        the `Path` calls were an eighth of it (10,000 trials' feeds on tmpfs: 3.02 -> 2.61 s)."""
+        name = os.fspath(path)
         try:
-            same = path.read_bytes() == data and path.stat().st_mode & 0o777 == FILE_MODE
+            with open(name, "rb") as old:  # noqa: PTH123 (see the docstring)
+                same = old.read() == data and os.fstat(old.fileno()).st_mode & 0o777 == FILE_MODE
         except OSError:
             same = False
         if same:
             return
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        folder, base = os.path.split(name)
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{base}.")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 os.fchmod(handle.fileno(), FILE_MODE)
-            Path(temporary).replace(path)
+            os.replace(temporary, name)  # noqa: PTH105
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)  # noqa: PTH108
             raise
-        self.folders.add(path.parent)
+        self.folders.add(folder)
 
     def finish(self) -> None:
         """Sync the renames of every folder written to, once each."""
@@ -173,7 +181,7 @@ def write_feeds(
         followed = store.subscriptions()
     else:
         wanted = sorted(set(nct_ids))
-        trials = (t for n in wanted if (t := store.trial(n)) is not None and t.watched)
+        trials = store.watched_among(wanted)
         followed = store.followers_subscriptions(wanted)
     written: list[Path] = []
     for trial in trials:
