@@ -11,14 +11,16 @@ fixtures cloned under new IDs) for the poll cycle to write.
 The server is the real `trialwatch serve` (a subprocess, uvicorn, one process). Each round the
 replay registry publishes a data release in which every background trial changed, and the real
 `trialwatch check` runs as another process, writing a new version of each (one transaction
-each, in the same SQLite file in WAL mode), while `--clients` httpx clients (asyncio, one
-keep-alive connection each) fetch the page as fast as they are answered, until the check has
+each, in the same SQLite file in WAL mode), while `--clients` clients (one keep-alive
+connection each) fetch the page as fast as they are answered, until the check has
 finished and at least `MIN_REQUESTS` were made. Per round: requests per second, p50 and p99
 latency; printed are the medians over the rounds, and the same figures for `/healthz` (the
 cheapest route, through the same middleware: the server's floor, measured in the same run) and
 for the page with no writer, as baselines. Any answer other than 200, or a transport error,
 counts as an error. The clients share the machine's cores with the server and the writer, so
-the figures are what the server does on what is left.
+the figures are what the server does on what is left. The clients are `wrk` (C, one thread)
+when it is on PATH (`apt-get install wrk`), else asyncio httpx clients in this process, which
+spend most of a core themselves: their latencies are then mostly their own queueing.
 
 The issue's targets end the output, PASS or FAIL: p99 at most 100 ms and at least 200 requests
 per second for the trial page at 20 clients during the cycle, and no error.
@@ -31,6 +33,8 @@ import asyncio
 import copy
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -168,12 +172,87 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measured(pid: int, url: str, clients: int, until: Any, minimum: int) -> Round:
-    """One round of `load`, with the server's CPU time per request."""
-    before, mine = cpu_seconds(pid), time.process_time()
-    done = asyncio.run(load(url, clients, until, minimum))
-    spent, mine = cpu_seconds(pid) - before, time.process_time() - mine
+    """One round of load (`wrk` when installed, else `load`), with the server's CPU time and
+    the load generator's per request."""
+    before, mine = cpu_seconds(pid), _client_cpu()
+    if WRK:
+        done = load_wrk(url, clients, until, minimum)
+    else:
+        done = asyncio.run(load(url, clients, until, minimum))
+    spent, mine = cpu_seconds(pid) - before, _client_cpu() - mine
     per = 1000 / max(1, done.requests)
     return Round(**{**done.__dict__, "cpu_ms": spent * per, "client_ms": mine * per})
+
+
+_WRK_CPU = [0.0]  # CPU seconds of every wrk run so far (its own, from wait4)
+
+
+def _client_cpu() -> float:
+    """CPU time of the load generator so far: this process's, and its wrk runs'."""
+    return time.process_time() + _WRK_CPU[0]
+
+
+# wrk (C, one thread, event loop) makes the load for a few ms of CPU a thousand requests, where
+# the asyncio clients below spend a core of this 2-core machine on it: their latencies are
+# mostly their own queueing. Each wrk run lasts `WRK_SLICE_S`; runs repeat until done.
+WRK = shutil.which("wrk")
+WRK_SLICE_S = 1
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def load_wrk(url: str, clients: int, until: Any, minimum: int) -> Round:
+    """`wrk` runs of `WRK_SLICE_S` with `clients` connections until `until()` is true and
+    `minimum` requests are done; p50 is the median of the runs' own, p99 the worst run's."""
+    assert WRK is not None
+    slices: list[dict[str, float]] = []
+    while sum(s["requests"] for s in slices) < minimum or not until():
+        run = subprocess.Popen(
+            [WRK, "-t1", f"-c{clients}", f"-d{WRK_SLICE_S}s", "--latency", url],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert run.stdout is not None
+        out = run.stdout.read()
+        _, status, usage = os.wait4(run.pid, 0)  # reaped here, with its own CPU time
+        run.returncode = os.waitstatus_to_exitcode(status)
+        if run.returncode != 0:
+            raise SystemExit(f"wrk failed (exit {run.returncode}): {out}")
+        _WRK_CPU[0] += usage.ru_utime + usage.ru_stime
+        slices.append(_wrk_figures(out))
+    return Round(
+        int(sum(s["requests"] for s in slices)),
+        int(sum(s["errors"] for s in slices)),
+        sum(s["seconds"] for s in slices),
+        statistics.median(s["p50"] for s in slices),
+        max(s["p99"] for s in slices),
+    )
+
+
+def _wrk_figures(out: str) -> dict[str, float]:
+    """Requests, errors (non-2xx/3xx, socket errors), seconds, p50 and p99 ms of a wrk run."""
+
+    def ms(label: str) -> float:
+        found = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)$", out, re.M)
+        assert found, out
+        return float(found.group(1)) * _WRK_UNITS[found.group(2)]
+
+    done = re.search(r"(\d+) requests in ([\d.]+)(ms|s),", out)
+    assert done, out
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = (int(bad.group(1)) if bad else 0) + (
+        sum(int(n) for n in sockets.groups()) if sockets else 0
+    )
+    seconds = float(done.group(2)) * (0.001 if done.group(3) == "ms" else 1.0)
+    return {
+        "requests": float(done.group(1)),
+        "errors": float(errors),
+        "seconds": seconds,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -291,8 +370,14 @@ def main() -> None:
                         if code != 0:
                             raise SystemExit(f"the check during the load failed (exit {code})")
 
+    generator = (
+        f"wrk ({WRK_SLICE_S} s runs; p99: the worst run's)"
+        if WRK
+        else "asyncio httpx clients in this process (apt-get install wrk for a lighter one)"
+    )
+    print(f"\nload generator: {generator}")
     print(
-        f"\n{args.clients} clients, {args.rounds} rounds each; medians over the rounds "
+        f"{args.clients} clients, {args.rounds} rounds each; medians over the rounds "
         f"(a poll cycle writing {args.trials} new versions took {statistics.median(cycle_s):.1f} s)"
     )
     print(
