@@ -118,11 +118,16 @@ class _Ledger:
         self._add(Outcome(nct_id, "unchanged"))
         self._maybe_flush()
 
-    def passed_over(self, nct_id: str) -> None:
+    def passed_over(self, nct_ids: Sequence[str]) -> None:
         """Like `skipped`, but written by `settle` once the cycle is over: one meta row when the
-        cycle covered every watched trial (`Store.mark_quiet`)."""
-        self._passed.append(nct_id)
-        self._add(Outcome(nct_id, "unchanged"))
+        cycle covered every watched trial (`Store.mark_quiet`). Taken together (a quiet cycle
+        passes over 100,000 trials), and told to the progress once."""
+        if not nct_ids:
+            return
+        self._passed += nct_ids
+        self.outcomes += [Outcome(nct_id, "unchanged") for nct_id in nct_ids]
+        if self.progress is not None:
+            self.progress(len(self.outcomes), self.total)
 
     def settle(self, *, quiet: bool) -> None:
         """Write what is pending; `quiet`: the trials passed over were every watched trial
@@ -257,18 +262,19 @@ def run_cycle(
 
     total = len(trials) + len(passed)
     ledger = _Ledger(store, release, now, tell_gone, total=total, progress=progress)
-    for nct_id in passed:
-        ledger.passed_over(nct_id)  # same data release: nothing can have changed
+    ledger.passed_over(passed)  # same data release: nothing can have changed
 
     full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
     light: list[str] = []
+    same_release: list[str] = []
     for t in trials:
         if _needs_full(t) or t.nct_id in refresh:
             continue
         if _needs_light(t, release, now, full_check_every):
             light.append(t.nct_id)
         else:
-            ledger.passed_over(t.nct_id)  # same data release: nothing can have changed
+            same_release.append(t.nct_id)
+    ledger.passed_over(same_release)  # same data release: nothing can have changed
 
     for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
         seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
