@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow  # the daemon runs as a subprocess and is signalle
 ROOT = Path(__file__).parent.parent
 STARTED = demo_versions("NCT06911827")  # NOT_YET_RECRUITING -> RECRUITING, first site
 STOPPED = demo_versions("NCT05935098")  # ACTIVE_NOT_RECRUITING -> TERMINATED
-WAIT_S = 10.0
+WAIT_S = 30.0  # the longest an awaited event may take (a cycle beside 3 commands on a busy CI)
 
 
 class NotifySocket:
