@@ -46,7 +46,7 @@ def check(app: App, nct_ids: tuple[str, ...], verbose: bool, as_json: bool) -> N
                     f"not watched: {', '.join(unknown)}; add with `trialwatch watch add "
                     f"{' '.join(unknown)}`"
                 )
-        elif not store.watch_summary(settings.schedule.failing_after)[0] and not store.searches():
+        elif not store.watched_count() and not store.searches():
             raise InputError(
                 "no trials watched and no search saved; add one with `trialwatch watch add "
                 "NCT…` or `trialwatch search add NAME --condition …`"

@@ -241,12 +241,16 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
     def watch_summary(self, failing_after: int) -> tuple[int, list[TrialRow]]:
         """How many trials are watched, and those whose last `failing_after` checks all failed:
         what `status` and the daemon's tick show, read without loading every trial."""
-        count = self.db.execute("SELECT COUNT(*) FROM trials WHERE watched = 1").fetchone()[0]
+        count = self.watched_count()
         failing = self._trial_rows(
             "WHERE t.watched = 1 AND t.consecutive_failures >= ? ORDER BY t.nct_id",
             [failing_after],
         )
-        return int(count), list(failing)
+        return count, list(failing)
+
+    def watched_count(self) -> int:
+        """How many trials are watched (one indexed count, not a read of every row)."""
+        return int(self.db.execute("SELECT COUNT(*) FROM trials WHERE watched = 1").fetchone()[0])
 
     # -- outcomes of a check ------------------------------------------------------------------
 
