@@ -174,22 +174,16 @@ def cpu_seconds(pid: int) -> float:
 def measured(pid: int, url: str, clients: int, until: Any, minimum: int) -> Round:
     """One round of load (`wrk` when installed, else `load`), with the server's CPU time and
     the load generator's per request."""
-    before, mine = cpu_seconds(pid), _client_cpu()
+    before = cpu_seconds(pid)
     if WRK:
-        done = load_wrk(url, clients, until, minimum)
+        done, client_s = load_wrk(url, clients, until, minimum)
     else:
+        mine = time.process_time()
         done = asyncio.run(load(url, clients, until, minimum))
-    spent, mine = cpu_seconds(pid) - before, _client_cpu() - mine
+        client_s = time.process_time() - mine
+    spent = cpu_seconds(pid) - before
     per = 1000 / max(1, done.requests)
-    return Round(**{**done.__dict__, "cpu_ms": spent * per, "client_ms": mine * per})
-
-
-_WRK_CPU = [0.0]  # CPU seconds of every wrk run so far (its own, from wait4)
-
-
-def _client_cpu() -> float:
-    """CPU time of the load generator so far: this process's, and its wrk runs'."""
-    return time.process_time() + _WRK_CPU[0]
+    return Round(**{**done.__dict__, "cpu_ms": spent * per, "client_ms": client_s * per})
 
 
 # wrk (C, one thread, event loop) makes the load for a few ms of CPU a thousand requests, where
@@ -200,10 +194,12 @@ WRK_SLICE_S = 1
 _WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def load_wrk(url: str, clients: int, until: Any, minimum: int) -> Round:
+def load_wrk(url: str, clients: int, until: Any, minimum: int) -> tuple[Round, float]:
     """`wrk` runs of `WRK_SLICE_S` with `clients` connections until `until()` is true and
-    `minimum` requests are done; p50 is the median of the runs' own, p99 the worst run's."""
+    `minimum` requests are done; p50 is the median of the runs' own, p99 the worst run's. With
+    the CPU seconds wrk spent (its own, from wait4)."""
     assert WRK is not None
+    cpu_s = 0.0
     slices: list[dict[str, float]] = []
     while sum(s["requests"] for s in slices) < minimum or not until():
         run = subprocess.Popen(
@@ -217,15 +213,16 @@ def load_wrk(url: str, clients: int, until: Any, minimum: int) -> Round:
         run.returncode = os.waitstatus_to_exitcode(status)
         if run.returncode != 0:
             raise SystemExit(f"wrk failed (exit {run.returncode}): {out}")
-        _WRK_CPU[0] += usage.ru_utime + usage.ru_stime
+        cpu_s += usage.ru_utime + usage.ru_stime
         slices.append(_wrk_figures(out))
-    return Round(
+    found = Round(
         int(sum(s["requests"] for s in slices)),
         int(sum(s["errors"] for s in slices)),
         sum(s["seconds"] for s in slices),
         statistics.median(s["p50"] for s in slices),
         max(s["p99"] for s in slices),
     )
+    return found, cpu_s
 
 
 def _wrk_figures(out: str) -> dict[str, float]:
