@@ -295,6 +295,15 @@ def test_hepatitis_tests_are_defined_as_the_tests_they_are(term_id: str, test: s
         ("histologically confirmed adenocarcinoma", "tissue confirmed adenocarcinoma"),
         ("an adequate tumor sample", "a good enough tumor sample"),
         ("with a maximum of 3 prior regimens", "with up to 3 past plans"),
+        ("toxicity potentially related to the agent", "side effect possibly linked to the drug"),
+        ("no ongoing requirement for corticosteroids", "no ongoing need for steroids"),
+        ("4 weeks after the completion of platinum", "4 weeks after the end of platinum"),
+        ("documented after completion of radiotherapy", "recorded after the end of radiation"),
+        ("Completion of a SARS-CoV-2 vaccination", "Completion of a SARS-CoV-2 vaccination"),
+        ("has progressed following at least one", "has worsened after at least one"),
+        ("progression while on or following", "worsening while on or after"),
+        ("must remain abstinent", "must stay abstinent"),
+        ("3 times the upper limit of normal", "3 times the top normal level"),
     ],
 )
 def test_plain_words_fit_where_the_trial_words_stood(written: str, read: str) -> None:
