@@ -303,6 +303,11 @@ def test_hepatitis_tests_are_defined_as_the_tests_they_are(term_id: str, test: s
         ("has progressed following at least one", "has worsened after at least one"),
         ("progression while on or following", "worsening while on or after"),
         ("must remain abstinent", "must stay abstinent"),
+        ("wounds must be completely healed", "wounds must be fully healed"),
+        ("3 weeks should have elapsed since", "3 weeks should have passed since"),
+        ("a pregnancy test must be performed", "a pregnancy test must be done"),
+        ("Provision of allowed tumor tissue", "Giving allowed tumor tissue"),
+        ("has voluntarily agreed", "has freely agreed"),
         ("3 times the upper limit of normal", "3 times the top normal level"),
     ],
 )
