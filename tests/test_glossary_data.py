@@ -308,6 +308,14 @@ def test_hepatitis_tests_are_defined_as_the_tests_they_are(term_id: str, test: s
         ("a pregnancy test must be performed", "a pregnancy test must be done"),
         ("Provision of allowed tumor tissue", "Giving allowed tumor tissue"),
         ("has voluntarily agreed", "has freely agreed"),
+        ("Pregnant or lactating women.", "Women who are pregnant or making breast milk."),
+        ("lactating patients must agree", "people making breast milk must agree"),
+        ("Subjects who are lactating", "People who are making breast milk"),
+        (
+            "infection due to Mycobacterium tuberculosis",
+            "infection due to Mycobacterium tuberculosis",
+        ),
+        ("active tuberculosis", "active TB"),
         ("3 times the upper limit of normal", "3 times the top normal level"),
     ],
 )
