@@ -102,6 +102,18 @@ def test_units_of_every_recorded_item_are_the_item_again(plain_corpus: list[Plai
                 " before joining the study.",
             ),
         ),
+        (  # NCT06346197 (as the patient reads it): "or 3 months" starts a phrase of its own
+            "Males must agree to use highly effective birth control measures throughout the study"
+            " starting with the screening visit through 6 months after the end of the treatment"
+            " with oxaliplatine or 3 months after the last dose for other study treatments is had.",
+            (
+                "Males must agree to use highly effective birth control measures throughout the"
+                " study starting",
+                "with the screening visit through 6 months after the end of the treatment with"
+                " oxaliplatine",
+                "or 3 months after the last dose for other study treatments is had.",
+            ),
+        ),
     ],
 )
 def test_a_long_unit_is_cut_into_lines_only_where_a_phrase_ends(

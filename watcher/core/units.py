@@ -164,7 +164,9 @@ def _may_cut(before: str, after: str, pairs: bool) -> bool:
     if not pairs:
         return True
     joined = re.match(r"(?:or|and) (\w+)", after)
-    if not joined or joined[1].lower() in _CLAUSE_LEAD or not last.isalnum():
+    if not joined or not last.isalnum():
+        return True
+    if joined[1].lower() in _CLAUSE_LEAD or joined[1][0].isdigit():  # "… / or 3 months after"
         return True
     lead = words[-2].lower() if len(words) >= 2 else ""
     return lead not in _MODIFIER_LEAD
