@@ -18,7 +18,10 @@ boundary is only ever placed at a space, so the units joined by spaces are the i
 - in a unit still longer than 20 words, lines are packed greedily up to 16 words, breaking
   only after a comma, before a parenthesis of four words or more and after it, or, when a
   stretch has none of those, before a joining word ("or", "and", "who", "which", "unless",
-  "excluding"…). The words and their order stay; a long sentence reads as short lines.
+  "excluding"…). A line never ends on a word that leads into the next ("in / which", "such /
+  as", "the"), nor splits "X or Y" where X is one word that may modify the noun after Y
+  ("with actual / or possible … activity"). The words and their order stay; a long sentence
+  reads as short lines.
 """
 
 from __future__ import annotations
@@ -44,6 +47,33 @@ _BEFORE_JOINING_WORD = re.compile(
     r" (?=(?:or|and|but|who|which|that|if|unless|except|excluding|including|when|where|while"
     r"|because|after|within|during|with|without|as)\b)"
     r"(?!(?:or|and) (?:lower|higher|older|younger|more|less|greater|fewer|above|below)\b)"
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# A line never ends on a word that needs the next one: a preposition ("circumstances in / which"),
+# an article, a conjunction, the "such" of "such as" or the "long" of "as long as".
+_LEADING_WORDS = _words(
+    "a an the of in on at by for to from into onto upon with without within per via than as"
+    " or and but nor not no any such long whom whose"
+)
+# Before "or"/"and", a first member of one word after one of these may be a modifier shared
+# with the next member ("with actual or possible direct antiviral activity", "at a stable or
+# decreasing dose"), or a noun paired with the next ("the brain or spinal cord"): not cut there
+# unless the line would stay over `_LONG_UNIT_WORDS` words without that cut...
+_MODIFIER_LEAD = _words(
+    "a an the of in on at by for to from into with without within per via as including"
+    " excluding except any no some other its their his her this these those"
+)
+# ... nor when the second member starts a phrase or clause of its own ("the drug / and had
+# their last dose", "the study / or need medical treatment"): then the first was no modifier.
+_CLAUSE_LEAD = _LEADING_WORDS | _words(
+    "is are was were be been has have had must may might can could will would should shall"
+    " do does did there it they he she we you who which that if when where while"
+    " need needs get gets use uses take takes give gives agree agrees sign signs"
 )
 _MEMBER_WORDS_MAX = 5
 _LIST_MEMBERS_MIN = 3
@@ -104,9 +134,9 @@ def _list_members(clause: str) -> list[str]:
     return [clause]
 
 
-def _pieces(unit: str, breaks: re.Pattern[str]) -> list[str]:
-    """`unit` cut at every match of `breaks` outside parentheses (cuts are at spaces); a unit
-    that is one parenthesis is cut inside it."""
+def _pieces(unit: str, breaks: re.Pattern[str], pairs: bool = True) -> list[str]:
+    """`unit` cut at every match of `breaks` outside parentheses (cuts are at spaces) where
+    `_may_cut` allows it; a unit that is one parenthesis is cut inside it."""
     depth = _depths(unit)
     outer = 1 if unit.startswith("(") and _ends_its_parenthesis(unit) else 0
     out: list[str] = []
@@ -114,10 +144,32 @@ def _pieces(unit: str, breaks: re.Pattern[str]) -> list[str]:
     for match in breaks.finditer(unit):
         if depth[match.start()] > outer or match.start() <= start:
             continue
+        if not _may_cut(unit[: match.start()], unit[match.end() :], pairs):
+            continue
         out.append(unit[start : match.start()].strip())
         start = match.end()
     out.append(unit[start:].strip())
     return [piece for piece in out if piece]
+
+
+def _may_cut(before: str, after: str, pairs: bool) -> bool:
+    """Whether a line may end after `before` and the next begin with `after`: never after a
+    word that leads into the next one or is cut at a hyphen ("radio- / or chemoradiotherapy");
+    with `pairs`, not inside "X or Y" when X is one word after an article or a preposition
+    (a modifier or a noun that Y shares), unless Y starts a clause or phrase of its own."""
+    words = before.split()
+    last = words[-1].lower() if words else ""
+    if last in _LEADING_WORDS or last.endswith("-"):
+        return False
+    if not pairs:
+        return True
+    joined = re.match(r"(?:or|and) (\w+)", after)
+    if not joined or not last.isalnum():
+        return True
+    if joined[1].lower() in _CLAUSE_LEAD or joined[1][0].isdigit():  # "… / or 3 months after"
+        return True
+    lead = words[-2].lower() if len(words) >= 2 else ""
+    return lead not in _MODIFIER_LEAD
 
 
 def _ends_its_parenthesis(unit: str) -> bool:
@@ -164,18 +216,32 @@ def _packed(pieces: list[str]) -> list[str]:
     return lines
 
 
-def _short_lines(unit: str) -> list[str]:
-    if len(unit.split()) <= _LONG_UNIT_WORDS:
-        return [unit]
-    pieces = [
+def _line_pieces(unit: str, pairs: bool) -> list[str]:
+    return [
         part
         for aside in _parenthesised(unit)
-        for comma in _pieces(aside, _AFTER_COMMA)
+        for comma in _pieces(aside, _AFTER_COMMA, pairs)
         for part in (
-            _pieces(comma, _BEFORE_JOINING_WORD) if len(comma.split()) > _LINE_WORDS else [comma]
+            _pieces(comma, _BEFORE_JOINING_WORD, pairs)
+            if len(comma.split()) > _LINE_WORDS
+            else [comma]
         )
     ]
-    return _packed(pieces)
+
+
+def _short_lines(unit: str) -> list[str]:
+    """A long unit as lines; a line still long without the "X / or Y" cuts takes them."""
+    if len(unit.split()) <= _LONG_UNIT_WORDS:
+        return [unit]
+    return [
+        short
+        for line in _packed(_line_pieces(unit, pairs=True))
+        for short in (
+            _packed(_line_pieces(line, pairs=False))
+            if len(line.split()) > _LONG_UNIT_WORDS
+            else [line]
+        )
+    ]
 
 
 def split_units(text: str) -> tuple[str, ...]:
