@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from email import policy
 from pathlib import Path
 
 import pytest
 from conftest import MailSink
 
 from watcher.config import load_settings
-from watcher.core.message import Outgoing, build_email, unsubscribe_targets, wire_bytes
+from watcher.core import message
+from watcher.core.message import (
+    Attachment,
+    Outgoing,
+    build_email,
+    unsubscribe_targets,
+    wire_bytes,
+)
 from watcher.delivery.outbox import deliver_due
 from watcher.store.database import Store
 
@@ -105,3 +114,53 @@ def test_a_subscriber_stored_before_the_checks_never_breaks_building(to: str, he
         sender=SENDER, to=to, subject="s", text="t\n", html="<p>h</p>\n", key="k", date=T0
     )
     assert header in header_block(wire_bytes(msg))
+
+
+def stock_bytes(monkeypatch: pytest.MonkeyPatch, build: Callable[[], bytes]) -> bytes:
+    """What `build` gives when the email package makes every header afresh, as it does alone
+    (its own header factory: a new class and a new parse per header, folded each time)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(message, "_BUILD", policy.default)
+        patched.setattr(message, "_WIRE", policy.SMTP.clone(refold_source="none"))
+        return build()
+
+
+VARIED = [
+    ("pat@example.org", "NCT07310784 is now recruiting", "text\n", ()),
+    ("zoë@exämple.org", "Ein Studientitel — über 78 Zeichen " * 3, "ü\n" * 40, ()),
+    (
+        "a" * 60 + "@example.org",
+        HOSTILE,
+        "x" * 200 + "\n",
+        (Attachment("c.csv", "text/csv", b"a,b\r\n"),),
+    ),
+]
+
+
+@pytest.mark.parametrize(("to", "subject", "text", "attachments"), VARIED)
+def test_remembered_headers_give_the_bytes_the_email_package_gives_alone(
+    monkeypatch: pytest.MonkeyPatch,
+    to: str,
+    subject: str,
+    text: str,
+    attachments: tuple[Attachment, ...],
+) -> None:
+    """Headers are parsed once and folded once for many messages (`message._Headers`): every
+    message is still the bytes the stock email package writes, the first time and after."""
+
+    def build() -> bytes:
+        msg = build_email(
+            sender=SENDER,
+            to=to,
+            subject=subject,
+            text=text,
+            html=f"<p>{text}</p>\n",
+            key=f"NCT07310784/v2/{to}",
+            date=T0,
+            unsubscribe=unsubscribe_targets(TOKEN, "https://trials.example.org", SENDER),
+            attachments=attachments,
+        )
+        return wire_bytes(msg)
+
+    expected = stock_bytes(monkeypatch, build)
+    assert [build() for _ in VARIED] == [expected] * len(VARIED)

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from urllib.parse import quote
 
@@ -113,6 +114,64 @@ def _to_header(to: str) -> Address | str:
         return "undisclosed-recipients:;"
 
 
+class _Folded:
+    """A header that remembers how it was folded for the wire (`wire_bytes`): the same header
+    object serves many messages (`_Headers`), and folding it again would give the same lines.
+    Other policies (a caller's own clone) fold afresh, so nothing piles up per header."""
+
+    def fold(self, *, policy: Policy) -> str:
+        if policy is not _WIRE:
+            return super().fold(policy=policy)  # type: ignore[misc,no-any-return]
+        folded: str | None = self.__dict__.get("_wire")
+        if folded is None:
+            folded = self.__dict__["_wire"] = super().fold(policy=policy)  # type: ignore[misc]
+        return folded
+
+
+class _Headers(HeaderRegistry):
+    """The email package's header factory, remembering what it made.
+
+    The stock factory makes a new class for every header it parses (`type()` on each call) and
+    parses every value afresh: most of the cost of building a message, paid again for the same
+    From:, Date: and Content-Type: in every email of a release, and the classes it drops are
+    garbage the collector must sweep. A parsed header is immutable (the message replaces it,
+    never changes it), so one made for a (name, value) serves every message that sets it, and
+    is folded once per policy (`_Folded`). Kept to `_REMEMBERED` values: what varies per
+    reader (Message-ID, boundaries) would otherwise pile up over a large release.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._made: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            kind = self.registry.get(key, self.default_class)
+            made = type(f"_{kind.__name__}", (_Folded, kind, self.base_class), {})
+            self._classes[key] = made
+        return made
+
+    def __call__(self, name: str, value: object) -> BaseHeader:
+        if not isinstance(value, str):  # an Address: parsed each time, as the package does
+            return self[name](name, value)
+        key = (name, str(value))
+        made = self._made.get(key)
+        if made is None:
+            if len(self._made) >= _REMEMBERED:
+                self._made.clear()
+            made = self._made[key] = self[name](name, value)
+        return made
+
+
+_REMEMBERED = 4096
+_HEADERS = _Headers()
+# The default policy, with the remembering factory (`_Headers`): what a message is built with.
+_BUILD = policy.default.clone(header_factory=_HEADERS)
+
+
 def build_email(
     *,
     sender: str,
@@ -133,7 +192,7 @@ def build_email(
     header when an https URL is among them (RFC 8058 forbids it beside a mailto: alone); admin
     alerts have none. Every header value is made one line first (`single_line`).
     """
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_BUILD)
     msg["From"] = single_line(sender)
     msg["To"] = _to_header(to)
     msg["Subject"] = single_line(subject)
@@ -169,7 +228,7 @@ def build_email(
 # SMTP's policy, except that a header set raw (List-Unsubscribe, already folded at its commas)
 # is written as it is instead of being refolded into encoded words when a line is long; lines
 # stay far below RFC 5322's hard limit of 998 characters.
-_WIRE = policy.SMTP.clone(refold_source="none")
+_WIRE = policy.SMTP.clone(refold_source="none", header_factory=_HEADERS)
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:

@@ -616,7 +616,8 @@ def plan_notices(
 
     @cache
     def about(audience: str, near: Near | None) -> TrialSummary:
-        return worded(audience).placed(trial, near)
+        # `trial_summary` has placed the sites for no place already: most readers name none.
+        return worded(audience) if near is None else worded(audience).placed(trial, near)
 
     def letter(subscription: Subscription, chosen: Sequence[Change]) -> Merge | None:
         summary = change_summary(subscription, chosen, glossary)
