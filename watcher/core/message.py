@@ -23,6 +23,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from watcher.core.addresses import validate_email
+from watcher.core.mimetext import text_part
 
 CHANNELS = ("email", "webhook", "apprise")
 
@@ -225,11 +226,9 @@ def build_email(
     # text part's headers into a part of its own and rewrite the Content-Type header three
     # times, a third of what building costs. The HTML part keeps the MIME-Version header of its
     # own that `add_alternative` gives it; the text part, moved out of the message, had none.
-    plain = EmailMessage(policy=_BUILD)
-    plain.set_content(text)
+    plain = text_part(text, "plain", _BUILD)
     del plain["MIME-Version"]
-    rich = EmailMessage(policy=_BUILD)
-    rich.set_content(html, subtype="html")
+    rich = text_part(html, "html", _BUILD)
     msg["MIME-Version"] = "1.0"
     msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
     msg.attach(plain)
