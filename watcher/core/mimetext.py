@@ -22,7 +22,8 @@ _QUOTED = re.compile(r"[^\t\n\r -<>-~]+")
 
 
 def _quote(found: re.Match[str]) -> str:
-    return "".join(f"={ord(c):02X}" for c in found.group())
+    """A run of such characters (each one byte: the text is UTF-8 read as Latin-1) as "=XX"s."""
+    return "=" + found.group().encode("latin-1").hex("=").upper()
 
 
 def body_encode(body: str, maxlinelen: int) -> str:
