@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from email.message import EmailMessage
 from email.policy import Policy
+from functools import lru_cache
 
 # What quoted-printable writes as "=XX" in a body (`quoprimime`'s body map): control
 # characters but tab, CR and LF; "="; and every byte above "~" (UTF-8 read as Latin-1).
@@ -28,40 +29,48 @@ def _quote(found: re.Match[str]) -> str:
 
 def body_encode(body: str, maxlinelen: int) -> str:
     """`quoprimime.body_encode(body, maxlinelen)`, the same string: the characters quoted by a
-    regular expression rather than a translation table, the lines broken by its rule."""
+    regular expression rather than a translation table, each line broken by its rule."""
     if not body:
         return body
     body = _QUOTED.sub(_quote, body)
-    encoded: list[str] = []
-    for line in body.splitlines():
-        start = 0
-        laststart = len(line) - 1 - maxlinelen
-        while start <= laststart:  # pieces of at most maxlinelen - 1, never inside an "=XX"
-            stop = start + maxlinelen - 1
-            if line[stop - 2] == "=":
-                encoded.append(line[start : stop - 1])
-                start = stop - 2
-            elif line[stop - 1] == "=":
-                encoded.append(line[start:stop])
-                start = stop - 1
-            else:
-                encoded.append(line[start:stop] + "=")
-                start = stop
-        if line and line[-1] in " \t":  # whitespace ending a line is quoted, room permitting
-            room = start - laststart
-            quoted = f"={ord(line[-1]):02X}"
-            if room >= 3:
-                end = quoted
-            elif room == 2:
-                end = line[-1] + "=\n"
-            else:
-                end = "=\n" + quoted
-            encoded.append(line[start:-1] + end)
-        else:
-            encoded.append(line[start:])
+    encoded = [_broken(line, maxlinelen) for line in body.splitlines()]
     if body[-1] in "\r\n":
         encoded.append("")
     return "\n".join(encoded)
+
+
+@lru_cache(maxsize=8192)
+def _broken(line: str, maxlinelen: int) -> str:
+    """One quoted line in pieces of at most `maxlinelen`, each but the last ending in a soft
+    break ("="), never inside an "=XX"; whitespace ending the line quoted, room permitting.
+    Remembered: the layout's lines and a letter's are the same in every copy built."""
+    pieces = []
+    start = 0
+    laststart = len(line) - 1 - maxlinelen
+    while start <= laststart:
+        stop = start + maxlinelen - 1
+        if line[stop - 2] == "=":
+            pieces.append(line[start : stop - 1])
+            start = stop - 2
+        elif line[stop - 1] == "=":
+            pieces.append(line[start:stop])
+            start = stop - 1
+        else:
+            pieces.append(line[start:stop] + "=")
+            start = stop
+    if line and line[-1] in " \t":
+        room = start - laststart
+        quoted = f"={ord(line[-1]):02X}"
+        if room >= 3:
+            end = quoted
+        elif room == 2:
+            end = line[-1] + "=\n"
+        else:
+            end = "=\n" + quoted
+        pieces.append(line[start:-1] + end)
+    else:
+        pieces.append(line[start:])
+    return "\n".join(pieces)
 
 
 def _quoted_printable(text: str, policy: Policy) -> str | None:
