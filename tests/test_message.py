@@ -122,23 +122,28 @@ def test_a_subscriber_stored_before_the_checks_never_breaks_building(to: str, he
 
 
 def stock_bytes(
-    to: str, subject: str, text: str, key: str, attachments: tuple[Attachment, ...]
+    to: str,
+    subject: str,
+    text: str,
+    key: str,
+    attachments: tuple[Attachment, ...],
+    sender: str = SENDER,
 ) -> bytes:
     """The message as the email package writes it alone, the way `build_email` did before it
     made headers once for many messages and the MIME tree directly: the package's own header
     factory (a class and a parse per header), `set_content` then `add_alternative`, boundaries
     set last."""
     msg = EmailMessage(policy=policy.default)
-    msg["From"] = SENDER
+    msg["From"] = sender
     try:
         msg["To"] = Address(addr_spec=validate_email(to))
     except ValueError:  # no ASCII form: the envelope alone carries it
         msg["To"] = "undisclosed-recipients:;"
     msg["Subject"] = single_line(subject)
     msg["Date"] = format_datetime(T0)
-    msg["Message-ID"] = message_id(key, SENDER)
+    msg["Message-ID"] = message_id(key, sender)
     msg["Auto-Submitted"] = "auto-generated"
-    targets = unsubscribe_targets(TOKEN, "https://trials.example.org", SENDER)
+    targets = unsubscribe_targets(TOKEN, "https://trials.example.org", sender)
     msg.set_raw("List-Unsubscribe", ",\n ".join(f"<{target}>" for target in targets))
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg.set_content(text)
@@ -194,3 +199,32 @@ def test_a_message_is_the_bytes_the_email_package_writes_alone(
 
     expected = stock_bytes(to, subject, text, key, attachments)
     assert [build() for _ in VARIED] == [expected] * len(VARIED)
+
+
+# Where the To: and Message-ID: lines stop fitting in 78 characters (written as they are, set
+# raw) and start being the package's to fold: addresses of 72 to 75 characters, a long one,
+# and sender domains of 20 to 22 characters and a long one.
+EDGES = [
+    *(("x" * n + "@example.org", "alerts@example.org") for n in (60, 61, 62, 63, 120)),
+    *(("pat@example.org", f"alerts@{'d' * n}.org") for n in (16, 17, 18, 60)),
+]
+
+
+@pytest.mark.parametrize(("to", "address"), EDGES)
+def test_a_header_of_a_readers_own_is_written_as_the_package_folds_it(
+    to: str, address: str
+) -> None:
+    """To:, Message-ID: and Content-Type: are set raw when the package would write them as
+    they are (`message._set_plain`): on either side of where a line fits, the same bytes."""
+    sender, key = f"trialwatch <{address}>", f"NCT07310784/v2/{to}"
+    msg = build_email(
+        sender=sender,
+        to=to,
+        subject="s",
+        text="t\n",
+        html="<p>t\n</p>\n",  # as `stock_bytes` makes it
+        key=key,
+        date=T0,
+        unsubscribe=unsubscribe_targets(TOKEN, "https://trials.example.org", sender),
+    )
+    assert wire_bytes(msg) == stock_bytes(to, "s", "t\n", key, (), sender)

@@ -10,6 +10,7 @@ mail systems can fold the copies.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -185,6 +186,30 @@ _HEADERS = _Headers()
 _BUILD = policy.default.clone(header_factory=_HEADERS)
 
 
+# A header value the package writes as it is, on the header's line, when that line fits.
+_PLAIN = re.compile(r"<?[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+>?")
+
+
+def _set_plain(msg: EmailMessage, name: str, value: Address | str) -> None:
+    """`msg[name] = value`, set raw when the package would write it unchanged: an address or
+    a Message-ID of plain characters, on one line that fits.
+
+    What every reader of a release has of their own (To:, Message-ID:, and the boundary in
+    Content-Type:) is a header the package parses and folds afresh each time, a third of what
+    building costs; the line it writes for such a value is the value itself, which `_written`
+    then writes as it is (`tests/test_message.py` compares them).
+    """
+    plain = value if isinstance(value, str) else value.addr_spec
+    if (
+        str(value) == plain
+        and _PLAIN.fullmatch(plain)
+        and len(name) + 2 + len(plain) <= _BUILD.max_line_length  # type: ignore[operator]
+    ):
+        msg.set_raw(name, plain)
+    else:
+        msg[name] = value
+
+
 def build_email(
     *,
     sender: str,
@@ -207,10 +232,10 @@ def build_email(
     """
     msg = EmailMessage(policy=_BUILD)
     msg["From"] = single_line(sender)
-    msg["To"] = _to_header(to)
+    _set_plain(msg, "To", _to_header(to))
     msg["Subject"] = single_line(subject)
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id(key, sender)
+    _set_plain(msg, "Message-ID", message_id(key, sender))
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
     if unsubscribe:
         # Set raw, folded only between targets: the email package would otherwise fold a long
@@ -232,7 +257,8 @@ def build_email(
     del plain["MIME-Version"]
     rich = text_part(html, "html", _BUILD)
     msg["MIME-Version"] = "1.0"
-    msg["Content-Type"] = f'multipart/alternative; boundary="{boundary}"'
+    # As the package folds it (the line would be 85 characters), set raw: see `_set_plain`.
+    msg.set_raw("Content-Type", f'multipart/alternative;\n boundary="{boundary}"')
     msg.attach(plain)
     msg.attach(rich)
     for attachment in attachments:
@@ -262,6 +288,9 @@ def wire_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=_WIRE)
 
 
+_RAW_ALTERNATIVE = re.compile(r'multipart/alternative;\n boundary="([=_A-Za-z0-9]+)"')
+
+
 def _written(msg: Message, out: list[bytes]) -> bool:
     """Append `msg` to `out` as `msg.as_bytes(policy=_WIRE)` writes it, when it is what
     `build_email` makes (multiparts of parts with text payloads, no preamble or epilogue);
@@ -276,10 +305,16 @@ def _written(msg: Message, out: list[bytes]) -> bool:
     if msg.preamble is not None or msg.epilogue is not None:
         return False
     payload = msg._payload  # type: ignore[attr-defined]  # as written: get_payload() may decode
-    main = msg.get_content_maintype()
+    raw = _RAW_ALTERNATIVE.fullmatch(
+        next((v for k, v in msg.raw_items() if k == "Content-Type"), "")
+    )
+    if raw is not None:  # `build_email`'s, set raw: what parsing it would find, unparsed
+        main, sub, boundary = "multipart", "alternative", raw.group(1)
+    else:
+        main, sub = msg.get_content_maintype(), msg.get_content_subtype()
+        boundary = msg.get_boundary() if main == "multipart" else None
     if main == "multipart":
-        boundary = msg.get_boundary()
-        if msg.get_content_subtype() == "signed" or not boundary or not isinstance(payload, list):
+        if sub == "signed" or not boundary or not isinstance(payload, list):
             return False
         out += (_WIRE.fold_binary(name, value) for name, value in msg.raw_items())
         out.append(b"\r\n--" + boundary.encode("ascii", "surrogateescape") + b"\r\n")
