@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from watcher.core.mimetext import body_encode, text_part
+from watcher.core.mimetext import encoded_line, text_part
 
 # Characters that each take a different path: plain, "=", tab and space (quoted at a line's
 # end), CR and LF, controls, Latin-1, a 3-byte and a 4-byte UTF-8 character.
@@ -41,9 +41,13 @@ def random_texts(count: int) -> list[str]:
 
 @pytest.mark.parametrize("maxlinelen", [76, 78])
 def test_quoted_printable_is_the_email_packages_string(maxlinelen: int) -> None:
-    for text in EDGES + random_texts(120):
-        body = text.encode("utf-8").decode("latin-1")
-        assert body_encode(body, maxlinelen) == quoprimime.body_encode(body, maxlinelen), text
+    """A body's lines encoded one by one and joined are what the package's encoder makes of
+    the whole body (the lines joined with "\n", as `set_content` hands them over)."""
+    for text in EDGES + random_texts(200):
+        lines = text.encode("utf-8").splitlines()
+        whole = (b"\n".join(lines) + b"\n").decode("latin-1")
+        joined = "\n".join(encoded_line(line, maxlinelen) for line in lines) + "\n"
+        assert joined == quoprimime.body_encode(whole, maxlinelen), text
 
 
 def stock_part(text: str, subtype: str) -> EmailMessage:

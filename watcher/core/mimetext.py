@@ -4,10 +4,10 @@
 part: its style attributes; a plain-text part with a long link), encodes the part as
 quoted-printable in pure Python: `quoprimime.body_encode` maps each character through
 `str.translate` with a table of strings, the slowest step of building a change email. Here the
-few characters that need quoting are found by one regular expression and the lines are broken
-by the package's own rule, copied below; every other choice (7bit, 8bit, base64) is left to the
-package. The result is the part `set_content` makes, byte for byte (`tests/test_mimetext.py`
-compares them on many texts).
+few characters that need quoting are found by one regular expression, the lines are broken by
+the package's own rule (copied below), and each line is encoded once per process; every other
+choice (7bit, 8bit, base64) is left to the package. The result is the part `set_content`
+makes, byte for byte (`tests/test_mimetext.py` compares them on many texts).
 """
 
 from __future__ import annotations
@@ -27,23 +27,10 @@ def _quote(found: re.Match[str]) -> str:
     return "=" + found.group().encode("latin-1").hex("=").upper()
 
 
-def body_encode(body: str, maxlinelen: int) -> str:
-    """`quoprimime.body_encode(body, maxlinelen)`, the same string: the characters quoted by a
-    regular expression rather than a translation table, each line broken by its rule."""
-    if not body:
-        return body
-    body = _QUOTED.sub(_quote, body)
-    encoded = [_broken(line, maxlinelen) for line in body.splitlines()]
-    if body[-1] in "\r\n":
-        encoded.append("")
-    return "\n".join(encoded)
-
-
-@lru_cache(maxsize=8192)
 def _broken(line: str, maxlinelen: int) -> str:
-    """One quoted line in pieces of at most `maxlinelen`, each but the last ending in a soft
-    break ("="), never inside an "=XX"; whitespace ending the line quoted, room permitting.
-    Remembered: the layout's lines and a letter's are the same in every copy built."""
+    """`quoprimime.body_encode`'s rule for a quoted line: in pieces of at most `maxlinelen`,
+    each but the last ending in a soft break ("="), never inside an "=XX"; whitespace ending
+    the line quoted, room permitting."""
     pieces = []
     start = 0
     laststart = len(line) - 1 - maxlinelen
@@ -73,21 +60,33 @@ def _broken(line: str, maxlinelen: int) -> str:
     return "\n".join(pieces)
 
 
+@lru_cache(maxsize=16384)
+def encoded_line(line: bytes, maxlinelen: int) -> str:
+    """One line of a body (UTF-8, no line end) in quoted-printable, as the package's
+    `quoprimime.body_encode` writes it: the characters it quotes found by a regular expression
+    rather than its translation table, the line broken by its rule (`_broken`). Remembered:
+    the layout's lines and a letter's are the same in every copy built."""
+    return _broken(_QUOTED.sub(_quote, line.decode("latin-1")), maxlinelen)
+
+
 def _quoted_printable(text: str, policy: Policy) -> str | None:
     """The part's quoted-printable body when `set_content` would choose that encoding for
     `text` (UTF-8) under `policy`, else None: the same test on the same lines as
-    `contentmanager._encode_text`."""
+    `contentmanager._encode_text`.
+
+    That test encodes the first ten lines (with the policy's line ends) and the whole body
+    apart; as quoted-printable encodes each line on its own and `quoprimime.body_encode` ends
+    every line with "\n" whatever it was, both are the lines encoded once, joined."""
     lines = text.encode("utf-8").splitlines()
     limit = policy.max_line_length
-    if limit is None or max((len(line) for line in lines), default=0) <= limit:
+    if limit is None or max(map(len, lines), default=0) <= limit:
         return None  # 7bit or 8bit
-    sniff = policy.linesep.encode("ascii").join(lines[:10]) + policy.linesep.encode("ascii")
-    sniffed = body_encode(sniff.decode("latin-1"), limit)
-    if len(sniffed) > 4 * ((len(sniff) + 2) // 3) + 1:  # len(binascii.b2a_base64(sniff))
+    encoded = [encoded_line(line, limit) for line in lines]
+    first = encoded[:10]
+    sniff = sum(map(len, lines[:10])) + len(policy.linesep) * len(first)
+    if sum(map(len, first)) + len(first) > 4 * ((sniff + 2) // 3) + 1:  # its base64 is shorter
         return None  # base64
-    if len(lines) <= 10:
-        return sniffed
-    return body_encode((b"\n".join(lines) + b"\n").decode("latin-1"), limit)
+    return "\n".join(encoded) + "\n"
 
 
 def text_part(text: str, subtype: str, policy: Policy) -> EmailMessage:
