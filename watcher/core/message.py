@@ -180,7 +180,7 @@ class _Headers(HeaderRegistry):
         return made
 
 
-_REMEMBERED = 4096
+_REMEMBERED = 1024
 _HEADERS = _Headers()
 # The default policy, with the remembering factory (`_Headers`): what a message is built with.
 _BUILD = policy.default.clone(header_factory=_HEADERS)
