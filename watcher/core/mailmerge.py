@@ -3,9 +3,9 @@
 A change email to a hundred subscribers who share an audience, a place and a choice of changes
 is a hundred copies of one message that differ only in the reader's own parts: the To:
 address, the unsubscribe and feed tokens, and what the outbox key derives (the Message-ID and
-the MIME boundaries, `watcher.core.message.build_email`). Building each copy with the `email`
-package costs milliseconds (headers are parsed, bodies encoded); filling a copy in costs
-microseconds.
+the MIME boundaries, `watcher.core.message.build_email`). Building each copy costs most of a
+millisecond (the templates rendered, headers parsed and folded, bodies encoded); filling a copy
+in costs microseconds.
 
 Filling in is only done where it is provably what building would give. A `Merge` builds two
 prototypes for sentinel readers, whose tokens are as long as the real ones and differ from

@@ -10,17 +10,21 @@ mail systems can fold the copies.
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.message import EmailMessage, Message
+from email.policy import Policy
 from email.utils import format_datetime, parseaddr
+from functools import lru_cache
 from urllib.parse import quote
 
 from watcher.core.addresses import validate_email
+from watcher.core.mimetext import text_part
 
 CHANNELS = ("email", "webhook", "apprise")
 
@@ -61,9 +65,16 @@ class Attachment:
     data: bytes
 
 
+@lru_cache(maxsize=64)
+def _address_of(sender: str) -> str:
+    """The address in a From: value ("trialwatch <alerts@…>"), parsed once per sender: every
+    message of a release asks twice (its Message-ID, its mailto: way out)."""
+    return parseaddr(sender)[1]
+
+
 def message_id(key: str, sender: str) -> str:
     """A Message-ID derived from the outbox key: the same message always has the same ID."""
-    domain = parseaddr(sender)[1].rpartition("@")[2] or "trialwatch.invalid"
+    domain = _address_of(sender).rpartition("@")[2] or "trialwatch.invalid"
     return f"<{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}.trialwatch@{domain}>"
 
 
@@ -75,7 +86,7 @@ def unsubscribe_targets(
     A saved search's email (`search_id`) has its own https URL, which ends that search only
     (RFC 8058: the one POST to it must do what the link says); the mailto: asks to stop all.
     """
-    address = parseaddr(sender)[1]
+    address = _address_of(sender)
     mailto = f"mailto:{address}?subject={quote('unsubscribe ' + token)}"
     if web_base_url:
         url = f"{web_base_url}/unsubscribe/{quote(token, safe='')}"
@@ -96,6 +107,8 @@ def single_line(value: str) -> str:
     Header values come from registry text (a trial title) and settings; a CR or LF in one would
     make the email package raise, and anything it let through could start a header of its own.
     """
+    if value.isprintable():  # none of those (each is unprintable): the usual case, a C scan
+        return value
     return "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in value)
 
 
@@ -111,6 +124,90 @@ def _to_header(to: str) -> Address | str:
         return Address(addr_spec=validate_email(to))
     except ValueError:
         return "undisclosed-recipients:;"
+
+
+class _Folded:
+    """A header that remembers how it was folded for the wire (`wire_bytes`): the same header
+    object serves many messages (`_Headers`), and folding it again would give the same lines.
+    The generator hands each MIME part a copy of the policy (`clone(linesep=...)`), so the
+    wire's is known by its settings; other policies fold afresh, nothing piles up per header.
+    """
+
+    def fold(self, *, policy: Policy) -> str:
+        if policy is not _WIRE and policy.__dict__ != _WIRE.__dict__:
+            return super().fold(policy=policy)  # type: ignore[misc,no-any-return]
+        folded: str | None = self.__dict__.get("_wire")
+        if folded is None:
+            folded = self.__dict__["_wire"] = super().fold(policy=policy)  # type: ignore[misc]
+        return folded
+
+
+class _Headers(HeaderRegistry):
+    """The email package's header factory, remembering what it made.
+
+    The stock factory makes a new class for every header it parses (`type()` on each call) and
+    parses every value afresh: most of the cost of building a message, paid again for the same
+    From:, Date: and Content-Type: in every email of a release, and the classes it drops are
+    garbage the collector must sweep. A parsed header is immutable (the message replaces it,
+    never changes it), so one made for a (name, value) serves every message that sets it, and
+    is folded once per policy (`_Folded`). Kept to `_REMEMBERED` values: what varies per
+    reader (Message-ID, boundaries) would otherwise pile up over a large release.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type[BaseHeader]] = {}
+        self._made: dict[tuple[str, str], BaseHeader] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            kind = self.registry.get(key, self.default_class)
+            made = type(f"_{kind.__name__}", (_Folded, kind, self.base_class), {})
+            self._classes[key] = made
+        return made
+
+    def __call__(self, name: str, value: object) -> BaseHeader:
+        if not isinstance(value, str):  # an Address: parsed each time, as the package does
+            return self[name](name, value)
+        key = (name, str(value))
+        made = self._made.get(key)
+        if made is None:
+            if len(self._made) >= _REMEMBERED:
+                self._made.clear()
+            made = self._made[key] = self[name](name, value)
+        return made
+
+
+_REMEMBERED = 1024
+_HEADERS = _Headers()
+# The default policy, with the remembering factory (`_Headers`): what a message is built with.
+_BUILD = policy.default.clone(header_factory=_HEADERS)
+
+
+# A header value the package writes as it is, on the header's line, when that line fits.
+_PLAIN = re.compile(r"<?[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+>?")
+
+
+def _set_plain(msg: EmailMessage, name: str, value: Address | str) -> None:
+    """`msg[name] = value`, set raw when the package would write it unchanged: an address or
+    a Message-ID of plain characters, on one line that fits.
+
+    What every reader of a release has of their own (To:, Message-ID:, and the boundary in
+    Content-Type:) is a header the package parses and folds afresh each time, a third of what
+    building costs; the line it writes for such a value is the value itself, which `_written`
+    then writes as it is (`tests/test_message.py` compares them).
+    """
+    plain = value if isinstance(value, str) else value.addr_spec
+    if (
+        str(value) == plain
+        and _PLAIN.fullmatch(plain)
+        and len(name) + 2 + len(plain) <= _BUILD.max_line_length  # type: ignore[operator]
+    ):
+        msg.set_raw(name, plain)
+    else:
+        msg[name] = value
 
 
 def build_email(
@@ -133,12 +230,12 @@ def build_email(
     header when an https URL is among them (RFC 8058 forbids it beside a mailto: alone); admin
     alerts have none. Every header value is made one line first (`single_line`).
     """
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_BUILD)
     msg["From"] = single_line(sender)
-    msg["To"] = _to_header(to)
+    _set_plain(msg, "To", _to_header(to))
     msg["Subject"] = single_line(subject)
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id(key, sender)
+    _set_plain(msg, "Message-ID", message_id(key, sender))
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
     if unsubscribe:
         # Set raw, folded only between targets: the email package would otherwise fold a long
@@ -147,31 +244,91 @@ def build_email(
         msg.set_raw("List-Unsubscribe", ",\n ".join(targets))
         if any(target.startswith("https:") for target in unsubscribe):
             msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    for attachment in attachments:
-        maintype, _, subtype = attachment.content_type.partition("/")
-        msg.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
     # Left to itself, the generator draws each MIME boundary from `random`: the same message
     # would be different bytes on each run. Derived from the key, they are the same every time,
     # and a hash of the key does not turn up in the text by chance. (The outer part keeps the
     # same boundary with or without attachments; the inner alternative one gets its own.)
     boundary = f"=_trialwatch_{hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]}"
-    msg.set_boundary(boundary)
-    inner = [part for part in msg.iter_parts() if part.is_multipart()]
-    for number, part in enumerate(inner, start=1):
-        part.set_boundary(f"{boundary}_{number}")
+    # The tree `set_content` then `add_alternative` would make, made directly: those move the
+    # text part's headers into a part of its own and rewrite the Content-Type header three
+    # times, a third of what building costs. The HTML part keeps the MIME-Version header of its
+    # own that `add_alternative` gives it; the text part, moved out of the message, had none.
+    plain = text_part(text, "plain", _BUILD)
+    del plain["MIME-Version"]
+    rich = text_part(html, "html", _BUILD)
+    msg["MIME-Version"] = "1.0"
+    # As the package folds it (the line would be 85 characters), set raw: see `_set_plain`.
+    msg.set_raw("Content-Type", f'multipart/alternative;\n boundary="{boundary}"')
+    msg.attach(plain)
+    msg.attach(rich)
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        msg.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+    if attachments:  # now multipart/mixed, the alternative part within
+        msg.set_boundary(boundary)
+        inner = [part for part in msg.iter_parts() if part.is_multipart()]
+        for number, part in enumerate(inner, start=1):
+            part.set_boundary(f"{boundary}_{number}")
     return msg
 
 
 # SMTP's policy, except that a header set raw (List-Unsubscribe, already folded at its commas)
 # is written as it is instead of being refolded into encoded words when a line is long; lines
 # stay far below RFC 5322's hard limit of 998 characters.
-_WIRE = policy.SMTP.clone(refold_source="none")
+_WIRE = policy.SMTP.clone(refold_source="none", header_factory=_HEADERS)
 
 
 def wire_bytes(msg: EmailMessage) -> bytes:
     """The message as SMTP wants it: CRLF line ends (bare LF is refused by careful servers)."""
+    out: list[bytes] = []
+    if _written(msg, out):
+        return b"".join(out)
     return msg.as_bytes(policy=_WIRE)
+
+
+_RAW_ALTERNATIVE = re.compile(r'multipart/alternative;\n boundary="([=_A-Za-z0-9]+)"')
+
+
+def _written(msg: Message, out: list[bytes]) -> bool:
+    """Append `msg` to `out` as `msg.as_bytes(policy=_WIRE)` writes it, when it is what
+    `build_email` makes (multiparts of parts with text payloads, no preamble or epilogue);
+    False, and `out` unfinished, for anything else.
+
+    The same steps as the email package's `BytesGenerator` for such a message: each header as
+    the policy folds it, a blank line, then the text with its line ends made CRLF or, for a
+    multipart, each part between boundary lines. Without the generator's machinery around
+    them (a generator, a buffer and a copy of the policy for each part), writing a change
+    email costs a fifth of what it did; `tests/test_message.py` compares the two.
+    """
+    if msg.preamble is not None or msg.epilogue is not None:
+        return False
+    payload = msg._payload  # type: ignore[attr-defined]  # as written: get_payload() may decode
+    raw = _RAW_ALTERNATIVE.fullmatch(
+        next((v for k, v in msg.raw_items() if k == "Content-Type"), "")
+    )
+    if raw is not None:  # `build_email`'s, set raw: what parsing it would find, unparsed
+        main, sub, boundary = "multipart", "alternative", raw.group(1)
+    else:
+        main, sub = msg.get_content_maintype(), msg.get_content_subtype()
+        boundary = msg.get_boundary() if main == "multipart" else None
+    if main == "multipart":
+        if sub == "signed" or not boundary or not isinstance(payload, list):
+            return False
+        out += (_WIRE.fold_binary(name, value) for name, value in msg.raw_items())
+        out.append(b"\r\n--" + boundary.encode("ascii", "surrogateescape") + b"\r\n")
+        for number, part in enumerate(payload):
+            if number:
+                out.append(b"\r\n--" + boundary.encode("ascii", "surrogateescape") + b"\r\n")
+            if not _written(part, out):
+                return False
+        out.append(b"\r\n--" + boundary.encode("ascii", "surrogateescape") + b"--\r\n")
+        return True
+    if main == "message" or not isinstance(payload, str):
+        return False
+    out += (_WIRE.fold_binary(name, value) for name, value in msg.raw_items())
+    out.append(b"\r\n")
+    crlf = payload.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    out.append(crlf.encode("ascii", "surrogateescape"))  # every line end made CRLF
+    return True

@@ -612,10 +612,16 @@ def plan_notices(
 
     @cache
     def worded(audience: str) -> TrialSummary:
-        return trial_summary(trial, audience, glossary, criteria=False)  # not in change emails
+        # A change email shows no criteria (the page it links to does) and only a patient's
+        # nearest sites (`trial_email`): a coordinator's summary is worded without sites.
+        sited = trial if audience == "patient" else replace(trial, sites=())
+        return trial_summary(sited, audience, glossary, criteria=False)
 
     @cache
     def about(audience: str, near: Near | None) -> TrialSummary:
+        # `trial_summary` has placed the sites for no place already: most readers name none.
+        if near is None or audience != "patient":
+            return worded(audience)
         return worded(audience).placed(trial, near)
 
     def letter(subscription: Subscription, chosen: Sequence[Change]) -> Merge | None:

@@ -69,9 +69,12 @@ def lines(text: str) -> Markup:
 
 @cache
 def environment() -> Environment:
-    """The one jinja2 environment (templates are read once per process)."""
+    """The one jinja2 environment (templates are read once per process: not checked for
+    changes on the disk before each use, as jinja2 does by default, a few `stat` calls for
+    every email rendered)."""
     env = Environment(
         loader=FileSystemLoader([str(d) for d in template_dirs()]),
+        auto_reload=False,
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
