@@ -351,12 +351,12 @@ def _route_signals() -> int:
     end, for the control thread (signals that come before it starts wait there).
 
     A signal sent to the process goes to whichever of its threads the kernel picks (a thread
-    starting up takes a pending one when it unblocks signals). CPython's C handler runs in that
+    starting up, for one, may take it as it unblocks signals). CPython's C handler runs in that
     thread and leaves the Python handler to the main thread, which runs it only when it next
     wakes: here, from the scheduler's wait for its next job, up to a minute later. The C handler
     writes the wakeup fd at once, whichever thread it runs in. The pipe stays open until the
-    process exits: the control thread reads it until then (a second stop signal can come
-    during the last wait for a job).
+    process exits: the control thread reads it until then (a second stop signal can come while
+    `run` waits for the job in hand).
     """
     reading, writing = os.pipe()
     os.set_blocking(writing, False)  # the C handler must never block
