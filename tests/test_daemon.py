@@ -6,6 +6,7 @@ does (a request to the replay registry, a message at the SMTP server), never a f
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -255,6 +256,60 @@ def test_sighup_with_broken_settings_keeps_the_old_ones(
     assert daemon.proc.poll() is None
     daemon.send(signal.SIGTERM)
     assert daemon.wait() == 0
+
+
+def signal_thread(pid: int, tid: int, signum: int) -> None:
+    """Send `signum` to one thread of process `pid` (tgkill), as the kernel may itself do with a
+    signal sent to the whole process: any thread that does not block it may take it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.tgkill(pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), f"tgkill({pid}, {tid}, {signum})")
+
+
+def other_threads(pid: int) -> list[int]:
+    """The ids of the threads of process `pid` other than its main thread."""
+    tids = (int(task.name) for task in Path(f"/proc/{pid}/task").iterdir())
+    return sorted(tid for tid in tids if tid != pid)
+
+
+def wait_until_main_thread_sleeps(pid: int) -> None:
+    """Wait until the main thread of `pid` has been asleep for 20 samples in a row (0.2 s): the
+    scheduler waits for its next job, which is a minute away once the first cycle is done."""
+    asleep = 0
+
+    def sleeping() -> bool:
+        nonlocal asleep
+        stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text(encoding="ascii")
+        asleep = asleep + 1 if stat.rpartition(")")[2].split()[0] == "S" else 0
+        time.sleep(0.01)
+        return asleep >= 20
+
+    wait_until(sleeping, "the daemon's main thread to wait for its next job")
+
+
+def test_signals_taken_by_any_thread_act_at_once(
+    harness: Harness, trialwatch: Trialwatch, replay: ReplayServer
+) -> None:
+    """A signal that the kernel hands to a thread other than the main one (a job's, the control
+    thread) acts at once, not when the scheduler next wakes a minute later: each SIGHUP is one
+    reload and one cycle, and SIGTERM stops the daemon."""
+    replay.registry.publish(STARTED[0])
+    trialwatch("watch", "add", "NCT06911827")
+    daemon = harness.start()
+    harness.notify.ready()
+    harness.notify.cycle()
+    pid = daemon.proc.pid
+    threads = other_threads(pid)
+    assert threads, "the daemon runs its jobs and signals in threads of their own"
+    for n, tid in enumerate(threads, start=1):
+        wait_until_main_thread_sleeps(pid)
+        signal_thread(pid, tid, signal.SIGHUP)
+        harness.notify.cycle()
+        assert daemon.stderr.count("SIGHUP: settings reloaded") == n
+    wait_until_main_thread_sleeps(pid)
+    signal_thread(pid, threads[0], signal.SIGTERM)
+    assert daemon.wait() == 0
+    assert "Traceback" not in daemon.stderr
 
 
 # -- stopping while the registry is slow ---------------------------------------------------

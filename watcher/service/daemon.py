@@ -5,11 +5,15 @@ Why it looks like this:
   systemd watchdog job when `WatchdogSec=` is set), each with `max_instances=1` and
   `coalesce` (a late or slow run is never doubled up) and a `misfire_grace_time`. The daemon
   only runs them; what each job does, and when trials are due, is decided elsewhere.
-- Signal handlers only record the signal; a control thread acts on it. The first SIGTERM or
-  SIGINT stops the scheduler and lets the cycle finish the trial in hand (`run_cycle` asks
-  `should_stop` between trials), then exits 0. A registry request still unanswered after
-  `STOP_GRACE_S` is abandoned: nothing of it has been stored. A second signal exits at once;
-  every write is one SQLite transaction in WAL mode, so the database stays whole either way.
+- Signals reach a control thread through the wakeup fd (`_route_signals`), not through a
+  Python handler: CPython runs those only in the main thread, which sleeps in the scheduler
+  until its next job, up to a minute away, when the kernel gave the signal to another thread.
+  The control thread acts on them; several SIGHUPs read together are one reload. The first
+  SIGTERM or SIGINT stops the scheduler and lets the cycle finish the trial in hand
+  (`run_cycle` asks `should_stop` between trials), then exits 0. A registry request still
+  unanswered after `STOP_GRACE_S` is abandoned: nothing of it has been stored. A second signal
+  exits at once; every write is one SQLite transaction in WAL mode, so the database stays
+  whole either way.
 - SIGHUP rereads the settings (an invalid file is logged and the old settings stay) and checks
   every watched trial at once, due or not: a new watch or a new interval takes effect now, and
   an admin has a way to say "look now" (cheap: an unmoved data release costs one request).
@@ -25,13 +29,13 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -120,8 +124,8 @@ class Daemon:
         self.recent = RecentVersions()  # the latest versions, kept across cycles
         self._watchdog = watchdog_period(self.env, os.getpid())
         self._stop = threading.Event()
-        self._check_all = threading.Event()
-        self._signals: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._check_all = False  # a SIGHUP's "check every trial", until the poll job takes it
+        self._check_all_lock = threading.Lock()  # a SIGHUP between a read and a reset is kept
         self._stop_signal_seen = False
         self._busy = _Busy()
         self._stopping_sent = False
@@ -152,8 +156,8 @@ class Daemon:
 
     def take_check_all(self) -> bool:
         """True once after SIGHUP: the next poll checks every trial, due or not."""
-        asked = self._check_all.is_set()
-        self._check_all.clear()
+        with self._check_all_lock:
+            asked, self._check_all = self._check_all, False
         return asked
 
     def run_soon(self, job_id: str) -> None:
@@ -213,10 +217,9 @@ class Daemon:
                 misfire_grace_time=spec.misfire_grace_s,
                 **options,
             )
-        self.scheduler.add_listener(self._started, EVENT_SCHEDULER_STARTED)
+        signals = _route_signals()
+        self.scheduler.add_listener(partial(self._started, signals), EVENT_SCHEDULER_STARTED)
         self.scheduler.add_listener(self._job_done, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
-        for signum in (*STOP_SIGNALS, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
         try:
             self.scheduler.start()  # returns once the control thread shuts it down
         except Exception:
@@ -230,7 +233,7 @@ class Daemon:
         """A SIGHUP that came while the poll job was finishing found it still running (so its
         "run now" was skipped as an overlap) and left its request pending: honour it now that
         the job is done. APScheduler counts the run as finished before it calls this."""
-        if event.job_id == "poll" and self._check_all.is_set() and not self.should_stop():
+        if event.job_id == "poll" and self._check_all and not self.should_stop():
             self.run_soon("poll")
 
     def _all_jobs(self) -> tuple[JobSpec, ...]:
@@ -272,32 +275,33 @@ class Daemon:
             self._shutdown_scheduler()
         return in_place
 
-    def _started(self, event: object) -> None:
+    def _started(self, signals: int, event: object) -> None:
         """The scheduler runs: take signals from now on, and tell systemd we are ready."""
-        threading.Thread(target=self._control, name="signals", daemon=True).start()
+        threading.Thread(target=self._control, args=(signals,), name="signals", daemon=True).start()
         self.notifier.ready(self._ready_status)
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        """Only record the signal (the control thread acts); a second stop signal exits now."""
-        if signum in STOP_SIGNALS:
-            if self._stop_signal_seen:
-                os._exit(128 + signum)
-            self._stop_signal_seen = True
-        self._signals.put(signum)
-
-    def _control(self) -> None:
-        """Act on signals outside the signal handler, where taking locks is safe."""
-        while True:
-            signum = self._signals.get()
-            if signum == signal.SIGHUP:
+    def _control(self, signals: int) -> None:
+        """Act on the signals read from `signals` (see `_route_signals`), outside any signal
+        handler, where taking locks is safe: the first stop signal stops, a second exits now;
+        SIGHUPs read together are one reload and one check of every trial."""
+        while received := os.read(signals, 64):
+            for signum in received:
+                if signum in STOP_SIGNALS:
+                    self._stop_on(signal.Signals(signum))
+            if signal.SIGHUP in received and not self._stop_signal_seen:
                 self.reload()
-                continue
-            name = signal.Signals(signum).name
-            log.info("%s: finishing the trial in hand, then stopping (again: stop at once)", name)
-            self._stop.set()
-            self._send_stopping()
-            self._shutdown_scheduler()
-            return
+
+    def _stop_on(self, signum: signal.Signals) -> None:
+        """Stop after the trial in hand; at a second stop signal, exit at once."""
+        if self._stop_signal_seen:
+            os._exit(128 + signum)
+        self._stop_signal_seen = True
+        log.info(
+            "%s: finishing the trial in hand, then stopping (again: stop at once)", signum.name
+        )
+        self._stop.set()
+        self._send_stopping()
+        self._shutdown_scheduler()
 
     def _shutdown_scheduler(self) -> None:
         with suppress(SchedulerNotRunningError):
@@ -335,7 +339,33 @@ class Daemon:
             self._settings = new
             set_level(new.log.level)
             log.info("SIGHUP: settings reloaded from %s", new.source or "built-in defaults")
-        self._check_all.set()
+        with self._check_all_lock:
+            self._check_all = True
         for spec in self.jobs:
             if spec.eager:
                 self.run_soon(spec.id)
+
+
+def _route_signals() -> int:
+    """Have every stop signal and SIGHUP written, one byte each, to a pipe; return its reading
+    end, for the control thread (signals that come before it starts wait there).
+
+    A signal sent to the process goes to whichever of its threads the kernel picks (a thread
+    starting up, for one, may take it as it unblocks signals). CPython's C handler runs in that
+    thread and leaves the Python handler to the main thread, which runs it only when it next
+    wakes: here, from the scheduler's wait for its next job, up to a minute later. The C handler
+    writes the wakeup fd at once, whichever thread it runs in. The pipe stays open until the
+    process exits: the control thread reads it until then (a second stop signal can come while
+    `run` waits for the job in hand).
+    """
+    reading, writing = os.pipe()
+    os.set_blocking(writing, False)  # the C handler must never block
+    for signum in (*STOP_SIGNALS, signal.SIGHUP):
+        signal.signal(signum, _through_wakeup_fd)
+    signal.set_wakeup_fd(writing, warn_on_full_buffer=False)
+    return reading
+
+
+def _through_wakeup_fd(signum: int, frame: FrameType | None) -> None:
+    """Nothing: the signal already reached the control thread through the wakeup fd (see
+    `_route_signals`); a Python handler is what makes CPython catch it at all."""
