@@ -13,6 +13,7 @@ from test_outbox import T0, email, smtp
 from watcher.core.notify import addressee
 from watcher.delivery.outbox import LEASE, deliver_due
 from watcher.store.database import Store
+from watcher.store.outbox import Outcome
 
 
 @pytest.fixture
@@ -84,8 +85,9 @@ def test_status_shows_no_address_even_from_rows_failed_before(
     with Store(trialwatch.state_dir / "trialwatch.db") as store:
         store.enqueue([email("NCT07310784/v2/s7", to="pat@example.org")], T0)
         (row,) = store.claim_due(T0, "this test", at=T0, until=T0 + LEASE)
-        store.mark_failed(
-            row.id, "this test", "recipient refused: 550 <pat@example.org> unknown; root@mx"
+        store.settle(
+            Outcome.failed(row.id, "recipient refused: 550 <pat@example.org> unknown; root@mx"),
+            "this test",
         )
     text = trialwatch("status").stdout
     assert "  subscription 7: NCT07310784 is now recruiting: recipient refused: 550" in text
