@@ -131,3 +131,23 @@ def test_deliver_prints_the_answer_without_the_address(
 def test_a_message_is_named_by_whom_it_is_for_not_by_address(key: str, who: str) -> None:
     """What `status` shows instead of an address, read from the outbox key."""
     assert addressee(key) == who
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Subject: dots\r\n\r\n.one\r\n..two\r\nthree.\r\n",
+        b".first line\r\n\r\nno newline at the end",
+        b"Subject: none\r\n\r\nnot a single line starts with a dot\r\n",
+    ],
+    ids=["dot lines", "dot first, no end", "no dots"],
+)
+def test_a_message_arrives_byte_for_byte_whatever_its_lines_start_with(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path, body: bytes
+) -> None:
+    """Lines starting with a dot are doubled on the wire and undoubled by the server (the
+    regex runs only for bodies that have one); a body without a final line break gets one."""
+    sink, port = smtp_server
+    store.enqueue([replace(email("dots"), body=body)], T0)
+    assert deliver_due(store, smtp(tmp_path, port), T0, {}).sent == 1
+    assert sink.raw == [body if body.endswith(b"\r\n") else body + b"\r\n"]

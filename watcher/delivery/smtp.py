@@ -23,6 +23,7 @@ the drain's any more is dropped with RSET before its recipient is named.
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from watcher.core.addresses import redact_addresses, validate_email
 from watcher.errors import DeliveryDeferred, DeliveryRejected
 
 SMTP_TIMEOUT_S = 30.0
+_LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 class SmtpTransport:
@@ -90,14 +92,15 @@ class SmtpTransport:
         return smtp
 
     def _envelope_to(self, smtp: smtplib.SMTP, recipient: str) -> tuple[str, bool]:
-        """The recipient as the envelope carries it, and whether that needs SMTPUTF8.
+        """The recipient as RCPT TO carries it (`<address>`), and whether that needs SMTPUTF8.
 
         An IDN domain goes in its IDNA form (rows queued before addresses were stored that way);
         a non-ASCII local part only with SMTPUTF8, and only when this server offers it (the
-        session has said EHLO).
+        session has said EHLO). A checked address has nothing for smtplib's `quoteaddr` to
+        parse out of it; anything else goes through it.
         """
         try:
-            return validate_email(recipient), False
+            return f"<{validate_email(recipient)}>", False
         except ValueError:
             pass
         if not smtp.has_extn("smtputf8"):
@@ -105,7 +108,7 @@ class SmtpTransport:
                 f"the recipient's address is not ASCII and {self.host} does not offer SMTPUTF8; "
                 "the subscriber needs an ASCII address"
             )
-        return recipient, True
+        return smtplib.quoteaddr(recipient), True
 
     def send(self, key: str, recipient: str, body: bytes, ready: Callable[[], bool]) -> bool:
         """Send one message in its own SMTP transaction; False when `ready`, called while the
@@ -135,11 +138,16 @@ class SmtpTransport:
                 if go:
                     raise smtplib.SMTPSenderRefused(code, answer, self.envelope_from)
                 return False
-            code, answer = smtp.rcpt(envelope_to)
+            smtp.putcmd("rcpt", f"TO:{envelope_to}")
+            code, answer = smtp.getreply()
             if code not in (250, 251):
                 self._end_transaction(code)
                 raise smtplib.SMTPRecipientsRefused({envelope_to: (code, answer)})
-            code, answer = smtp.data(body)
+            smtp.putcmd("data")
+            code, answer = smtp.getreply()
+            if code == 354:
+                smtp.send(_data(body))
+                code, answer = smtp.getreply()
             if code != 250:
                 self._end_transaction(code)
                 raise smtplib.SMTPDataError(code, answer)
@@ -201,6 +209,17 @@ class SmtpTransport:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def _data(body: bytes) -> bytes:
+    """The message as DATA carries it: each line that starts with a dot gets another (RFC 5321
+    4.5.2), and CRLF "." CRLF ends it. A stored message rarely has such a line, so the bytes
+    are searched before any regex runs (smtplib runs one over every message)."""
+    if body.startswith(b".") or b"\n." in body:
+        body = _LEADING_DOT.sub(b"..", body)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
 def _text(answer: bytes | str) -> str:
