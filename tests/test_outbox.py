@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -385,6 +386,25 @@ def test_a_lapsed_claim_is_renewed_only_while_nobody_took_it(store: Store) -> No
     assert not store.hold(second.id, "drain-a", at=later, until=later + LEASE, settling=settling)
     rows = store.db.execute("SELECT status, claimed_by FROM outbox ORDER BY id").fetchall()
     assert rows == [("sent", None), ("pending", "drain-b")]
+
+
+def test_a_drain_folds_its_log_into_the_file_and_gives_the_connection_back(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """A drain checkpoints once a batch rather than every 1,000 pages; at its end what it wrote
+    is in the database file itself (read here without the log), and the connection's own
+    settings are back."""
+    _, port = smtp_server
+    store.enqueue([email(f"k{n}") for n in range(3)], T0)
+    pragmas = ("synchronous", "wal_autocheckpoint")
+    before = [store.db.execute(f"PRAGMA {name}").fetchone() for name in pragmas]
+    assert deliver_due(store, smtp(tmp_path, port), T0, {}).sent == 3
+    assert [store.db.execute(f"PRAGMA {name}").fetchone() for name in pragmas] == before
+    file_only = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)
+    try:
+        assert file_only.execute("SELECT DISTINCT status FROM outbox").fetchall() == [("sent",)]
+    finally:
+        file_only.close()
 
 
 def test_a_dead_senders_lease_runs_out_and_the_message_goes_once(
