@@ -21,18 +21,20 @@ Each message is sent at most once, however many drains run at once (the CLI's `d
   claim is still its own (`Store.hold`: a read; a lapsed one is renewed if nobody took it),
   and every half `LEASE` it renews all its claims in one transaction (`Store.renew`), so a
   lease outlasts any one send; a row that is no longer its own (cancelled by an unsubscribe
-  meanwhile, or taken over after this drain's lease ran out) is skipped. An outcome is
-  recorded only on a row the drain still owns, and `cancelled` is final.
+  meanwhile, or taken over after this drain's lease ran out) is skipped (an unsubscribe
+  committed after that check finds the message already on its way). An outcome is recorded
+  only on a row the drain still owns, and `cancelled` is final.
 - A drain killed mid-way leaves its rows claimed. The owner id starts with the drain's
   process id, so the next drain on this machine frees the claims of a process that no longer
   exists at once (`_free_the_dead`); otherwise they wait for the lease to run out. Either way
   they are sent with the same Message-ID (derived from the outbox key).
 
-The one window left: the server said "250 accepted" and the process died before its commit.
-The next drain sends that message again, with the same Message-ID, which mail systems fold
-into one (the kill test in `tests/test_concurrency.py` counts these). The Maildir transport
-closes even that window: it names the file after the outbox key and finds the message already
-delivered.
+The one window left: the server said "250 accepted" and the process died before its commit
+(made as the next message's MAIL FROM goes out, or at once when no message follows: still at
+most one message). The next drain sends that message again, with the same Message-ID, which
+mail systems fold into one (the kill test in `tests/test_concurrency.py` counts these). The
+Maildir transport closes even that window: it names the file after the outbox key and finds
+the message already delivered.
 """
 
 from __future__ import annotations
