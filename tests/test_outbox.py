@@ -407,6 +407,22 @@ def test_a_drain_folds_its_log_into_the_file_and_gives_the_connection_back(
         file_only.close()
 
 
+def test_a_claim_takes_the_oldest_due_rows_nobody_holds(store: Store) -> None:
+    """Oldest first, `limit` at most, past a sent row, a row not due yet, one another drain
+    holds and a skipped channel's."""
+    store.enqueue([email(f"m{n}", to=f"r{n}@example.org") for n in range(6)], T0)
+    at = datetime.now(UTC)
+    sent, later, _ = (row.id for row in store.claim_due(T0, "a", at=at, until=at + LEASE, limit=3))
+    store.settle(Outcome.sent(sent, T0), "a")
+    store.settle(Outcome.retry(later, "421", T0 + timedelta(hours=1)), "a")
+    store.enqueue([Outgoing("hook", "webhook", "https://h.example.org/", "s", b"{}")], T0)
+    keys = [r.key for r in store.claim_due(T0, "b", at=at, until=at + LEASE, limit=2)]
+    assert keys == ["m3", "m4"]
+    keys = [r.key for r in store.claim_due(T0, "c", at=at, until=at, skip_channels=["webhook"])]
+    assert keys == ["m5"]
+    assert [r.key for r in store.claim_due(T0, "d", at=at, until=at + LEASE)] == ["m5", "hook"]
+
+
 def test_a_dead_senders_lease_runs_out_and_the_message_goes_once(
     store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
 ) -> None:

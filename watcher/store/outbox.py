@@ -103,11 +103,16 @@ class OutboxTables(Connection):
 
         One transaction, so two drains at once claim different rows. A row whose lease ran out
         (its sender died) is claimed again: sent again, under the same Message-ID.
+
+        The due ids come from the `outbox_due` index alone, in id order, and rows are read
+        from them until `limit` are found: filtering and sorting whole rows (a body each, the
+        lease after it) would read every waiting message for each batch.
         """
         with self.atomic() as db:
             rows = db.execute(
                 """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
-                   WHERE status = 'pending' AND next_attempt_at <= ?
+                   WHERE id IN (SELECT id FROM outbox
+                                WHERE status = 'pending' AND next_attempt_at <= ?)
                    AND (lease_until IS NULL OR lease_until <= ?)
                    AND channel NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?""",
                 [iso(now), iso(at), json.dumps(list(skip_channels)), limit],
