@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -17,13 +18,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import GatedSink, MailSink, free_port
+from conftest import GatedSink, MailSink, free_port, serving
 
 from watcher.config import Settings, load_settings
 from watcher.core.message import Outgoing, build_email, unsubscribe_targets, wire_bytes
 from watcher.delivery.outbox import LEASE, DeliveryReport, deliver_due, retry_at
 from watcher.delivery.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from watcher.store.database import Store
+from watcher.store.outbox import Outcome
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SENDER = "trialwatch <alerts@example.org>"
@@ -271,13 +273,13 @@ def test_cancelled_is_final_even_for_a_claimed_message(
     """An unsubscribe cancels a message a drain has claimed; that drain's outcome is ignored."""
     sink, port = smtp_server
     subscribed(store, "pat@example.org")
-    lease = datetime.now(UTC) + LEASE
-    (row,) = store.claim_due(T0, "drain-a", at=datetime.now(UTC), until=lease)
+    at = datetime.now(UTC)
+    (row,) = store.claim_due(T0, "drain-a", at=at, until=at + LEASE)
     person = store.subscriber(email="pat@example.org")
     assert person is not None and store.unsubscribe(person) == 1
-    assert not store.hold(row.id, "drain-a", lease)  # the sender skips it
-    store.mark_sent(row.id, "drain-a", T0)
-    store.mark_retry(row.id, "drain-a", "421", T0)
+    assert not store.hold(row.id, "drain-a", at=at, until=at + LEASE)  # the sender skips it
+    store.settle(Outcome.sent(row.id, T0), "drain-a")
+    store.settle(Outcome.retry(row.id, "421", T0), "drain-a")
     assert store.db.execute("SELECT status FROM outbox").fetchall() == [("cancelled",)]
     assert deliver_due(store, smtp(tmp_path, port), T0 + timedelta(days=1), {}).attempted == 0
     assert sink.messages == []
@@ -312,6 +314,115 @@ def test_a_drain_skips_what_was_cancelled_while_it_sent_another(
     assert statuses == [("sent",), ("cancelled",)]
 
 
+class WatchingSink(MailSink):
+    """A mail server that, as each message arrives, reads the outbox (its own connection) and
+    can run something before it answers, as another process would between two sends."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.seen: list[list[str]] = []  # the outbox's statuses as each message arrived
+        self.on_first: list[Any] = []  # run once, while the first message is at the server
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with Store(self.path) as own:
+            rows = own.db.execute("SELECT status FROM outbox ORDER BY id").fetchall()
+            self.seen.append([status for (status,) in rows])
+            while self.on_first:
+                self.on_first.pop()(own)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_each_outcome_is_in_before_the_next_message_goes(store: Store, tmp_path: Path) -> None:
+    """The outcome of a message is committed with the next one's claim check, while the server
+    answers its MAIL FROM: when a message's data reaches the server, all before it are sent."""
+    sink = WatchingSink(store.path)
+    store.enqueue([email(f"k{n}", to=f"r{n}@example.org") for n in range(4)], T0)
+    with serving(sink) as port:
+        assert deliver_due(store, smtp(tmp_path, port), T0, {}).sent == 4
+    assert sink.seen == [
+        ["pending", "pending", "pending", "pending"],
+        ["sent", "pending", "pending", "pending"],
+        ["sent", "sent", "pending", "pending"],
+        ["sent", "sent", "sent", "pending"],
+    ]
+    assert store.db.execute("SELECT DISTINCT status, claimed_by FROM outbox").fetchall() == [
+        ("sent", None)
+    ]
+
+
+def test_a_message_cancelled_between_two_sends_does_not_go(store: Store, tmp_path: Path) -> None:
+    """Unsubscribed while the message before it was at the server, after the drain claimed
+    both: the check that records the first one's outcome finds the second cancelled, and the
+    session goes on (RSET) with the third."""
+    sink = WatchingSink(store.path)
+    subscribed(store, "first@example.org")
+    subscribed(store, "second@example.org")
+    subscribed(store, "third@example.org")
+
+    def unsubscribe_second(own: Store) -> None:
+        person = own.subscriber(email="second@example.org")
+        assert person is not None and own.unsubscribe(person) == 1
+
+    sink.on_first.append(unsubscribe_second)
+    with serving(sink) as port:
+        report = deliver_due(store, smtp(tmp_path, port), T0, {})
+    assert [m["To"] for m in sink.messages] == ["first@example.org", "third@example.org"]
+    assert (report.sent, report.attempted, report.errors) == (2, 2, [])
+    statuses = store.db.execute("SELECT status FROM outbox ORDER BY id").fetchall()
+    assert statuses == [("sent",), ("cancelled",), ("sent",)]
+
+
+def test_a_lapsed_claim_is_renewed_only_while_nobody_took_it(store: Store) -> None:
+    """`hold` on a claim whose lease ran out: renewed when the row is still the drain's, refused
+    once another drain claimed it; the outcome it carries is recorded either way it may be."""
+    store.enqueue([email("a"), email("b")], T0)
+    at = datetime.now(UTC)
+    first, second = store.claim_due(T0, "drain-a", at=at, until=at + timedelta(seconds=1))
+    later = at + timedelta(seconds=2)
+    assert store.hold(first.id, "drain-a", at=later, until=later + LEASE)
+    assert store.claim_due(T0, "drain-b", at=later, until=later + LEASE) == [second]
+    settling = Outcome.sent(first.id, T0)
+    assert not store.hold(second.id, "drain-a", at=later, until=later + LEASE, settling=settling)
+    rows = store.db.execute("SELECT status, claimed_by FROM outbox ORDER BY id").fetchall()
+    assert rows == [("sent", None), ("pending", "drain-b")]
+
+
+def test_a_drain_folds_its_log_into_the_file_and_gives_the_connection_back(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
+) -> None:
+    """A drain checkpoints once a batch rather than every 1,000 pages; at its end what it wrote
+    is in the database file itself (read here without the log), and the connection's own
+    settings are back."""
+    _, port = smtp_server
+    store.enqueue([email(f"k{n}") for n in range(3)], T0)
+    pragmas = ("synchronous", "wal_autocheckpoint")
+    before = [store.db.execute(f"PRAGMA {name}").fetchone() for name in pragmas]
+    assert deliver_due(store, smtp(tmp_path, port), T0, {}).sent == 3
+    assert [store.db.execute(f"PRAGMA {name}").fetchone() for name in pragmas] == before
+    file_only = sqlite3.connect(f"file:{store.path}?immutable=1", uri=True)
+    try:
+        assert file_only.execute("SELECT DISTINCT status FROM outbox").fetchall() == [("sent",)]
+    finally:
+        file_only.close()
+
+
+def test_a_claim_takes_the_oldest_due_rows_nobody_holds(store: Store) -> None:
+    """Oldest first, `limit` at most, past a sent row, a row not due yet, one another drain
+    holds and a skipped channel's."""
+    store.enqueue([email(f"m{n}", to=f"r{n}@example.org") for n in range(6)], T0)
+    at = datetime.now(UTC)
+    sent, later, _ = (row.id for row in store.claim_due(T0, "a", at=at, until=at + LEASE, limit=3))
+    store.settle(Outcome.sent(sent, T0), "a")
+    store.settle(Outcome.retry(later, "421", T0 + timedelta(hours=1)), "a")
+    store.enqueue([Outgoing("hook", "webhook", "https://h.example.org/", "s", b"{}")], T0)
+    keys = [r.key for r in store.claim_due(T0, "b", at=at, until=at + LEASE, limit=2)]
+    assert keys == ["m3", "m4"]
+    keys = [r.key for r in store.claim_due(T0, "c", at=at, until=at, skip_channels=["webhook"])]
+    assert keys == ["m5"]
+    assert [r.key for r in store.claim_due(T0, "d", at=at, until=at + LEASE)] == ["m5", "hook"]
+
+
 def test_a_dead_senders_lease_runs_out_and_the_message_goes_once(
     store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path
 ) -> None:
@@ -327,7 +438,7 @@ def test_a_dead_senders_lease_runs_out_and_the_message_goes_once(
 
     assert deliver_due(store, settings, T0, {}, clock=later).sent == 1
     assert deliver_due(store, settings, T0, {}, clock=later).attempted == 0
-    store.mark_sent(row.id, "dead", T0)  # the dead sender's late word changes nothing
+    store.settle(Outcome.sent(row.id, T0), "dead")  # the dead sender's late word changes nothing
     assert len(sink.messages) == 1
     assert store.db.execute("SELECT attempts, claimed_by FROM outbox").fetchall() == [(1, None)]
 

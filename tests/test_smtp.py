@@ -13,6 +13,7 @@ from test_outbox import T0, email, smtp
 from watcher.core.notify import addressee
 from watcher.delivery.outbox import LEASE, deliver_due
 from watcher.store.database import Store
+from watcher.store.outbox import Outcome
 
 
 @pytest.fixture
@@ -84,8 +85,9 @@ def test_status_shows_no_address_even_from_rows_failed_before(
     with Store(trialwatch.state_dir / "trialwatch.db") as store:
         store.enqueue([email("NCT07310784/v2/s7", to="pat@example.org")], T0)
         (row,) = store.claim_due(T0, "this test", at=T0, until=T0 + LEASE)
-        store.mark_failed(
-            row.id, "this test", "recipient refused: 550 <pat@example.org> unknown; root@mx"
+        store.settle(
+            Outcome.failed(row.id, "recipient refused: 550 <pat@example.org> unknown; root@mx"),
+            "this test",
         )
     text = trialwatch("status").stdout
     assert "  subscription 7: NCT07310784 is now recruiting: recipient refused: 550" in text
@@ -129,3 +131,23 @@ def test_deliver_prints_the_answer_without_the_address(
 def test_a_message_is_named_by_whom_it_is_for_not_by_address(key: str, who: str) -> None:
     """What `status` shows instead of an address, read from the outbox key."""
     assert addressee(key) == who
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"Subject: dots\r\n\r\n.one\r\n..two\r\nthree.\r\n",
+        b".first line\r\n\r\nno newline at the end",
+        b"Subject: none\r\n\r\nnot a single line starts with a dot\r\n",
+    ],
+    ids=["dot lines", "dot first, no end", "no dots"],
+)
+def test_a_message_arrives_byte_for_byte_whatever_its_lines_start_with(
+    store: Store, smtp_server: tuple[MailSink, int], tmp_path: Path, body: bytes
+) -> None:
+    """Lines starting with a dot are doubled on the wire and undoubled by the server (the
+    regex runs only for bodies that have one); a body without a final line break gets one."""
+    sink, port = smtp_server
+    store.enqueue([replace(email("dots"), body=body)], T0)
+    assert deliver_due(store, smtp(tmp_path, port), T0, {}).sent == 1
+    assert sink.raw == [body if body.endswith(b"\r\n") else body + b"\r\n"]
