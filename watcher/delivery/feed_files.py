@@ -29,7 +29,7 @@ from watcher.config import Settings
 from watcher.core.change import Change, ChangeEvent
 from watcher.core.feeds import Entry, EntryMemo, FeedInfo, atom, entries, rss
 from watcher.core.ids import registry_url
-from watcher.core.subscriptions import Subscription, wants
+from watcher.core.subscriptions import Subscriber, Subscription, wants
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
@@ -41,6 +41,11 @@ PRIVATE_FOLDER_MODE = 0o711  # walked to a known name, never listed
 def trial_feed_path(settings: Settings, nct_id: str, kind: str = "atom") -> Path:
     """Where a trial's feed is written."""
     return settings.feeds.dir / "trials" / f"{nct_id}.{kind}"
+
+
+def all_feed_path(settings: Settings, kind: str = "atom") -> Path:
+    """Where the feed of every watched trial is written."""
+    return settings.feeds.dir / f"all.{kind}"
 
 
 def private_feed_path(settings: Settings, feed_token: str, kind: str = "atom") -> Path:
@@ -205,9 +210,37 @@ def write_feeds(
     stem = settings.feeds.dir / "all.atom"
     written += _write_pair(writer, settings, stem, everything, items, now)
 
+    written += _write_private(writer, settings, events, followed, now)
+    writer.finish()
+    return written
+
+
+def write_private_feeds(
+    store: Store, settings: Settings, now: datetime, subscriber_ids: Sequence[int]
+) -> list[Path]:
+    """Rewrite the private feeds of these subscribers only (those a `subscribe` just changed:
+    no trial's feed changes when somebody subscribes); returns the files."""
+    _folders(settings)
+    events = _Events(store, settings.feeds.entries * 4, history=settings.feeds.include_history)
+    writer = FeedWriter()
+    written = _write_private(writer, settings, events, store.followed_by(subscriber_ids), now)
+    writer.finish()
+    return written
+
+
+def _write_private(
+    writer: FeedWriter,
+    settings: Settings,
+    events: _Events,
+    followed: Iterable[tuple[Subscriber, Subscription]],
+    now: datetime,
+) -> list[Path]:
+    """Write the private feed of each subscriber in `followed` (all their subscriptions)."""
+    limit = settings.feeds.entries
     people: dict[int, tuple[str, dict[str, Subscription]]] = {}
     for person, sub in followed:
         people.setdefault(person.id, (person.feed_token, {}))[1][sub.nct_id] = sub
+    written: list[Path] = []
     for token, subs in people.values():
         info = FeedInfo(
             id=f"urn:trialwatch:feed:private:{hashlib.sha256(token.encode()).hexdigest()[:16]}",
@@ -219,5 +252,4 @@ def write_feeds(
         items = entries(found, keep=_chosen_by(subs), memo=events.made)[:limit]
         stem = private_feed_path(settings, token)
         written += _write_pair(writer, settings, stem, info, items, now)
-    writer.finish()
     return written
