@@ -7,7 +7,9 @@ once at the end instead of every file on its own. A feed is derived data: a powe
 after a write can cost a feed until the next change of its trial rewrites it from the database.
 
 A subscriber's private feed lives at a path made of their random feed token (256 bits), and
-holds only the changes their subscriptions ask for; no feed ever holds an address.
+holds only the changes their subscriptions ask for; no feed ever holds an address. A
+`subscribe` writes only the private feeds of the people it changed (`write_private_feeds`);
+a new subscriber's is created in place rather than renamed into it (`_create` says why).
 
 A web server runs as a user of its own, so the files are readable by everyone (0644) and the
 folders can be walked (0755), whatever the process's umask: they are published anyway. The
