@@ -13,7 +13,7 @@ import pytest
 from watcher.core.message import Outgoing
 from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.store.database import Store
-from watcher.store.subscribers import Wanted
+from watcher.store.subscribers import WELCOMES_AT_ONCE, Wanted
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ONE, TWO = "NCT07227597", "NCT06911827"
@@ -104,3 +104,17 @@ def test_a_failure_while_welcoming_leaves_nothing_written(tmp_path: Path) -> Non
                       (SELECT COUNT(*) FROM outbox)""",
         )
     assert counts == [(0, 0, 0)]
+
+
+def test_welcomes_queued_a_batch_at_a_time_are_all_queued_in_order(tmp_path: Path) -> None:
+    """More new subscriptions than one batch of welcomes: every one is queued, once, in turn."""
+    lines = 2 * WELCOMES_AT_ONCE + 1
+    with Store(tmp_path / "t.db") as store:
+        store.add_watches([ONE], T0)
+        store.subscribe_many(
+            [Wanted(f"reader{n}@example.org", (ONE,)) for n in range(lines)],
+            T0,
+            welcome=welcome_of,
+        )
+        queued = rows(store, "SELECT key FROM outbox ORDER BY id")
+    assert queued == [(f"welcome/s{n}",) for n in range(1, lines + 1)]
