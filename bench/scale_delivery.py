@@ -306,11 +306,15 @@ def delivery(n_messages: int) -> dict[str, Any]:
 
 
 def stored_state(tmp: Path, trials: int) -> tuple[Path, list[str]]:
-    """A state directory with `trials` watched trials, each with a stored version."""
+    """A state directory with `trials` watched trials, each with a stored version and its
+    feeds written, as the check that stored it leaves them."""
+    from watcher.config import load_settings
+    from watcher.delivery.feed_files import write_feeds
     from watcher.store.database import Store
 
     config = tmp / "config.toml"
     config.write_text(f'[mail]\nfrom = "{SENDER}"\n', encoding="utf-8")
+    settings = load_settings(config, env={"STATE_DIRECTORY": str(tmp / "state")})
     records = [new for _, new, _ in changing_pairs()]
     nct_ids = [f"NCT8{i:07d}" for i in range(trials)]
     (tmp / "state").mkdir()
@@ -319,6 +323,7 @@ def stored_state(tmp: Path, trials: int) -> tuple[Path, list[str]]:
         for number, nct_id in enumerate(nct_ids):
             raw = with_nct_id(records[number % len(records)], nct_id)
             store.save_version(NewVersion.of(nct_id, raw, content_hash(raw)), None, None, NOW)
+        write_feeds(store, settings, NOW)
     return config, nct_ids
 
 

@@ -1,13 +1,22 @@
 """`subscribe --file`: a subscribers CSV through the real command line and the replay registry
 over HTTP. Every line subscribes as one `subscribe` would, in one go; a file with a bad line is
-refused whole, naming each bad line; the output names no address."""
+refused whole, naming each bad line; the output names no address; each new subscriber's feed
+link opens a valid feed from the first minute, while the feeds nobody's subscription changes
+are left alone."""
 
 from __future__ import annotations
 
+import mailbox
+import re
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
+import feedparser
+import httpx
 import pytest
-from conftest import Trialwatch, demo_versions
+from conftest import Trialwatch, demo_versions, write_config
+from web_server import start_web
 
 from watcher.registry.replay_server import ReplayServer
 
@@ -115,3 +124,62 @@ def test_file_and_arguments_together_are_refused(trialwatch: Trialwatch, tmp_pat
     path = csv_file(tmp_path, "email,trials", "ann@example.org,NCT07227597")
     result = trialwatch("subscribe", "ann@example.org", "--file", path, expect=2)
     assert result.stderr == "Error: --file takes everything from its columns; drop EMAIL\n"
+
+
+SITE = "https://trials.example.org"
+
+
+def feed_links(state_dir: Path) -> dict[str, str]:
+    """Each delivered welcome's private feed link, by recipient."""
+    box = mailbox.Maildir(state_dir / "maildir", create=False)
+    links = {}
+    for key in box.iterkeys():
+        message = BytesParser(policy=policy.default).parsebytes(box.get_bytes(key))
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        (link,) = set(re.findall(rf"{SITE}/feeds/private/\S+\.atom", text))
+        links[str(message["To"])] = link
+    return links
+
+
+@pytest.mark.slow  # builds welcome emails and serves the feeds from a `trialwatch serve`
+def test_each_new_subscriber_s_feed_link_opens_an_empty_feed_and_other_feeds_are_left_alone(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    write_config(
+        trialwatch.config,
+        replay.base_url,
+        f'[web]\nbase_url = "{SITE}"\nlisten = "127.0.0.1:0"\n',
+    )
+    published(replay)
+    trialwatch("subscribe", "old@example.org", TRIALS[0])
+    feeds = trialwatch.state_dir / "feeds"
+    before = {p: p.read_bytes() for p in feeds.glob("*/*") if p.is_file()}
+    assert len(before) == 4  # the trial's pair, the subscriber's private pair
+    path = csv_file(
+        tmp_path,
+        "email,trials",
+        f"ann@example.org,{TRIALS[0]}",
+        f"bob@example.org,{TRIALS[0]} {TRIALS[1]}",
+    )
+    trialwatch("subscribe", "--file", path)
+    # new followers change neither the trial's feed nor the private feed of its old follower
+    assert {p: p.read_bytes() for p in before} == before
+    assert (feeds / "trials" / f"{TRIALS[1]}.atom").is_file()  # watched now: its feed exists
+
+    trialwatch("deliver")
+    links = feed_links(trialwatch.state_dir)
+    assert sorted(links) == ["ann@example.org", "bob@example.org", "old@example.org"]
+    with start_web(trialwatch.config, trialwatch.state_dir) as server:
+        for who in ("ann@example.org", "bob@example.org"):
+            local = links[who].replace(SITE, server.url)
+            answer = httpx.get(local, timeout=10)
+            assert answer.status_code == 200, who
+            feed = feedparser.parse(answer.content)
+            assert feed.bozo == 0 and feed.version == "atom10" and feed.entries == []
+            assert {(link.rel, link.href) for link in feed.feed.links} >= {("self", links[who])}
+            for kind, version in (("atom", "atom10"), ("rss", "rss20")):
+                name = links[who].rsplit("/", 1)[1].replace(".atom", f".{kind}")
+                on_disk = feedparser.parse((feeds / "private" / name).read_bytes())
+                assert on_disk.bozo == 0 and on_disk.version == version
+                assert on_disk.entries == []
+                assert who.encode() not in (feeds / "private" / name).read_bytes()

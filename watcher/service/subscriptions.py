@@ -7,8 +7,9 @@ subscription and its welcome email, in one transaction.
 here is asked of the registry (one request each), so an unknown NCT ID is refused at the door
 and the welcome email has the whole record to summarise. Then one transaction watches the
 trials not yet watched, creates or updates the subscriptions (only the options given change)
-and queues a welcome email for each new one. Last, the feeds of those trials are written, so
-the private feed link in the welcome works from the first minute.
+and queues a welcome email for each new one. Last, the private feeds of the people whose
+subscriptions changed are written (and the feeds of trials watched now), so the private feed
+link in the welcome works from the first minute.
 
 `stop_watching` refuses to leave subscribers without a word: a trial somebody follows is only
 unwatched when forced, and then, in one transaction, each of them is told, their
@@ -31,12 +32,19 @@ from watcher.core.record import Trial, parse_trial
 from watcher.core.search_notice import search_welcome_email
 from watcher.core.subscriptions import Subscriber
 from watcher.data import load_glossary
-from watcher.delivery.feed_files import private_feed_url, write_feeds
+from watcher.delivery.feed_files import (
+    all_feed_path,
+    private_feed_path,
+    private_feed_url,
+    trial_feed_path,
+    write_feeds,
+    write_private_feeds,
+)
 from watcher.delivery.templates import render
 from watcher.errors import InputError, RegistryResponseInvalid, TrialNotFound, WatcherError
 from watcher.service.wiring import letterhead, registry_client
 from watcher.store.database import Store
-from watcher.store.subscribers import SubscriptionOutcome, Wanted
+from watcher.store.subscribers import Subscribed, SubscriptionOutcome, Wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +99,34 @@ def subscribe_many(
     outcomes = [outcome for subscribed in done for outcome in subscribed.outcomes]
     problems = []
     try:
-        write_feeds(store, settings, now, nct_ids)
+        _write_feeds(store, settings, now, nct_ids, done)
     except (WatcherError, OSError) as exc:
         problems.append(f"feeds not written: {exc}")
     return SubscribeResult(tuple(outcomes), tuple(added), tuple(problems))
+
+
+def _write_feeds(
+    store: Store,
+    settings: Settings,
+    now: datetime,
+    nct_ids: Sequence[str],
+    done: Sequence[Subscribed],
+) -> None:
+    """The feeds a subscription touches, and no others: the private feeds of the people whose
+    subscriptions changed (or whose feed is not on disk), and the feeds not yet written of
+    trials watched now. A trial's own feed and `all` do not depend on who follows it, so
+    those already written are left alone (a subscribers file naming 100 trials used to
+    rewrite every follower's private feed)."""
+    people = [
+        subscribed.subscriber.id
+        for subscribed in done
+        if any(o.before != o.after for o in subscribed.outcomes)
+        or not private_feed_path(settings, subscribed.subscriber.feed_token).exists()
+    ]
+    absent = [n for n in nct_ids if not trial_feed_path(settings, n).exists()]
+    if absent or not all_feed_path(settings).exists():
+        write_feeds(store, settings, now, absent)
+    write_private_feeds(store, settings, now, people)
 
 
 class _Trials:
