@@ -121,8 +121,9 @@ class FeedWriter:
     def _write(self, name: str, data: bytes) -> None:
         """On `os` calls rather than `Path` methods or file objects, and a temporary name of our
         own rather than `tempfile.mkstemp`'s random one (`O_EXCL`: never an existing file or a
-        link): a cold start writes two files per trial, and the Python around the system calls
-        was a third of their cost."""
+        link): a cold start writes two files per trial (20,000 new files: 0.3-1.2 s of user
+        time through `mkstemp` and a file object, 0.1 s so; the system time, the larger part,
+        is the file system's)."""
         try:
             with open(name, "rb") as old:  # noqa: PTH123 (see the docstring)
                 same = old.read() == data and os.fstat(old.fileno()).st_mode & 0o777 == FILE_MODE
