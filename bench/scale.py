@@ -483,6 +483,19 @@ def measure_size(
     return rows, after_cold
 
 
+def cold_only(code: Path, n: int, records: list[Raw]) -> list[Row]:
+    """The cold start of N trials beside the limit script, and nothing else (`--only cold`)."""
+    current = registry_of(n, records)
+    ids = sorted(current)
+    with (
+        tempfile.TemporaryDirectory(prefix="trialwatch-scale-") as tmp,
+        ReplayServer(ReplayRegistry(current)) as server,
+    ):
+        tw = Trialwatch(code, Path(tmp) / f"n{n}", server.base_url)
+        watch_add(tw, ids)
+        return cold_start(tw, server.base_url, ids)
+
+
 def _size_of(database: Path) -> int:
     return int(sqlite3.connect(database).execute("SELECT COUNT(*) FROM trials").fetchone()[0])
 
@@ -584,6 +597,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a one-minute smoke run")
     parser.add_argument("--code", type=Path, default=BENCH.parent, help="the checkout to measure")
+    parser.add_argument(
+        "--only",
+        choices=("cold",),
+        help="cold: only the cold start beside the limit script, at the middle size",
+    )
     parser.add_argument("--limit-cycle", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.limit_cycle:
@@ -597,6 +615,9 @@ def main() -> None:
     listed = ", ".join(f"{n:,}" for n in sizes)
     print(f"measuring {code}; {len(records)} small records cloned; sizes {listed}")
     rows: list[Row] = []
+    if args.only == "cold":
+        print(table(cold_only(code, middle, records)))
+        return
     with tempfile.TemporaryDirectory(prefix="trialwatch-scale-") as tmp:
         work = Path(tmp)
         for n in (small_, middle):

@@ -11,6 +11,10 @@ The steps after the poll are each their own fault boundary: a full disk for the 
 keep the emails queued, and neither undoes what the poll stored. Their failures come back in
 `CheckResult.problems` for the caller to print or log.
 
+A new watch's feeds are written while the poll goes on (`FirstFeeds`, a page of first
+versions at a time, in a thread of their own): a cold start's files are created while the
+next pages are fetched and parsed, and only those not written then are left to `write_feeds`.
+
 Feeds heal themselves: the store remembers the newest change whose feeds were written
 (`META_FEEDS`), so the feeds a kill or a failed write left behind are rewritten by the next
 check, whoever runs it, even when the registry has nothing new.
@@ -25,7 +29,7 @@ from datetime import datetime
 from watcher.config import Settings
 from watcher.core.cycle import CycleReport
 from watcher.core.progress import Progress
-from watcher.delivery.feed_files import write_feeds
+from watcher.delivery.feed_files import FirstFeeds, write_feeds
 from watcher.delivery.outbox import DeliveryReport, deliver_due
 from watcher.errors import WatcherError
 from watcher.service.poll import RecentVersions, run_cycle
@@ -61,21 +65,26 @@ def check_now(
     """Check the watched trials (or just `nct_ids`) now, run the saved searches when the data
     release is new to them, write the feeds, and send what is due when `deliver` (the daemon
     leaves that to its delivery job); `progress` hears of each trial checked."""
+    first_feeds = FirstFeeds(store, settings, now)
     with registry_client(settings) as registry:
-        report = run_cycle(
-            store,
-            registry,
-            now,
-            full_check_every=settings.schedule.full_check_every,
-            full_refresh=settings.schedule.full_refresh,
-            nct_ids=nct_ids,
-            should_stop=should_stop,
-            planner=notice_planner(store, settings),
-            mover=notice_mover(store, settings),
-            gone=notice_gone(store, settings),
-            recent=recent,
-            progress=progress,
-        )
+        try:
+            report = run_cycle(
+                store,
+                registry,
+                now,
+                full_check_every=settings.schedule.full_check_every,
+                full_refresh=settings.schedule.full_refresh,
+                nct_ids=nct_ids,
+                should_stop=should_stop,
+                planner=notice_planner(store, settings),
+                mover=notice_mover(store, settings),
+                gone=notice_gone(store, settings),
+                recent=recent,
+                progress=progress,
+                firsts=first_feeds,
+            )
+        finally:
+            written, _ = first_feeds.finish()  # an error: write_feeds tries again, says why
         # Saved searches ride on the cycle's `/version`: a release they have seen costs nothing.
         searches = (
             ()
@@ -85,7 +94,7 @@ def check_now(
 
     problems = [f"search {s.name} not run: {s.error}" for s in searches if s.error]
     newest, behind = store.changed_since(int(store.get_meta(META_FEEDS) or 0))
-    stale = sorted({*report.feeds_to_write, *behind})
+    stale = sorted({*report.feeds_to_write, *behind} - written)
     if stale:
         try:
             write_feeds(store, settings, now, stale)

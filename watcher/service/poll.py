@@ -23,9 +23,11 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from watcher.core import codec
 from watcher.core.canonical import Stamp, content_hash, stamp_of
 from watcher.core.change import Change
 from watcher.core.clean import clean_record, missing_parts
@@ -92,11 +94,13 @@ class _Ledger:
         *,
         total: int = 0,
         progress: Progress | None = None,
+        firsts: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.store, self.release, self.now, self.gone = store, release, now, gone
-        self.total, self.progress = total, progress
+        self.total, self.progress, self.firsts = total, progress, firsts
         self.outcomes: list[Outcome] = []
-        self._firsts: list[NewVersion] = []
+        self._firsts: list[tuple[NewVersion, Future[tuple[str, bytes]]]] = []
+        self._packer: ThreadPoolExecutor | None = None
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
         self._passed: list[str] = []
@@ -138,6 +142,9 @@ class _Ledger:
             self._skipped += self._passed
         self._passed = []
         self.flush()
+        if self._packer is not None:
+            self._packer.shutdown()
+            self._packer = None
 
     def failed(self, nct_id: str, detail: str, *, not_found: bool = False) -> None:
         """A failed fetch or record; `not_found`: the registry answered 404 for it."""
@@ -156,18 +163,29 @@ class _Ledger:
         """A new watch's first version, stored with the others of its page (`FIRSTS_PER_COMMIT`).
 
         It is not parsed (a cold start parses nothing): the trial's next version parses both,
-        and a record that cannot be parsed fails its trial then."""
-        self._firsts.append(new)
+        and a record that cannot be parsed fails its trial then. Its keyframe is compressed by
+        a thread of the ledger's own while the next records are read (zlib lets go of the GIL:
+        a cold start's compression was a fifth of its time); the text is made here, so a record
+        that cannot be written fails its own trial."""
+        if self._packer is None:  # its thread ends with the cycle (`settle`), or with the ledger
+            self._packer = ThreadPoolExecutor(1, thread_name_prefix="keyframes")
+        text = codec.keyframe_text(new.raw)
+        self._firsts.append((new, self._packer.submit(codec.pack_keyframe, text)))
         if len(self._firsts) >= FIRSTS_PER_COMMIT:
             self._store_firsts()
 
     def _store_firsts(self) -> None:
         """Store the first versions in hand; one another process stored first is left to the
         next cycle, which compares the two."""
-        firsts, self._firsts = self._firsts, []
+        pending, self._firsts = self._firsts, []
+        firsts = [new for new, _ in pending]
+        packed = {new.nct_id: keyframe.result() for new, keyframe in pending}
         stored = {
-            new.nct_id for new in self.store.save_first_versions(firsts, self.release, self.now)
+            new.nct_id
+            for new in self.store.save_first_versions(firsts, self.release, self.now, packed)
         }
+        if self.firsts is not None:
+            self.firsts([new.nct_id for new in firsts if new.nct_id in stored])
         for new in firsts:
             if new.nct_id in stored:
                 self.new_version(new.nct_id, 1, [])
@@ -215,6 +233,7 @@ def run_cycle(
     gone: Goner | None = None,
     recent: RecentVersions | None = None,
     progress: Progress | None = None,
+    firsts: Callable[[Sequence[str]], None] | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
 
@@ -233,6 +252,10 @@ def run_cycle(
     ends after the trial in hand; the rest keep their old state and are due next time.
 
     `progress` is told (trials done, trials to check) as each trial's outcome is known.
+
+    `firsts` is told the new watches whose first versions were just stored, a page at a time
+    and after their commit (`watcher.delivery.feed_files.FirstFeeds` writes their feeds while
+    the cycle goes on); it must not raise.
     """
     requests_before = registry.request_count
     try:
@@ -261,7 +284,7 @@ def run_cycle(
             store.enqueue(told, now)
 
     total = len(trials) + len(passed)
-    ledger = _Ledger(store, release, now, tell_gone, total=total, progress=progress)
+    ledger = _Ledger(store, release, now, tell_gone, total=total, progress=progress, firsts=firsts)
     ledger.passed_over(passed)  # same data release: nothing can have changed
 
     full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]

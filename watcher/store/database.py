@@ -21,7 +21,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -368,7 +368,11 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
         return version
 
     def save_first_versions(
-        self, news: Sequence[NewVersion], release: str | None, now: datetime
+        self,
+        news: Sequence[NewVersion],
+        release: str | None,
+        now: datetime,
+        packed: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> list[NewVersion]:
         """The first versions of new watches, in one transaction; returns those stored.
 
@@ -377,8 +381,12 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
         (from another process) is left to the next cycle, which compares it with that one.
         They are packed before the write lock is taken: compressing a hundred keyframes takes
         tens of milliseconds that another process's check or subscribe would wait through.
+        `packed`: keyframes the caller packed already (`codec.pack_keyframe`, by NCT ID).
         """
-        keyframes = {new.nct_id: codec.encode(new.raw, None, 0) for new in news}
+        packed = packed or {}
+        keyframes = {
+            new.nct_id: packed.get(new.nct_id) or codec.encode(new.raw, None, 0) for new in news
+        }
         with self.atomic() as db:
             known = dict(
                 db.execute(
