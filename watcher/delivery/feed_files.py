@@ -320,7 +320,7 @@ def write_feeds(
         link="https://clinicaltrials.gov/",
     )
     items = entries(store.change_events(None, limit, history=history))
-    stem = settings.feeds.dir / "all.atom"
+    stem = all_feed_path(settings)
     written += _write_pair(writer, settings, stem, everything, items, now)
 
     written += _write_private(writer, settings, events, followed, now)

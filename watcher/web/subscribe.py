@@ -89,6 +89,16 @@ def field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+async def one_click_or_csrf(request: Request) -> bool:
+    """Whether an unsubscribe POST is RFC 8058's one-click (a mail provider's, which carries no
+    cookie and needs none: the token in the path is the proof); any other POST must carry the
+    form's CSRF token."""
+    one_click = field(await request.form(), "List-Unsubscribe") == ONE_CLICK
+    if not one_click:
+        await require_csrf(request)
+    return one_click
+
+
 def site_url(ctx: WebContext, request: Request) -> str:
     """Where the links in an email point (see the module docstring)."""
     if ctx.settings.web.base_url:
@@ -185,10 +195,7 @@ def routes(ctx: WebContext, limit: ClientLimit) -> list[BaseRoute]:
         )
 
     async def unsubscribe_it(request: Request) -> Response:
-        form = await request.form()
-        one_click = field(form, "List-Unsubscribe") == ONE_CLICK
-        if not one_click:
-            await require_csrf(request)
+        one_click = await one_click_or_csrf(request)
         token = str(request.path_params["token"])
 
         def end_all() -> int:
@@ -221,10 +228,7 @@ def routes(ctx: WebContext, limit: ClientLimit) -> list[BaseRoute]:
 
     async def unsubscribe_search_it(request: Request) -> Response:
         """RFC 8058 as for everything, but this link (a search's emails) ends that search only."""
-        form = await request.form()
-        one_click = field(form, "List-Unsubscribe") == ONE_CLICK
-        if not one_click:
-            await require_csrf(request)
+        one_click = await one_click_or_csrf(request)
         token = str(request.path_params["token"])
         search_id = int(request.path_params["search_id"])
 
