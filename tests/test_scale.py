@@ -15,6 +15,7 @@ from watcher.config import load_settings
 from watcher.core.canonical import content_hash
 from watcher.core.schedule import due_trials
 from watcher.core.version import NewVersion
+from watcher.core.wording.cycle import cycle_text
 from watcher.delivery.feed_files import write_feeds
 from watcher.registry.client import RegistryClient
 from watcher.registry.replay_server import ReplayServer
@@ -77,6 +78,12 @@ def test_a_quiet_cycle_counts_every_trial_checked_without_rewriting_them(
     before = _stamps(store)
     report = run_cycle(store, client, T0 + HOUR, full_check_every=timedelta(days=1))
     assert report.requests == 1 and report.count("unchanged") == 2
+    # Passed over as IDs, not an outcome each; said alike by `check` and `check --json`.
+    assert report.outcomes == () and report.passed_over == tuple(sorted(WATCHED))
+    assert report.to_json()["checked"] == 2 and report.to_json()["unchanged"] == 2
+    assert [f"{nct_id}  unchanged" for nct_id in sorted(WATCHED)] == cycle_text(
+        report
+    ).splitlines()[:2]
     assert _stamps(store) == before
     assert {t.last_checked_at for t in store.trials()} == {(T0 + HOUR).isoformat()}
     assert store.trial("NCT05935098").last_checked_at == (T0 + HOUR).isoformat()  # type: ignore[union-attr]

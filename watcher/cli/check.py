@@ -63,7 +63,7 @@ def check(app: App, nct_ids: tuple[str, ...], verbose: bool, as_json: bool) -> N
     if as_json:
         emit_json({**report.to_json(), "delivery": delivery_json(delivery)})
     else:
-        if verbose or len(report.outcomes) <= PER_TRIAL_UP_TO:
+        if verbose or report.checked <= PER_TRIAL_UP_TO:
             click.echo(cycle_text(report))
         else:
             click.echo(cycle_summary(report))

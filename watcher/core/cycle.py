@@ -29,16 +29,33 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class CycleReport:
-    """What a whole cycle did, for `check` output, logs and the daemon's status line."""
+    """What a whole cycle did, for `check` output, logs and the daemon's status line.
+
+    `outcomes` are the trials the cycle looked at; `passed_over` the rest, by NCT ID: checked
+    against a data release still current, so nothing can have changed for them (unchanged).
+    Kept apart because a cycle with no new release passes over nearly every trial, and an
+    `Outcome` each for 100,000 trials would cost more than the cycle."""
 
     started_at: datetime
     data_timestamp: str | None
     requests: int
     outcomes: tuple[Outcome, ...]
+    passed_over: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> int:
+        """How many trials the cycle covered, looked at or passed over."""
+        return len(self.outcomes) + len(self.passed_over)
 
     def count(self, result: Result) -> int:
         """How many trials ended with this result."""
-        return sum(1 for o in self.outcomes if o.result == result)
+        passed = len(self.passed_over) if result == "unchanged" else 0
+        return passed + sum(1 for o in self.outcomes if o.result == result)
+
+    def every_outcome(self) -> list[Outcome]:
+        """Every trial's outcome, the passed over too, in NCT ID order (for per-trial text)."""
+        passed = (Outcome(nct_id, "unchanged") for nct_id in self.passed_over)
+        return sorted([*self.outcomes, *passed], key=lambda o: o.nct_id)
 
     @property
     def changes(self) -> list[tuple[str, Change]]:
@@ -58,7 +75,7 @@ class CycleReport:
     def to_json(self) -> dict[str, Any]:
         """The `check --json` contract."""
         return {
-            "checked": len(self.outcomes),
+            "checked": self.checked,
             "new_versions": self.count("new_version"),
             "unchanged": self.count("unchanged"),
             "failed": [

@@ -158,13 +158,13 @@ def _log_cycle(report: CycleReport, due: int, stopped: bool) -> None:
     log.log(
         logging.WARNING if failed else logging.INFO,
         "cycle: %d checked, %d new version(s), %d change(s), %d failed, %d request(s)%s%s",
-        len(report.outcomes),
+        report.checked,
         report.count("new_version"),
         len(report.changes),
         len(failed),
         report.requests,
         f" ({named}{more})" if failed else "",
-        f"; stopped early, {due - len(report.outcomes)} left for next time" if stopped else "",
+        f"; stopped early, {due - report.checked} left for next time" if stopped else "",
     )
 
 

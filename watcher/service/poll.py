@@ -99,6 +99,7 @@ class _Ledger:
         self.store, self.release, self.now, self.gone = store, release, now, gone
         self.total, self.progress, self.firsts = total, progress, firsts
         self.outcomes: list[Outcome] = []
+        self.passed: list[str] = []  # passed over: unchanged, not asked about (`passed_over`)
         self._firsts: list[tuple[NewVersion, Future[tuple[str, bytes]]]] = []
         self._packer: ThreadPoolExecutor | None = None
         self._unchanged: list[Stamp] = []
@@ -125,13 +126,14 @@ class _Ledger:
     def passed_over(self, nct_ids: Sequence[str]) -> None:
         """Like `skipped`, but written by `settle` once the cycle is over: one meta row when the
         cycle covered every watched trial (`Store.mark_quiet`). Taken together (a quiet cycle
-        passes over 100,000 trials), and told to the progress once."""
+        passes over 100,000 trials), kept as IDs rather than outcomes (`CycleReport`), and told
+        to the progress once."""
         if not nct_ids:
             return
+        self.passed += nct_ids
         self._passed += nct_ids
-        self.outcomes += [Outcome(nct_id, "unchanged") for nct_id in nct_ids]
         if self.progress is not None:
-            self.progress(len(self.outcomes), self.total)
+            self.progress(len(self.outcomes) + len(self.passed), self.total)
 
     def settle(self, *, quiet: bool) -> None:
         """Write what is pending; `quiet`: the trials passed over were every watched trial
@@ -196,7 +198,7 @@ class _Ledger:
         """One more trial done: its outcome kept, and said to whoever watches the progress."""
         self.outcomes.append(outcome)
         if self.progress is not None:
-            self.progress(len(self.outcomes), self.total)
+            self.progress(len(self.outcomes) + len(self.passed), self.total)
 
     def _maybe_flush(self) -> None:
         if len(self._unchanged) + len(self._skipped) + len(self._failed) >= FLUSH_EVERY:
@@ -335,6 +337,7 @@ def run_cycle(
         data_timestamp=release,
         requests=registry.request_count - requests_before,
         outcomes=tuple(sorted(ledger.outcomes, key=lambda o: o.nct_id)),
+        passed_over=tuple(sorted(ledger.passed)),
     )
 
 

@@ -44,7 +44,7 @@ class CycleSummary:
         """The summary of a finished cycle."""
         return cls(
             at=report.started_at.isoformat(timespec="seconds"),
-            checked=len(report.outcomes),
+            checked=report.checked,
             new_versions=report.count("new_version"),
             changes=len(report.changes),
             failed=report.count("failed"),

@@ -223,16 +223,26 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
             "success": iso(success_after),
             "full": None if full_after is None else iso(full_after),
         }
-        look = list(
-            self._trial_rows(f"WHERE t.watched = 1 AND NOT ({rest}) ORDER BY t.nct_id", params)
-        )
-        passed = [
-            str(r[0])
-            for r in self.db.execute(
-                f"SELECT t.nct_id FROM trials t WHERE {rest} ORDER BY t.nct_id",  # noqa: S608
-                params,
+        # One scan says which is which; only the trials to look at are read whole. At 100,000
+        # trials with no new release this is most of the cycle: the rule is evaluated once per
+        # trial (not once to choose each side), in table order (the report sorts the rest).
+        sides = self.db.execute(
+            f"SELECT t.nct_id, {rest} FROM trials t WHERE t.watched = 1",
+            params,  # noqa: S608
+        ).fetchall()
+        passed = [str(nct_id) for nct_id, rests in sides if rests]
+        look_ids = [nct_id for nct_id, rests in sides if not rests]
+        look = (
+            list(
+                self._trial_rows(
+                    "WHERE t.watched = 1 AND t.nct_id IN (SELECT value FROM json_each(?)) "
+                    "ORDER BY t.nct_id",
+                    [json.dumps(look_ids)],
+                )
             )
-        ]
+            if look_ids
+            else []
+        )
         latest = self.db.execute(
             f"SELECT MAX({_CHECKED_AT}) FROM trials t {_QUIET} WHERE t.watched = 1"  # noqa: S608
         ).fetchone()[0]

@@ -19,7 +19,7 @@ FAILED_SHOWN = 5  # failures listed by a summary
 
 def cycle_text(report: CycleReport) -> str:
     """The text `check` prints: one block per trial, then a one-line tally."""
-    return "\n".join([*_per_trial(report.outcomes), _tally(report)])
+    return "\n".join([*_per_trial(report.every_outcome()), _tally(report)])
 
 
 def cycle_summary(report: CycleReport) -> str:
@@ -29,13 +29,13 @@ def cycle_summary(report: CycleReport) -> str:
 
 def _tally(report: CycleReport) -> str:
     return (
-        f"Checked {len(report.outcomes)} trial(s): {report.count('new_version')} new version(s), "
+        f"Checked {report.checked} trial(s): {report.count('new_version')} new version(s), "
         f"{report.count('unchanged')} unchanged, {report.count('failed')} failed "
         f"({report.requests} request(s) to the registry)."
     )
 
 
-def _per_trial(outcomes: tuple[Outcome, ...]) -> list[str]:
+def _per_trial(outcomes: list[Outcome]) -> list[str]:
     lines: list[str] = []
     for o in outcomes:
         if o.result == "failed":
@@ -89,7 +89,7 @@ def cycle_failure(report: CycleReport) -> str | None:
     It failed when every trial it checked failed; when `/version` did not answer either, the
     registry could not be reached at all."""
     failed = [o for o in report.outcomes if o.result == "failed"]
-    if not failed or len(failed) < len(report.outcomes):
+    if not failed or len(failed) < report.checked:
         return None
     first = f"{failed[0].nct_id}: {failed[0].error}"
     if report.data_timestamp is None:
