@@ -134,6 +134,8 @@ class SharedBody:
     """
 
     digest: str
+    text: bytes  # as the outbox keeps it: the parts cut out
+    where: str  # and where they go: [[offset in text, part, pieces], …] as JSON
     between: tuple[bytes, ...]
     cuts: tuple[tuple[int, tuple[int, ...]], ...]
 
@@ -141,22 +143,21 @@ class SharedBody:
     def of(
         cls, between: tuple[bytes, ...], cuts: tuple[tuple[int, tuple[int, ...]], ...]
     ) -> SharedBody:
-        """The body cut so; its digest is that of what the outbox stores (`stored`)."""
-        text, where = _stored(between, cuts)
-        digest = sha256(text + b"\0" + where.encode("ascii")).hexdigest()
-        return cls(digest, between, cuts)
+        """The body cut so, named by the digest of what the outbox keeps."""
+        ends = accumulate(len(text) for text in between[:-1])
+        where = [[at, index, list(pieces)] for at, (index, pieces) in zip(ends, cuts, strict=True)]
+        text, where_text = b"".join(between), json.dumps(where, separators=(",", ":"))
+        digest = sha256(text + b"\0" + where_text.encode("ascii")).hexdigest()
+        return cls(digest, text, where_text, between, cuts)
 
     @classmethod
     def from_stored(cls, digest: str, text: bytes, where: str) -> SharedBody:
-        """The body as `stored` gave it."""
+        """The body as the outbox keeps it (`text`, `where`)."""
         cuts = json.loads(where)
         ends = [at for at, _, _ in cuts]
         between = tuple(text[a:b] for a, b in zip([0, *ends], [*ends, len(text)], strict=True))
-        return cls(digest, between, tuple((index, tuple(pieces)) for _, index, pieces in cuts))
-
-    def stored(self) -> tuple[bytes, str]:
-        """What the outbox keeps: the text without the parts, and where they go (JSON)."""
-        return _stored(self.between, self.cuts)
+        parts = tuple((index, tuple(pieces)) for _, index, pieces in cuts)
+        return cls(digest, text, where, between, parts)
 
     def fill(self, parts: _Parts) -> bytes:
         """The message with `parts` in place."""
@@ -172,14 +173,6 @@ class SharedBody:
         `Filled.stored_parts` wrote them."""
         unsubscribe_token, feed_token = json.loads(parts)
         return self.fill(_Parts.of(recipient, unsubscribe_token, feed_token, key))
-
-
-def _stored(
-    between: tuple[bytes, ...], cuts: tuple[tuple[int, tuple[int, ...]], ...]
-) -> tuple[bytes, str]:
-    ends = accumulate(len(text) for text in between[:-1])
-    where = [[at, index, list(pieces)] for at, (index, pieces) in zip(ends, cuts, strict=True)]
-    return b"".join(between), json.dumps(where, separators=(",", ":"))
 
 
 def _broken(value: bytes, pieces: tuple[int, ...]) -> bytes:

@@ -90,18 +90,25 @@ class OutboxTables(Connection):
             head = (m.key, m.channel, m.subscriber_id, m.recipient, m.subject)
             rows.append((*head, body, digest, parts, stamp, stamp))
         conn = self.db.conn
-        conn.executemany(
-            "INSERT INTO outbox_bodies (digest, text, cuts) VALUES (?, ?, ?) "
-            "ON CONFLICT (digest) DO NOTHING",
-            [(digest, *body.stored()) for digest, body in shared.items()],
-        )
+        if shared:  # each body once: those stored already are not sent to SQLite again
+            stored = conn.execute(
+                """SELECT digest FROM outbox_bodies
+                   WHERE digest IN (SELECT value FROM json_each(?))""",
+                [json.dumps(list(shared))],
+            )
+            for (digest,) in stored:
+                del shared[digest]
+            conn.executemany(
+                "INSERT INTO outbox_bodies (digest, text, cuts) VALUES (?, ?, ?)",
+                [(digest, body.text, body.where) for digest, body in shared.items()],
+            )
         inserted = conn.executemany(
             """INSERT INTO outbox (key, channel, subscriber_id, recipient, subject, body,
                                    body_digest, parts, next_attempt_at, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING""",
             rows,
         ).rowcount
-        if shared and inserted < len(rows):  # messages queued before: bodies maybe unused
+        if shared and inserted < len(rows):  # some queued before: a new body may be unused
             self._drop_unused_bodies(list(shared))
 
     def _drop_unused_bodies(self, digests: Sequence[str]) -> None:
