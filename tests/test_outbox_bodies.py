@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
+import sqlite_utils
 from conftest import MailSink
 from test_mailmerge import letter
 from test_outbox import T0, email, settings_for, smtp
@@ -16,6 +17,7 @@ from watcher.core.message import Outgoing
 from watcher.core.subscriptions import Subscriber
 from watcher.delivery.outbox import deliver_due
 from watcher.store.database import Store
+from watcher.store.migrations import migrations
 
 NCT = "NCT07227597"
 ADDRESSES = ["ann@example.org", "bob.long-name+x@mail.example.co.uk", "cy@example.org"]
@@ -134,3 +136,29 @@ def test_a_message_queued_twice_leaves_no_unused_body(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT COUNT(*) FROM outbox").fetchone() == (4,)
         assert db.execute("SELECT COUNT(*) FROM outbox_bodies").fetchone() == (1,)
+
+
+def test_a_row_queued_before_the_migration_goes_as_it_was(tmp_path: Path) -> None:
+    """m014 leaves the rows queued whole before it as they are: they go out unchanged."""
+    path = tmp_path / "state" / "t.db"
+    path.parent.mkdir()
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m014_outbox_bodies")
+    old = email("queued-before")
+    db["outbox"].insert(
+        {
+            "key": old.key,
+            "channel": "email",
+            "recipient": old.recipient,
+            "subject": old.subject,
+            "body": old.body,
+            "next_attempt_at": "2026-01-01T00:00:00+00:00",
+            "created_at": "2026-01-01T00:00:00+00:00",
+        }
+    )
+    db.close()
+    settings = settings_for(tmp_path, "")
+    with Store(path) as store:
+        assert deliver_due(store, settings, T0, {}).sent == 1
+    (delivered,) = (settings.mail.maildir / "new").iterdir()
+    assert delivered.read_bytes() == old.body.replace(b"\r\n", b"\n")
