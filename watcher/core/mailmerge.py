@@ -18,24 +18,23 @@ characters that get escaped), the copy is built whole, exactly as before: slower
 different.
 
 A filled-in copy is not written out: it is an `Outgoing` whose `merged` is the body it shares
-with the other copies (`SharedBody`: the prototype with its reader's parts cut out, named by
-a digest) and its reader's tokens (`Filled`). The outbox stores each shared body once and each
-row's tokens, and fills the copy in when it is claimed for sending: a welcome to 15,000 new
-subscribers is some 800 bodies rather than 15,000 copies of 29 KB.
+with the other copies (`watcher.core.shared_body.SharedBody`: the prototype with its reader's
+parts cut out, named by a digest) and its reader's tokens (`Filled`). The outbox stores each
+shared body once and each row's tokens, and fills the copy in when it is claimed for sending:
+the welcomes to 15,000 new subscribers are some 400 bodies rather than 15,000 copies of 29 KB.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from hashlib import sha256
 from itertools import accumulate
 
 from watcher.core.addresses import validate_email
 from watcher.core.message import Outgoing
+from watcher.core.shared_body import SOFT_BREAK, Filled, Parts, SharedBody
 from watcher.core.subscriptions import Subscriber
 
 # Builds a person's message the slow, sure way; `key` is its outbox key.
@@ -48,49 +47,6 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
 _ADDRESS = re.compile(r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _LONGEST_ADDRESS = 64
 _SENTINEL_ADDRESS = "recipient@mailmerge.invalid"
-
-
-def _key_marks(key: str) -> tuple[str, str]:
-    """The parts of a message derived from its key: the Message-ID's hash and the boundaries'
-    (a prefix of it, so the longer one is matched first)."""
-    digest = sha256(key.encode("utf-8")).hexdigest()
-    return digest[:32], digest[:24]
-
-
-_SOFT_BREAK = b"=\r\n"  # where quoted-printable breaks a long line; not part of the text
-
-
-@dataclass(frozen=True, slots=True)
-class _Parts:
-    """One reader's own parts, as they appear in the message's bytes."""
-
-    to_line: bytes
-    unsubscribe_token: bytes
-    feed_token: bytes
-    message_id: bytes
-    boundary: bytes
-
-    @classmethod
-    def of(cls, address: str, unsubscribe_token: str, feed_token: str, key: str) -> _Parts:
-        message_id, boundary = _key_marks(key)
-        return cls(
-            b"\r\nTo: " + address.encode("ascii") + b"\r\n",
-            unsubscribe_token.encode("ascii"),
-            feed_token.encode("ascii"),
-            message_id.encode("ascii"),
-            boundary.encode("ascii"),
-        )
-
-    def values(self) -> tuple[bytes, ...]:
-        """The parts in matching order: the To: line (whole), then those of a fixed length,
-        which a quoted-printable body may break across lines (longest-derived first)."""
-        return (
-            self.to_line,
-            self.unsubscribe_token,
-            self.feed_token,
-            self.message_id,
-            self.boundary,
-        )
 
 
 def _occurrences(haystack: bytes, value: bytes) -> Iterator[int]:
@@ -106,101 +62,21 @@ class _Unbroken:
     a value found in the unbroken text is the value written across those breaks."""
 
     def __init__(self, body: bytes) -> None:
-        lines = body.split(_SOFT_BREAK)
+        lines = body.split(SOFT_BREAK)
         self.text = b"".join(lines)
         self._starts = list(accumulate((len(line) for line in lines[:-1]), initial=0))
 
     def _at(self, position: int) -> int:
         """Where the unbroken text's byte at `position` is in the message."""
-        return position + len(_SOFT_BREAK) * (bisect_right(self._starts, position) - 1)
+        return position + len(SOFT_BREAK) * (bisect_right(self._starts, position) - 1)
 
     def spans(self, value: bytes, body: bytes) -> Iterator[tuple[int, int]]:
         """(start, end) in `body` of each place `value` is written, perhaps with soft breaks
         between its bytes but never two in a row, before the first or after the last."""
         for start in _occurrences(self.text, value):
             first, last = self._at(start), self._at(start + len(value) - 1) + 1
-            if _SOFT_BREAK * 2 not in body[first:last]:
+            if SOFT_BREAK * 2 not in body[first:last]:
                 yield first, last
-
-
-@dataclass(frozen=True, slots=True)
-class SharedBody:
-    """A message's bytes with its reader's parts cut out: what every copy has in common, kept
-    once in the outbox under `digest` (the rows keep their reader's parts).
-
-    `between[i]` is the text before cut `i`, the last one the rest; `cuts[i]` is which part goes
-    there (its place in `_Parts.values`) and, where quoted-printable broke it across lines, the
-    lengths of its pieces between the soft breaks (else empty).
-    """
-
-    digest: str
-    text: bytes  # as the outbox keeps it: the parts cut out
-    where: str  # and where they go: [[offset in text, part, pieces], …] as JSON
-    between: tuple[bytes, ...]
-    cuts: tuple[tuple[int, tuple[int, ...]], ...]
-
-    @classmethod
-    def of(
-        cls, between: tuple[bytes, ...], cuts: tuple[tuple[int, tuple[int, ...]], ...]
-    ) -> SharedBody:
-        """The body cut so, named by the digest of what the outbox keeps."""
-        ends = accumulate(len(text) for text in between[:-1])
-        where = [[at, index, list(pieces)] for at, (index, pieces) in zip(ends, cuts, strict=True)]
-        text, where_text = b"".join(between), json.dumps(where, separators=(",", ":"))
-        digest = sha256(text + b"\0" + where_text.encode("ascii")).hexdigest()
-        return cls(digest, text, where_text, between, cuts)
-
-    @classmethod
-    def from_stored(cls, digest: str, text: bytes, where: str) -> SharedBody:
-        """The body as the outbox keeps it (`text`, `where`)."""
-        cuts = json.loads(where)
-        ends = [at for at, _, _ in cuts]
-        between = tuple(text[a:b] for a, b in zip([0, *ends], [*ends, len(text)], strict=True))
-        parts = tuple((index, tuple(pieces)) for _, index, pieces in cuts)
-        return cls(digest, text, where, between, parts)
-
-    def fill(self, parts: _Parts) -> bytes:
-        """The message with `parts` in place."""
-        values = parts.values()
-        between = self.between
-        out = [between[0]]
-        for number, (index, pieces) in enumerate(self.cuts, start=1):
-            out += (_broken(values[index], pieces) if pieces else values[index], between[number])
-        return b"".join(out)
-
-    def fill_stored(self, recipient: str, key: str, parts: str) -> bytes:
-        """The message for `recipient` under outbox key `key`, with the reader's parts as
-        `Filled.stored_parts` wrote them."""
-        unsubscribe_token, feed_token = json.loads(parts)
-        return self.fill(_Parts.of(recipient, unsubscribe_token, feed_token, key))
-
-
-def _broken(value: bytes, pieces: tuple[int, ...]) -> bytes:
-    """`value` in pieces of these lengths, with a soft line break between each two."""
-    out, at = [], 0
-    for length in pieces:
-        out.append(value[at : at + length])
-        at += length
-    return _SOFT_BREAK.join(out)
-
-
-@dataclass(frozen=True, slots=True)
-class Filled:
-    """A copy as the outbox keeps it: the body it shares, and its reader's tokens (the address
-    and the key, its other parts, are the message's own recipient and key)."""
-
-    shared: SharedBody
-    unsubscribe_token: str
-    feed_token: str
-
-    def body(self, recipient: str, key: str) -> bytes:
-        """The copy's bytes: what `build` gives for this reader."""
-        parts = _Parts.of(recipient, self.unsubscribe_token, self.feed_token, key)
-        return self.shared.fill(parts)
-
-    def stored_parts(self) -> str:
-        """The reader's parts as the outbox row keeps them (`SharedBody.fill_stored`)."""
-        return json.dumps([self.unsubscribe_token, self.feed_token])
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +84,7 @@ class _Prototype:
     """A message built for one reader, and the same cut where that reader's parts are."""
 
     outgoing: Outgoing
-    parts: _Parts
+    parts: Parts
     shared: SharedBody
 
     def count(self) -> list[int]:
@@ -223,11 +99,11 @@ def _prototype(outgoing: Outgoing, person: Subscriber, key: str) -> _Prototype:
     """`outgoing`, built for `person` under `key`, as a prototype to fill in.
 
     Found as one alternation of the parts would find them (leftmost first, and where two
-    start at once, the earlier in `_Parts.values`' order), with `bytes.find` rather than a
+    start at once, the earlier in `Parts.values`' order), with `bytes.find` rather than a
     pattern compiled per message: each message's parts differ, so such patterns would be
     compiled afresh each time and crowd `re`'s cache.
     """
-    parts = _Parts.of(person.email, person.unsubscribe_token, person.feed_token, key)
+    parts = Parts.of(person.email, person.unsubscribe_token, person.feed_token, key)
     to_line, *fixed = parts.values()
     body = outgoing.body
     unbroken = _Unbroken(body)
@@ -248,7 +124,7 @@ def _prototype(outgoing: Outgoing, person: Subscriber, key: str) -> _Prototype:
         if start < at:
             continue  # inside a part already found
         between.append(body[at:start])
-        pieces = body[start:end].split(_SOFT_BREAK)
+        pieces = body[start:end].split(SOFT_BREAK)
         cuts.append((index, tuple(map(len, pieces)) if len(pieces) > 1 else ()))
         at = end
     between.append(body[at:])
@@ -325,7 +201,7 @@ class Merge:
         )
         key = "mailmerge/sentinel"
         built = self._build(sentinel, key)
-        parts = _Parts.of(sentinel.email, sentinel.unsubscribe_token, sentinel.feed_token, key)
+        parts = Parts.of(sentinel.email, sentinel.unsubscribe_token, sentinel.feed_token, key)
         if (
             prototype.shared.fill(parts) != built.body
             or built.subject != prototype.outgoing.subject

@@ -2,7 +2,7 @@
 
 A message is decided and rendered when the change is found, and stored in the outbox in the
 same transaction (whole, or as a body shared with other readers and this reader's own parts,
-`watcher.core.mailmerge`), so delivery later is only transport: what was decided is what is sent,
+`watcher.core.shared_body`), so delivery later is only transport: what was decided is what is sent,
 after any number of restarts. Its `key` is unique in the outbox (a message is queued once) and
 becomes the Message-ID, so even a retry after an ambiguous SMTP failure carries the same ID and
 mail systems can fold the copies.
@@ -27,9 +27,7 @@ from urllib.parse import quote
 
 from watcher.core.addresses import validate_email
 from watcher.core.mimetext import text_part
-
-if TYPE_CHECKING:
-    from watcher.core.mailmerge import Filled
+from watcher.core.shared_body import Filled
 
 CHANNELS = ("email", "webhook", "apprise")
 
@@ -46,7 +44,7 @@ class _Shared:
 class Outgoing(_Shared):
     """One message to send, as the outbox stores it.
 
-    A copy filled in from a body it shares with other readers (`watcher.core.mailmerge`) has
+    A copy filled in from a body it shares with other readers (`watcher.core.shared_body`) has
     `merged`: the outbox keeps that body once and the reader's own parts beside each row, and
     `body` is only made when read (a release's thousand copies of one email are never all
     written out). `merged` is not a field: `dataclasses.replace` gives a message built whole,

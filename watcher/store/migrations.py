@@ -388,7 +388,7 @@ def m013_search_confirmations(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m014_outbox_bodies(db: sqlite_utils.Database) -> None:
-    """Bodies shared by many outbox rows, stored once (`watcher.core.mailmerge.SharedBody`).
+    """Bodies shared by many outbox rows, stored once (`watcher.core.shared_body.SharedBody`).
 
     A welcome or change email filled in per reader is one body with each reader's parts cut
     out (`text`, and where the parts go: `cuts`), named by its `digest`; its rows keep an

@@ -12,7 +12,7 @@ waiting for the disk. A killed process loses nothing that was committed; a power
 the last outcomes, whose messages then go again under the same Message-ID, the window a crash
 between "250 accepted" and the commit already has.
 
-A copy of an email shared by many readers (`watcher.core.mailmerge`) is stored as the shared
+A copy of an email shared by many readers (`watcher.core.shared_body`) is stored as the shared
 body, once, in `outbox_bodies` (under its digest), and a row holding the digest and its
 reader's tokens; a claim fills it in, so what goes out is the bytes built for that reader. A
 body goes when the last row referring to it forgets its reader (`_scrub_outbox`).
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from watcher.core.mailmerge import SharedBody
 from watcher.core.message import Outgoing
+from watcher.core.shared_body import SharedBody
 from watcher.store.connection import Connection
 from watcher.store.rows import OutboxRow, iso
 
