@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from base64 import urlsafe_b64encode
+from dataclasses import replace
 from datetime import UTC, datetime
 from hashlib import sha256
 
@@ -106,3 +107,15 @@ def test_a_reader_whose_address_is_not_checkable_gets_the_email_built_whole() ->
     for person in (*READERS[:3], Subscriber(9, "old@-example.org", token("u9"), token("f9"))):
         key = f"NCT07227597/v2/s{person.id}"
         assert merge(person, key) == letter(person, key), person.email
+
+
+def test_copies_share_one_body_and_a_changed_copy_is_whole() -> None:
+    """Readers of one shape share one body (what the outbox stores once); a copy given another
+    body by `replace` is a message built whole, stored with the body it was given."""
+    merge = Merge(letter)
+    copies = [merge(person, f"NCT07227597/v2/s{person.id}") for person in READERS[:3]]
+    assert len({c.merged.shared.digest for c in copies if c.merged is not None}) == 1
+    assert all(c.merged is not None for c in copies)
+    changed = replace(copies[1], body=b"other")
+    assert changed.merged is None and changed.body == b"other"
+    assert replace(copies[2], subject="s").body == letter(READERS[2], copies[2].key).body

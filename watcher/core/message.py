@@ -1,7 +1,8 @@
 """Outgoing messages as data, and email built with the stdlib `email` package (pure).
 
-A message is decided and rendered when the change is found, and stored whole in the outbox in
-the same transaction, so delivery later is only transport: what was decided is what is sent,
+A message is decided and rendered when the change is found, and stored in the outbox in the
+same transaction (whole, or as a body shared with other readers and this reader's own parts,
+`watcher.core.shared_body`), so delivery later is only transport: what was decided is what is sent,
 after any number of restarts. Its `key` is unique in the outbox (a message is queued once) and
 becomes the Message-ID, so even a retry after an ambiguous SMTP failure carries the same ID and
 mail systems can fold the copies.
@@ -21,17 +22,34 @@ from email.message import EmailMessage, Message
 from email.policy import Policy
 from email.utils import format_datetime, parseaddr
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from watcher.core.addresses import validate_email
 from watcher.core.mimetext import text_part
+from watcher.core.shared_body import Filled
 
 CHANNELS = ("email", "webhook", "apprise")
 
 
+class _Shared:
+    """Where a filled-in copy keeps what it shares (`Outgoing.merged`): a slot of its own, not
+    a field, so a message made by the constructor (or `replace`, or from `asdict`) is whole."""
+
+    __slots__ = ("merged",)
+    merged: Filled | None
+
+
 @dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One message to send, as the outbox stores it."""
+class Outgoing(_Shared):
+    """One message to send, as the outbox stores it.
+
+    A copy filled in from a body it shares with other readers (`watcher.core.shared_body`) has
+    `merged`: the outbox keeps that body once and the reader's own parts beside each row, and
+    `body` is only made when read (a release's thousand copies of one email are never all
+    written out). `merged` is not a field: `dataclasses.replace` gives a message built whole,
+    so a copy given another body is stored with that body.
+    """
 
     key: str  # idempotency key: unique in the outbox
     channel: str  # "email" | "webhook" | "apprise"
@@ -39,6 +57,44 @@ class Outgoing:
     subject: str
     body: bytes  # the whole RFC 5322 message, the webhook's JSON, or a chat message's JSON
     subscriber_id: int | None = None
+
+    @classmethod
+    def filled(
+        cls,
+        merged: Filled,
+        *,
+        key: str,
+        channel: str,
+        recipient: str,
+        subject: str,
+        subscriber_id: int | None,
+    ) -> Outgoing:
+        """A copy whose body is `merged` filled in for `recipient` under `key`, when read."""
+        copy = object.__new__(cls)
+        for name, value in (
+            ("key", key),
+            ("channel", channel),
+            ("recipient", recipient),
+            ("subject", subject),
+            ("subscriber_id", subscriber_id),
+            ("merged", merged),
+        ):
+            object.__setattr__(copy, name, value)
+        return copy
+
+    if not TYPE_CHECKING:  # hidden from mypy, which would let any attribute through
+
+        def __getattr__(self, name: str) -> bytes | None:
+            """Only reached for a slot never set: `merged` of a message built whole, or a
+            filled-in copy's `body`, made (and kept) on first use."""
+            if name == "merged":
+                return None
+            merged = self.merged
+            if name != "body" or merged is None:
+                raise AttributeError(name)
+            body = merged.body(self.recipient, self.key)
+            object.__setattr__(self, "body", body)
+            return body
 
 
 @dataclass(frozen=True, slots=True)

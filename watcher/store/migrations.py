@@ -384,3 +384,28 @@ def m013_search_confirmations(db: sqlite_utils.Database) -> None:
         "ALTER TABLE confirmations ADD COLUMN search_id INTEGER "
         "REFERENCES searches(id) ON DELETE SET NULL"
     )
+
+
+@migrations()
+def m014_outbox_bodies(db: sqlite_utils.Database) -> None:
+    """Bodies shared by many outbox rows, stored once (`watcher.core.shared_body.SharedBody`).
+
+    A welcome or change email filled in per reader is one body with each reader's parts cut
+    out (`text`, and where the parts go: `cuts`), named by its `digest`; its rows keep an
+    empty `body`, the digest (`body_digest`) and their reader's tokens (`parts`, JSON), and
+    are filled in when claimed. Rows built whole keep their own body, as every row did before.
+    The index finds the rows of a body, to delete a body no row refers to any more.
+    """
+    db.execute(
+        """
+        CREATE TABLE outbox_bodies (
+            id INTEGER PRIMARY KEY,
+            digest TEXT NOT NULL UNIQUE,
+            text BLOB NOT NULL,
+            cuts TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("ALTER TABLE outbox ADD COLUMN body_digest TEXT REFERENCES outbox_bodies(digest)")
+    db.execute("ALTER TABLE outbox ADD COLUMN parts TEXT")
+    db.execute("CREATE INDEX outbox_body ON outbox (body_digest)")

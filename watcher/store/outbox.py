@@ -11,6 +11,11 @@ goes: the one that also makes sure the next message is still the drain's to send
 waiting for the disk. A killed process loses nothing that was committed; a power cut may lose
 the last outcomes, whose messages then go again under the same Message-ID, the window a crash
 between "250 accepted" and the commit already has.
+
+A copy of an email shared by many readers (`watcher.core.shared_body`) is stored as the shared
+body, once, in `outbox_bodies` (under its digest), and a row holding the digest and its
+reader's tokens; a claim fills it in, so what goes out is the bytes built for that reader. A
+body goes when the last row referring to it forgets its reader (`_scrub_outbox`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from watcher.core.message import Outgoing
+from watcher.core.shared_body import SharedBody
 from watcher.store.connection import Connection
 from watcher.store.rows import OutboxRow, iso
 
@@ -69,24 +75,72 @@ class OutboxTables(Connection):
             self._enqueue(messages, now)
 
     def _enqueue(self, messages: Sequence[Outgoing], now: datetime) -> None:
-        self.db.conn.executemany(
+        """Insert the rows; a filled-in copy's shared body once (by its digest), the row with
+        its reader's parts and no body of its own (module doc)."""
+        shared: dict[str, SharedBody] = {}
+        rows = []
+        stamp = iso(now)
+        for m in messages:
+            merged = m.merged
+            if merged is None:
+                body, digest, parts = m.body, None, None
+            else:
+                shared.setdefault(merged.shared.digest, merged.shared)
+                body, digest, parts = b"", merged.shared.digest, merged.stored_parts()
+            head = (m.key, m.channel, m.subscriber_id, m.recipient, m.subject)
+            rows.append((*head, body, digest, parts, stamp, stamp))
+        conn = self.db.conn
+        if shared:  # each body once: those stored already are not sent to SQLite again
+            stored = conn.execute(
+                """SELECT digest FROM outbox_bodies
+                   WHERE digest IN (SELECT value FROM json_each(?))""",
+                [json.dumps(list(shared))],
+            )
+            for (digest,) in stored:
+                del shared[digest]
+            conn.executemany(
+                "INSERT INTO outbox_bodies (digest, text, cuts) VALUES (?, ?, ?)",
+                [(digest, body.text, body.where) for digest, body in shared.items()],
+            )
+        inserted = conn.executemany(
             """INSERT INTO outbox (key, channel, subscriber_id, recipient, subject, body,
-                                   next_attempt_at, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING""",
-            [
-                (
-                    m.key,
-                    m.channel,
-                    m.subscriber_id,
-                    m.recipient,
-                    m.subject,
-                    m.body,
-                    iso(now),
-                    iso(now),
-                )
-                for m in messages
-            ],
+                                   body_digest, parts, next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING""",
+            rows,
+        ).rowcount
+        if shared and inserted < len(rows):  # some queued before: a new body may be unused
+            self._drop_unused_bodies(list(shared))
+
+    def _drop_unused_bodies(self, digests: Sequence[str]) -> None:
+        """Delete those of these shared bodies no outbox row refers to (inside the caller's
+        transaction)."""
+        self.db.conn.execute(
+            """DELETE FROM outbox_bodies WHERE digest IN (SELECT value FROM json_each(?))
+               AND NOT EXISTS (SELECT 1 FROM outbox WHERE body_digest = outbox_bodies.digest)""",
+            [json.dumps(list(digests))],
         )
+
+    def _scrub_outbox(self, subscriber_id: int) -> None:
+        """Forget a subscriber in the outbox (inside the caller's transaction): what waits for
+        them is cancelled, and no row keeps their address, tokens or body; a shared body no
+        row refers to any more goes too."""
+        conn = self.db.conn
+        digests = [
+            row[0]
+            for row in conn.execute(
+                """SELECT DISTINCT body_digest FROM outbox
+                   WHERE subscriber_id = ? AND body_digest IS NOT NULL""",
+                [subscriber_id],
+            )
+        ]
+        conn.execute(
+            """UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'cancelled'
+               ELSE status END, recipient = '(unsubscribed)', body = X'', body_digest = NULL,
+               parts = NULL, subscriber_id = NULL WHERE subscriber_id = ?""",
+            [subscriber_id],
+        )
+        if digests:
+            self._drop_unused_bodies(digests)
 
     def claim_due(
         self,
@@ -106,11 +160,13 @@ class OutboxTables(Connection):
 
         The due ids come from the `outbox_due` index alone, in id order, and rows are read
         from them until `limit` are found: filtering and sorting whole rows (a body each, the
-        lease after it) would read every waiting message for each batch.
+        lease after it) would read every waiting message for each batch. A row whose body is
+        shared (module doc) is filled in for its reader here, each shared body read once.
         """
         with self.atomic() as db:
             rows = db.execute(
-                """SELECT id, key, channel, recipient, subject, body, attempts FROM outbox
+                """SELECT id, key, channel, recipient, subject, body, attempts, body_digest, parts
+                   FROM outbox
                    WHERE id IN (SELECT id FROM outbox
                                 WHERE status = 'pending' AND next_attempt_at <= ?)
                    AND (lease_until IS NULL OR lease_until <= ?)
@@ -121,7 +177,30 @@ class OutboxTables(Connection):
                 "UPDATE outbox SET claimed_by = ?, lease_until = ? WHERE id = ?",
                 [(owner, iso(until), r[0]) for r in rows],
             )
-        return [OutboxRow(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+            shared = self._shared_bodies({r[7] for r in rows if r[7] is not None})
+        return [
+            OutboxRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                bytes(r[5]) if r[7] is None else shared[r[7]].fill_stored(r[3], r[1], r[8]),
+                r[6],
+            )
+            for r in rows
+        ]
+
+    def _shared_bodies(self, digests: set[str]) -> dict[str, SharedBody]:
+        """These shared bodies, each read once, by digest."""
+        if not digests:
+            return {}
+        rows = self.db.conn.execute(
+            """SELECT digest, text, cuts FROM outbox_bodies
+               WHERE digest IN (SELECT value FROM json_each(?))""",
+            [json.dumps(sorted(digests))],
+        )
+        return {d: SharedBody.from_stored(d, bytes(text), cuts) for d, text, cuts in rows}
 
     @contextmanager
     def sending(self) -> Iterator[None]:

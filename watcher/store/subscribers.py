@@ -241,12 +241,7 @@ class SubscriberTables(OutboxTables):
             [subscriber.id, subscriber.id],
         ).fetchone()[0]
         if not left:
-            db.execute(
-                """UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'cancelled'
-                   ELSE status END, recipient = '(unsubscribed)', body = X'',
-                   subscriber_id = NULL WHERE subscriber_id = ?""",
-                [subscriber.id],
-            )
+            self._scrub_outbox(subscriber.id)
             db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber.id])
 
     def end_subscriptions(self, nct_ids: Sequence[str]) -> int:
