@@ -30,6 +30,12 @@ What is measured (the fair measure is `watcher.core.readability`; its docstring 
 Targets (issue 13, "Done when") are printed beside each figure with PASS or FAIL; the bench
 always exits 0: it reports, the tests gate.
 
+`--dump [DIR ...]` writes what a rewrite must not change, byte for byte, and prints its sha256: for
+every record file under `tests/fixtures/`, `watcher/demo_data/` and each DIR (e.g.
+`../shared/fixtures/ctgov`), `rewrite_criteria` of its criteria and `trial_summary` for each
+audience, with and without criteria and a place, as data (repr, grade level) and as both
+templates render it. `--out FILE` keeps the dump itself, to diff when the hashes differ.
+
 `--rank [N]` lists what the lexicon should replace first: the hard words, and phrases of 2 to 4
 words holding one, of the registry's criteria text (`--side plain`: of what patients read now),
 ranked by their **cost: occurrences x the syllables above one per word** (the syllables a plain
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.resources
 import json
 import math
@@ -63,6 +70,7 @@ from conftest import consecutive_versions, version_chains  # noqa: E402  (needs 
 from watcher.core.diff import diff_trials  # noqa: E402
 from watcher.core.fidelity import Swap, check  # noqa: E402
 from watcher.core.glossary import Glossary  # noqa: E402
+from watcher.core.places import Near  # noqa: E402
 from watcher.core.readability import (  # noqa: E402
     Names,
     Reading,
@@ -76,9 +84,10 @@ from watcher.core.readability import (  # noqa: E402
     words_of,
 )
 from watcher.core.record import parse_trial  # noqa: E402
-from watcher.core.rewrite import PlainItem  # noqa: E402
+from watcher.core.rewrite import PlainItem, rewrite_criteria  # noqa: E402
 from watcher.core.wording import TrialSummary, patient_changes, trial_summary  # noqa: E402
 from watcher.data import load_glossary  # noqa: E402
+from watcher.delivery.templates import FORMATS, render_trial_summary  # noqa: E402
 
 MAX_GRADE_CRITERIA = 8.0
 MAX_GRADE_SHORT = 6.0  # key facts and change sentences
@@ -541,6 +550,32 @@ def print_sample(sample: list[tuple[str, PlainItem]]) -> None:
         print(f"   - patient: {' / '.join(item.units)}")
 
 
+# A place with a point (Boston, MA), so the dump covers site ordering and distances too.
+DUMP_NEAR = Near("Boston, Massachusetts, United States", (42.3601, -71.0589))
+
+
+def dump(glossary: Glossary, folders: Sequence[Path]) -> Iterable[str]:
+    """What `--dump` hashes, record by record: every output of the rewrite a reader can see."""
+    paths = sorted(
+        {
+            p
+            for folder in (ROOT / "tests" / "fixtures", ROOT / "watcher" / "demo_data", *folders)
+            for p in folder.rglob("NCT*.json")
+        }
+    )
+    for path in paths:
+        trial = parse_trial(json.loads(path.read_text(encoding="utf-8")))
+        yield f"# {path.name}\n{rewrite_criteria(trial.eligibility.criteria, glossary)!r}\n"
+        for audience in ("patient", "coordinator"):
+            for criteria in (True, False):
+                for near in (None, DUMP_NEAR):
+                    summary = trial_summary(trial, audience, glossary, near, criteria=criteria)
+                    yield f"## {audience} criteria={criteria} near={near}\n{summary!r}\n"
+                    yield f"grade {summary.grade_level}\n"
+                    for fmt in FORMATS:
+                        yield render_trial_summary(summary, fmt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -562,8 +597,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=SAMPLE_SEED, help="draw another sample (with --sample)"
     )
+    parser.add_argument(
+        "--dump",
+        nargs="*",
+        type=Path,
+        metavar="DIR",
+        help="hash every rewrite output for the fixtures (and the record files under DIR)",
+    )
+    parser.add_argument("--out", type=Path, help="write the dump here too (with --dump)")
     args = parser.parse_args(argv)
     glossary = load_glossary()
+    if args.dump is not None:
+        text = "".join(dump(glossary, args.dump))
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        print(hashlib.sha256(text.encode("utf-8")).hexdigest())
+        return 0
     if args.sample is not None:
         print_sample(reading_sample(glossary, args.sample, args.seed))
         return 0
