@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from watcher.core.criteria import normalise, parse_criteria
@@ -636,7 +636,23 @@ def rewrite_item(text: str, glossary: Glossary, seen: frozenset[str] = frozenset
 
 
 def _rewrite(text: str, glossary: Glossary, seen: frozenset[str]) -> Rewrite:
-    draft = _Draft(text, set(seen), [], [], [])
+    """`text` rewritten, listing only the terms not in `seen`: `seen` changes which terms an
+    item lists and nothing else, so the rewrite itself is worked out once per text."""
+    result = _rewrite_fresh(text, glossary)
+    if seen.isdisjoint(hit.id for hit in result.terms):
+        return result
+    return replace(result, terms=tuple(hit for hit in result.terms if hit.id not in seen))
+
+
+# Items rewritten, kept: a new version of a trial mostly repeats its criteria word for word, and
+# the title and items of a trial are rewritten for each audience and place that reads them.
+_REWRITES_KEPT = 20_000
+
+
+@lru_cache(maxsize=_REWRITES_KEPT)
+def _rewrite_fresh(text: str, glossary: Glossary) -> Rewrite:
+    """`text` rewritten as the first item of a notification (no term explained before it)."""
+    draft = _Draft(text, set(), [], [], [])
     _protect(draft)
     _scales(draft, glossary)
     _grades(draft, glossary)
