@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -215,7 +215,9 @@ class _Draft:
             self.hits.append(hit)
 
 
-_WORD_START = re.compile(r"(?<![\w-])")
+# A trie of aliases: each character leads to the node of the aliases that go on with it; the key
+# "" marks the end of an alias.
+_Trie = dict[str, "_Trie"]
 
 
 class _AliasFinder:
@@ -223,45 +225,63 @@ class _AliasFinder:
     ends at a word's end there.
 
     It is what one pattern over every alias, longest first, tried at every place, would find
-    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), but at each place only the aliases whose
-    first character matches the text's are tried, in the same order: a thousand alternatives
-    tried one by one at every word made this the costliest step of planning a release.
+    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), but with the aliases written as a trie
+    (`(?:heart(?: failure| attack)?|…)`): at each place the pattern follows only the aliases
+    that go on matching the text, longest first, where a thousand alternatives tried one by
+    one at every word made this the costliest step of planning a release. Phrases match in
+    either case, abbreviations as written: two patterns, the longer of their finds kept.
     """
 
-    def __init__(self, alternatives: Iterable[tuple[str, str]]) -> None:
-        """`alternatives`: each alias's pattern, longest alias first, with a pattern for its
-        first character that matches as the alias's own does (case-insensitive for phrases)."""
-        firsts: dict[str, re.Pattern[str]] = {}
-        self._alternatives = [
-            (regex, firsts.setdefault(first, re.compile(first))) for regex, first in alternatives
-        ]
-        # Filled as characters are met: bounded by the alphabet of the criteria.
-        self._starting: dict[str, re.Pattern[str] | None] = {}
-        self._compiled: dict[str, re.Pattern[str]] = {}
+    def __init__(self, phrases: Iterable[str], abbreviations: Iterable[str]) -> None:
+        """`phrases` case-folded, matched in any case; `abbreviations` matched as written."""
+        tries = ((_trie(phrases, ignore_case=True), "(?i:{})"), (_trie(abbreviations), "{}"))
+        self._patterns = tuple(
+            re.compile(rf"(?<![\w-])(?=({form.format(_written(trie))})(?![\w-]))")
+            for trie, form in tries
+            if trie
+        )
 
-    def _pattern(self, char: str) -> re.Pattern[str] | None:
-        """The aliases that may start with `char` in either case, longest first, as one pattern
-        (None: none). An abbreviation in the other case is tried and fails at its first
-        character; "a" and "A" share one pattern, compiled once."""
-        if char not in self._starting:
-            cases = {char, char.lower(), char.upper()}
-            body = "|".join(
-                regex
-                for regex, first in self._alternatives
-                if any(first.fullmatch(case) for case in cases)
-            )
-            if body and body not in self._compiled:
-                self._compiled[body] = re.compile(rf"({body})(?![\w-])")
-            self._starting[char] = self._compiled[body] if body else None
-        return self._starting[char]
-
-    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+    def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of the longest alias starting at each place a word starts in `text`."""
-        for start in _WORD_START.finditer(text):
-            at = start.start()
-            pattern = self._pattern(text[at]) if at < len(text) else None
-            if pattern is not None and (found := pattern.match(text, at)) is not None:
-                yield at, found.end(1)
+        ends: dict[int, int] = {}
+        for pattern in self._patterns:
+            for found in pattern.finditer(text):
+                start = found.start()
+                ends[start] = max(ends.get(start, start), found.end(1))
+        return sorted(ends.items())
+
+
+def _trie(aliases: Iterable[str], *, ignore_case: bool = False) -> _Trie:
+    """The aliases as a trie. Ignoring case, a character joins the branch of one the pattern
+    matches it with ("ϐ" that of "β"), so no two branches of a node match the same text."""
+    root: _Trie = {}
+    for alias in aliases:
+        node = root
+        for char in alias:
+            if ignore_case:
+                char = next((known for known in node if _same_letter(known, char)), char)
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return root
+
+
+def _same_letter(known: str, char: str) -> bool:
+    """Whether a case-insensitive pattern matches `char` where it reads `known`: for two ASCII
+    characters (case-folded already) only when they are equal."""
+    if known == char or not known or (known.isascii() and char.isascii()):
+        return known == char
+    return re.fullmatch(f"(?i:{re.escape(known)})", char) is not None
+
+
+def _written(node: _Trie) -> str:
+    """A trie as a pattern that tries each alias before the shorter ones it starts with."""
+    branches = [re.escape(char) + _written(child) for char, child in node.items() if char]
+    if not branches:
+        return ""
+    body = "|".join(branches)
+    if "" in node:
+        return f"(?:{body})?"
+    return body if len(branches) == 1 else f"(?:{body})"
 
 
 @lru_cache(maxsize=8)
@@ -274,10 +294,7 @@ def _aliases(glossary: Glossary) -> tuple[dict[str, Term], dict[str, Term], _Ali
             phrases.setdefault(phrase.casefold(), term)
         for abbreviation in term.abbreviations:
             abbreviations.setdefault(abbreviation, term)
-    alternatives = [(p, f"(?i:{re.escape(p)})", f"(?i:{re.escape(p[0])})") for p in phrases]
-    alternatives += [(a, re.escape(a), re.escape(a[0])) for a in abbreviations]
-    alternatives.sort(key=lambda alternative: len(alternative[0]), reverse=True)
-    return phrases, abbreviations, _AliasFinder((regex, first) for _, regex, first in alternatives)
+    return phrases, abbreviations, _AliasFinder(phrases, abbreviations)
 
 
 def _term_for(glossary: Glossary, written: str) -> Term | None:
