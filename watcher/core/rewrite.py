@@ -45,6 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from watcher.core.alternation import longest_first
 from watcher.core.criteria import normalise, parse_criteria
 from watcher.core.fidelity import Piece, Swap, check, reader_text
 from watcher.core.glossary import Glossary, GlossaryHit, Term
@@ -215,30 +216,27 @@ class _Draft:
             self.hits.append(hit)
 
 
-# A trie of aliases: each character leads to the node of the aliases that go on with it; the key
-# "" marks the end of an alias.
-_Trie = dict[str, "_Trie"]
-
-
 class _AliasFinder:
     r"""Where a glossary alias is written: at each place a word starts, the longest alias that
     ends at a word's end there.
 
     It is what one pattern over every alias, longest first, tried at every place, would find
-    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), but with the aliases written as a trie
-    (`(?:heart(?: failure| attack)?|…)`): at each place the pattern follows only the aliases
-    that go on matching the text, longest first, where a thousand alternatives tried one by
-    one at every word made this the costliest step of planning a release. Phrases match in
-    either case, abbreviations as written: two patterns, the longer of their finds kept.
+    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), written as a trie (`longest_first`): a
+    thousand alternatives tried one by one at every word made this the costliest step of
+    planning a release. Phrases match in either case, abbreviations as written: two patterns,
+    the longer of their finds kept.
     """
 
     def __init__(self, phrases: Iterable[str], abbreviations: Iterable[str]) -> None:
         """`phrases` case-folded, matched in any case; `abbreviations` matched as written."""
-        tries = ((_trie(phrases, ignore_case=True), "(?i:{})"), (_trie(abbreviations), "{}"))
+        alternations = (
+            (longest_first(phrases, ignore_case=True), "(?i:{})"),
+            (longest_first(abbreviations), "{}"),
+        )
         self._patterns = tuple(
-            re.compile(rf"(?<![\w-])(?=({form.format(_written(trie))})(?![\w-]))")
-            for trie, form in tries
-            if trie
+            re.compile(rf"(?<![\w-])(?=({form.format(body)})(?![\w-]))")
+            for body, form in alternations
+            if body
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -249,39 +247,6 @@ class _AliasFinder:
                 start = found.start()
                 ends[start] = max(ends.get(start, start), found.end(1))
         return sorted(ends.items())
-
-
-def _trie(aliases: Iterable[str], *, ignore_case: bool = False) -> _Trie:
-    """The aliases as a trie. Ignoring case, a character joins the branch of one the pattern
-    matches it with ("ϐ" that of "β"), so no two branches of a node match the same text."""
-    root: _Trie = {}
-    for alias in aliases:
-        node = root
-        for char in alias:
-            if ignore_case:
-                char = next((known for known in node if _same_letter(known, char)), char)
-            node = node.setdefault(char, {})
-        node[""] = {}
-    return root
-
-
-def _same_letter(known: str, char: str) -> bool:
-    """Whether a case-insensitive pattern matches `char` where it reads `known`: for two ASCII
-    characters (case-folded already) only when they are equal."""
-    if known == char or not known or (known.isascii() and char.isascii()):
-        return known == char
-    return re.fullmatch(f"(?i:{re.escape(known)})", char) is not None
-
-
-def _written(node: _Trie) -> str:
-    """A trie as a pattern that tries each alias before the shorter ones it starts with."""
-    branches = [re.escape(char) + _written(child) for char, child in node.items() if char]
-    if not branches:
-        return ""
-    body = "|".join(branches)
-    if "" in node:
-        return f"(?:{body})?"
-    return body if len(branches) == 1 else f"(?:{body})"
 
 
 @lru_cache(maxsize=8)
