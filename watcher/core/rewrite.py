@@ -313,8 +313,11 @@ def _word_before(text: str, start: int) -> str:
 
 
 def _word_after(text: str, end: int) -> str:
-    found = re.match(r"[^\w]*([^\W\d_]+)", text[end:])
+    found = _WORD_AFTER.match(text, end)
     return found.group(1) if found else ""
+
+
+_WORD_AFTER = re.compile(r"[^\w]*([^\W\d_]+)")
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -351,9 +354,13 @@ def _shares_its_noun(text: str, start: int, written: str, plain: str) -> bool:
     """Whether words before "or"/"and" lean on the term's last word: in "locally advanced or
     metastatic disease", "disease" belongs to both, so "cancer that has spread" cannot replace
     "metastatic disease" without leaving "locally advanced" with no noun."""
-    head = written.split()[-1].casefold()
-    joined = re.search(r"\b(?:or|and|and/or)\s+$", text[:start])
-    return len(written.split()) > 1 and joined is not None and plain.split()[-1].casefold() != head
+    words = written.split()
+    if len(words) < 2 or plain.split()[-1].casefold() == words[-1].casefold():
+        return False
+    return _JOINED.search(text[:start]) is not None
+
+
+_JOINED = re.compile(r"\b(?:or|and|and/or)\s+$")
 
 
 def _in_name(text: str, start: int, end: int) -> bool:
