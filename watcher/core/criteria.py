@@ -186,8 +186,8 @@ def parse_criteria(text: str | None) -> list[Criterion]:
 
 
 # Texts parsed, kept: the diff, the rewrite and the key facts all read the same criteria, and a
-# new version of a trial mostly repeats them.
-_PARSED_KEPT = 4096
+# new version of a trial mostly repeats them. A trial's items take some 13 kB: 3 MB at most.
+_PARSED_KEPT = 256
 
 
 @lru_cache(maxsize=_PARSED_KEPT)

@@ -634,8 +634,9 @@ def _rewrite(text: str, glossary: Glossary, seen: frozenset[str]) -> Rewrite:
 
 
 # Items rewritten, kept: a new version of a trial mostly repeats its criteria word for word, and
-# the title and items of a trial are rewritten for each audience and place that reads them.
-_REWRITES_KEPT = 20_000
+# a trial's page, welcome and match emails rewrite the same items again. About 1.4 kB each (the
+# recorded criteria): some 6 MB at most, the items of a hundred trials or so.
+_REWRITES_KEPT = 4096
 
 
 @lru_cache(maxsize=_REWRITES_KEPT)

@@ -103,8 +103,8 @@ class _Read:
 
 
 # Criteria read, kept: a new version of a trial mostly repeats its criteria, and each audience
-# and place that reads a trial asks for its key facts again.
-_READ_KEPT = 4096
+# and place that reads a trial asks for its key facts again (a few kB a trial: 1 MB or so).
+_READ_KEPT = 256
 
 
 @lru_cache(maxsize=_READ_KEPT)
