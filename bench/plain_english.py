@@ -30,6 +30,15 @@ What is measured (the fair measure is `watcher.core.readability`; its docstring 
 Targets (issue 13, "Done when") are printed beside each figure with PASS or FAIL; the bench
 always exits 0: it reports, the tests gate.
 
+`--dump [DIR ...]` writes what a rewrite must not change, byte for byte, and prints its sha256: for
+every record file under `tests/fixtures/`, `watcher/demo_data/` and each DIR (e.g.
+`../shared/fixtures/ctgov`), `rewrite_criteria` of its criteria and `trial_summary` for each
+audience, with and without criteria and a place, as data (repr, grade level) and as both
+templates render it. `--out FILE` keeps the dump itself, to diff when the hashes differ.
+
+`--time [DIR ...]` prints CPU milliseconds per `trial_summary` on the same records: cold (the
+newest version of each trial, nothing kept from before) and every version in date order.
+
 `--rank [N]` lists what the lexicon should replace first: the hard words, and phrases of 2 to 4
 words holding one, of the registry's criteria text (`--side plain`: of what patients read now),
 ranked by their **cost: occurrences x the syllables above one per word** (the syllables a plain
@@ -42,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import importlib.resources
 import json
 import math
@@ -49,6 +59,7 @@ import random
 import re
 import statistics
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,9 +71,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import consecutive_versions, version_chains  # noqa: E402  (needs the paths above)
 
+from watcher.core.change import AUDIENCES  # noqa: E402
+from watcher.core.criteria import _parsed  # noqa: E402  (emptied by --time, for a cold start)
 from watcher.core.diff import diff_trials  # noqa: E402
 from watcher.core.fidelity import Swap, check  # noqa: E402
 from watcher.core.glossary import Glossary  # noqa: E402
+from watcher.core.places import Near  # noqa: E402
 from watcher.core.readability import (  # noqa: E402
     Names,
     Reading,
@@ -75,10 +89,12 @@ from watcher.core.readability import (  # noqa: E402
     units_of,
     words_of,
 )
-from watcher.core.record import parse_trial  # noqa: E402
-from watcher.core.rewrite import PlainItem  # noqa: E402
+from watcher.core.record import Trial, parse_trial  # noqa: E402
+from watcher.core.rewrite import PlainItem, _rewrite_fresh, rewrite_criteria  # noqa: E402
 from watcher.core.wording import TrialSummary, patient_changes, trial_summary  # noqa: E402
+from watcher.core.wording.key_facts import _criteria_facts  # noqa: E402
 from watcher.data import load_glossary  # noqa: E402
+from watcher.delivery.templates import FORMATS, render_trial_summary  # noqa: E402
 
 MAX_GRADE_CRITERIA = 8.0
 MAX_GRADE_SHORT = 6.0  # key facts and change sentences
@@ -541,6 +557,84 @@ def print_sample(sample: list[tuple[str, PlainItem]]) -> None:
         print(f"   - patient: {' / '.join(item.units)}")
 
 
+# A place with a point (Boston, MA), so the dump covers site ordering and distances too.
+DUMP_NEAR = Near("Boston, Massachusetts, United States", (42.3601, -71.0589))
+
+
+def record_files(folders: Sequence[Path]) -> list[Path]:
+    """Every record file under the tests' fixtures, the demo data and `folders`, by name."""
+    return sorted(
+        {
+            p
+            for folder in (ROOT / "tests" / "fixtures", ROOT / "watcher" / "demo_data", *folders)
+            for p in folder.rglob("NCT*.json")
+        }
+    )
+
+
+def dump(glossary: Glossary, folders: Sequence[Path]) -> Iterable[str]:
+    """What `--dump` hashes, record by record: every output of the rewrite a reader can see."""
+    for path in record_files(folders):
+        trial = parse_trial(json.loads(path.read_text(encoding="utf-8")))
+        yield f"# {path.name}\n{rewrite_criteria(trial.eligibility.criteria, glossary)!r}\n"
+        for audience in ("patient", "coordinator"):
+            for criteria in (True, False):
+                for near in (None, DUMP_NEAR):
+                    summary = trial_summary(trial, audience, glossary, near, criteria=criteria)
+                    yield f"## {audience} criteria={criteria} near={near}\n{summary!r}\n"
+                    yield f"grade {summary.grade_level}\n"
+                    for fmt in FORMATS:
+                        yield render_trial_summary(summary, fmt)
+
+
+def forget() -> None:
+    """Empty what the rewrite keeps between calls, as a process that has read nothing yet."""
+    for kept in (_rewrite_fresh, _parsed, _criteria_facts):
+        kept.cache_clear()
+
+
+def timings(glossary: Glossary, folders: Sequence[Path], rounds: int = 5) -> dict[str, float]:
+    """CPU milliseconds per `trial_summary` (the best of `rounds`), with criteria: "cold", the
+    newest version of each trial with nothing kept from the one before; "in order", every
+    version of every trial in date order, as a daemon meets them (new versions mostly repeat
+    their criteria); and, without criteria, what a change email shows."""
+    chains: dict[str, list[Trial]] = {}
+    for path in record_files(folders):
+        trial = parse_trial(json.loads(path.read_text(encoding="utf-8")))
+        chains.setdefault(path.name.split("__")[0], []).append(trial)
+    newest = [versions[-1] for versions in chains.values()]
+    every = [trial for versions in chains.values() for trial in versions]
+
+    def per_trial(
+        trials: list[Trial], audience: str, *, cold: bool, criteria: bool = True
+    ) -> float:
+        best = math.inf
+        for _ in range(rounds):
+            forget()
+            spent = 0.0
+            for trial in trials:
+                if cold:
+                    forget()
+                started = time.process_time()
+                trial_summary(trial, audience, glossary, criteria=criteria)
+                spent += time.process_time() - started
+            best = min(best, 1000 * spent / len(trials))
+        return round(best, 3)
+
+    return {
+        "records": len(every),
+        "trials": len(newest),
+        **{
+            f"{audience} ms, {name}": per_trial(trials, audience, cold=cold)
+            for audience in AUDIENCES
+            for name, trials, cold in (("cold", newest, True), ("in order", every, False))
+        },
+        "patient ms, no criteria, in order": per_trial(
+            every, "patient", cold=False, criteria=False
+        ),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -562,8 +656,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seed", type=int, default=SAMPLE_SEED, help="draw another sample (with --sample)"
     )
+    parser.add_argument(
+        "--dump",
+        nargs="*",
+        type=Path,
+        metavar="DIR",
+        help="hash every rewrite output for the fixtures (and the record files under DIR)",
+    )
+    parser.add_argument("--out", type=Path, help="write the dump here too (with --dump)")
+    parser.add_argument(
+        "--time",
+        nargs="*",
+        type=Path,
+        metavar="DIR",
+        help="ms per trial summary on the fixtures (and the record files under DIR)",
+    )
     args = parser.parse_args(argv)
     glossary = load_glossary()
+    if args.time is not None:
+        print(json.dumps(timings(glossary, args.time), indent=1))
+        return 0
+    if args.dump is not None:
+        text = "".join(dump(glossary, args.dump))
+        if args.out:
+            args.out.write_text(text, encoding="utf-8")
+        print(hashlib.sha256(text.encode("utf-8")).hexdigest())
+        return 0
     if args.sample is not None:
         print_sample(reading_sample(glossary, args.sample, args.seed))
         return 0

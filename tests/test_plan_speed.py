@@ -31,6 +31,8 @@ def recorded_texts() -> set[str]:
         "ECOG-PS 1",
         "-ECOG",
         "AST or ALT",
+        "\u03d0-hCG pregnancy test and \u0392HCG",  # beta symbol, capital beta
+        "INVESTIGATOR\u2019S GLOBAL ASSESSMENT, e.g. HIV-1, i.e.",
     }
     for pair in consecutive_versions():
         for path in pair:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 SECTIONS: tuple[str, ...] = ("inclusion", "exclusion", "other")
 
@@ -181,8 +182,16 @@ def _lines(text: str) -> list[str]:
 
 def parse_criteria(text: str | None) -> list[Criterion]:
     """Every item of an eligibility text, flattened in document order (empty for no text)."""
-    if not text:
-        return []
+    return list(_parsed(text)) if text else []
+
+
+# Texts parsed, kept: the diff, the rewrite and the key facts all read the same criteria, and a
+# new version of a trial mostly repeats them. A trial's items take some 13 kB: 3 MB at most.
+_PARSED_KEPT = 256
+
+
+@lru_cache(maxsize=_PARSED_KEPT)
+def _parsed(text: str) -> tuple[Criterion, ...]:
     parser = _Parser()
     for line in _lines(text):
         indent = len(line) - len(line.lstrip(" "))
@@ -200,4 +209,4 @@ def parse_criteria(text: str | None) -> list[Criterion]:
         rest = body[marker.end() :]
         ordinal = marker.group("ordinal")
         parser.add(rest, indent, content, ordinal, is_list=True, introduces=rest.endswith(":"))
-    return parser.items
+    return tuple(parser.items)

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from watcher.core.alternation import longest_first
 from watcher.core.glossary import Glossary, Term
 from watcher.core.readability import doubled_words
 
@@ -52,21 +53,22 @@ _MULTIPLIER = re.compile(
 )
 _RANGE = re.compile(r"(?<![\w.\-/])(\d+(?:[.,]\d+)*)\s*(?:-|\u2013|\u2014|~|\bto\b)\s*(?=\d)")
 _GRADE_FIRST = re.compile(r"(>=|<=|<|>)\s*(grade|class)\b", re.IGNORECASE)
+_OR = re.compile("or", re.IGNORECASE)  # every suffix phrase starts with "or "
+_DIGIT = re.compile(r"\d")
 
 
 @lru_cache(maxsize=8)
 def _comparator_patterns(
     glossary: Glossary,
 ) -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str]]:
-    """Prefix phrases ("at least 3") and suffix phrases ("3 years or older"), longest first."""
+    """Prefix phrases ("at least 3") and suffix phrases ("3 years or older"), longest first
+    (`longest_first`: the same finds as the phrases in order of length, found faster)."""
     ops = dict(glossary.comparator_phrases)
-    prefix = sorted((p for p in ops if not p.startswith("or ")), key=len, reverse=True)
-    suffix = sorted((p for p in ops if p.startswith("or ")), key=len, reverse=True)
-    prefix_re = re.compile(r"\b(" + "|".join(map(re.escape, prefix)) + r")\b\s*", re.IGNORECASE)
+    prefix = longest_first((p for p in ops if not p.startswith("or ")), ignore_case=True)
+    suffix = longest_first((p for p in ops if p.startswith("or ")), ignore_case=True)
+    prefix_re = re.compile(rf"\b({prefix})\b\s*", re.IGNORECASE)
     suffix_re = re.compile(
-        r"(\d+(?:[.,]\d+)*%?|\b[IVX]+\b)((?:\s+[A-Za-z]+){0,3}?)\s+("
-        + "|".join(map(re.escape, suffix))
-        + r")\b(?!\s+than)",
+        rf"(\d+(?:[.,]\d+)*%?|\b[IVX]+\b)((?:\s+[A-Za-z]+){{0,3}}?)\s+({suffix})\b(?!\s+than)",
         re.IGNORECASE,
     )
     return prefix_re, suffix_re, {p.casefold(): op for p, op in ops.items()}
@@ -158,8 +160,7 @@ def _read_for_negation(pieces: Iterable[Piece], glossary: Glossary) -> str:
 @lru_cache(maxsize=8)
 def _negation_patterns(glossary: Glossary) -> tuple[re.Pattern[str], re.Pattern[str]]:
     def words(phrases: tuple[str, ...]) -> re.Pattern[str]:
-        ordered = sorted(phrases, key=len, reverse=True)
-        return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, ordered)) + r")(?![\w-])")
+        return re.compile(rf"(?<![\w-])({longest_first(phrases)})(?![\w-])")
 
     return words(glossary.negation_cues), words(glossary.pseudo_negations)
 
@@ -170,13 +171,21 @@ def canonical(text: str, glossary: Glossary) -> str:
     prefix_re, suffix_re, ops = _comparator_patterns(glossary)
     for spelling, op in _OPERATOR_SPELLINGS.items():
         text = text.replace(spelling, op)
-    text = _MULTIPLIER.sub(r"\1 x ULN", text)
-    text = suffix_re.sub(
-        lambda m: f"{ops[m.group(3).casefold()]} {m.group(1)}{m.group(2) or ''}", text
-    )
+    # Each rewriting below is tried only on a text holding what its pattern cannot match
+    # without (most texts hold no lab limit, no "or …" phrase, no comparator sign): the same
+    # text, without searching it for nothing.
+    if "ULN" in text or "LLN" in text:
+        text = _MULTIPLIER.sub(r"\1 x ULN", text)
+    if _OR.search(text):
+        text = suffix_re.sub(
+            lambda m: f"{ops[m.group(3).casefold()]} {m.group(1)}{m.group(2) or ''}", text
+        )
     text = prefix_re.sub(lambda m: f"{ops[m.group(1).casefold()]} ", text)
-    text = _GRADE_FIRST.sub(r"\2 \1", text)
-    return " ".join(_TOKEN.findall(_RANGE.sub(r"\1 to ", text)))
+    if "<" in text or ">" in text:
+        text = _GRADE_FIRST.sub(r"\2 \1", text)
+    if _DIGIT.search(text):
+        text = _RANGE.sub(r"\1 to ", text)
+    return " ".join(_TOKEN.findall(text))
 
 
 def negation_cues(text: str, glossary: Glossary) -> list[str]:
@@ -189,14 +198,17 @@ def negation_cues(text: str, glossary: Glossary) -> list[str]:
 def check(original: str, rewrite: str | Sequence[Piece], glossary: Glossary) -> tuple[str, ...]:
     """Every way `rewrite` fails to say what `original` says; empty when it is faithful."""
     pieces: tuple[Piece, ...] = (rewrite,) if isinstance(rewrite, str) else tuple(rewrite)
+    if pieces == (original,):
+        return ()  # nothing rewritten: every reading below is of the original itself
     read = reader_text(pieces)
     problems: list[str] = []
-    if Counter(_NUMBER.findall(original)) != Counter(_NUMBER.findall(read)):
+    # The same tokens, as many times each, in any order: sorted, they are the same list.
+    if sorted(_NUMBER.findall(original)) != sorted(_NUMBER.findall(read)):
         problems.append("numbers differ")
-    if Counter(_IDENTIFIER.findall(original)) != Counter(_IDENTIFIER.findall(read)):
+    if sorted(_IDENTIFIER.findall(original)) != sorted(_IDENTIFIER.findall(read)):
         problems.append("gene, variant or version tokens differ")
     restored = restore(pieces, glossary)
-    if Counter(_CAPITALS.findall(original)) != Counter(_CAPITALS.findall(restored)):
+    if sorted(_CAPITALS.findall(original)) != sorted(_CAPITALS.findall(restored)):
         problems.append("capitalised names differ")
     # The four texts are often two (a rewrite restored is the original): each is read once.
     canonicals: dict[str, str] = {}
@@ -222,6 +234,7 @@ def check(original: str, rewrite: str | Sequence[Piece], glossary: Glossary) -> 
         problems.append("negations differ")
     if was.casefold() != now.casefold():
         problems.append("words differ once the plain wording is taken out")
-    if Counter(doubled_words(read)) - Counter(doubled_words(original)):
+    doubled = doubled_words(read)
+    if doubled and Counter(doubled) - Counter(doubled_words(original)):
         problems.append("a word is doubled")
     return tuple(problems)

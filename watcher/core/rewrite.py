@@ -41,10 +41,11 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from watcher.core.alternation import longest_first
 from watcher.core.criteria import normalise, parse_criteria
 from watcher.core.fidelity import Piece, Swap, check, reader_text
 from watcher.core.glossary import Glossary, GlossaryHit, Term
@@ -215,53 +216,37 @@ class _Draft:
             self.hits.append(hit)
 
 
-_WORD_START = re.compile(r"(?<![\w-])")
-
-
 class _AliasFinder:
     r"""Where a glossary alias is written: at each place a word starts, the longest alias that
     ends at a word's end there.
 
     It is what one pattern over every alias, longest first, tried at every place, would find
-    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), but at each place only the aliases whose
-    first character matches the text's are tried, in the same order: a thousand alternatives
-    tried one by one at every word made this the costliest step of planning a release.
+    (`(?<![\w-])(?=(longest|…|shortest)(?![\w-]))`), written as a trie (`longest_first`): a
+    thousand alternatives tried one by one at every word made this the costliest step of
+    planning a release. Phrases match in either case, abbreviations as written: two patterns,
+    the longer of their finds kept.
     """
 
-    def __init__(self, alternatives: Iterable[tuple[str, str]]) -> None:
-        """`alternatives`: each alias's pattern, longest alias first, with a pattern for its
-        first character that matches as the alias's own does (case-insensitive for phrases)."""
-        firsts: dict[str, re.Pattern[str]] = {}
-        self._alternatives = [
-            (regex, firsts.setdefault(first, re.compile(first))) for regex, first in alternatives
-        ]
-        # Filled as characters are met: bounded by the alphabet of the criteria.
-        self._starting: dict[str, re.Pattern[str] | None] = {}
-        self._compiled: dict[str, re.Pattern[str]] = {}
+    def __init__(self, phrases: Iterable[str], abbreviations: Iterable[str]) -> None:
+        """`phrases` case-folded, matched in any case; `abbreviations` matched as written."""
+        alternations = (
+            (longest_first(phrases, ignore_case=True), "(?i:{})"),
+            (longest_first(abbreviations), "{}"),
+        )
+        self._patterns = tuple(
+            re.compile(rf"(?<![\w-])(?=({form.format(body)})(?![\w-]))")
+            for body, form in alternations
+            if body
+        )
 
-    def _pattern(self, char: str) -> re.Pattern[str] | None:
-        """The aliases that may start with `char` in either case, longest first, as one pattern
-        (None: none). An abbreviation in the other case is tried and fails at its first
-        character; "a" and "A" share one pattern, compiled once."""
-        if char not in self._starting:
-            cases = {char, char.lower(), char.upper()}
-            body = "|".join(
-                regex
-                for regex, first in self._alternatives
-                if any(first.fullmatch(case) for case in cases)
-            )
-            if body and body not in self._compiled:
-                self._compiled[body] = re.compile(rf"({body})(?![\w-])")
-            self._starting[char] = self._compiled[body] if body else None
-        return self._starting[char]
-
-    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+    def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of the longest alias starting at each place a word starts in `text`."""
-        for start in _WORD_START.finditer(text):
-            at = start.start()
-            pattern = self._pattern(text[at]) if at < len(text) else None
-            if pattern is not None and (found := pattern.match(text, at)) is not None:
-                yield at, found.end(1)
+        ends: dict[int, int] = {}
+        for pattern in self._patterns:
+            for found in pattern.finditer(text):
+                start = found.start()
+                ends[start] = max(ends.get(start, start), found.end(1))
+        return sorted(ends.items())
 
 
 @lru_cache(maxsize=8)
@@ -274,10 +259,7 @@ def _aliases(glossary: Glossary) -> tuple[dict[str, Term], dict[str, Term], _Ali
             phrases.setdefault(phrase.casefold(), term)
         for abbreviation in term.abbreviations:
             abbreviations.setdefault(abbreviation, term)
-    alternatives = [(p, f"(?i:{re.escape(p)})", f"(?i:{re.escape(p[0])})") for p in phrases]
-    alternatives += [(a, re.escape(a), re.escape(a[0])) for a in abbreviations]
-    alternatives.sort(key=lambda alternative: len(alternative[0]), reverse=True)
-    return phrases, abbreviations, _AliasFinder((regex, first) for _, regex, first in alternatives)
+    return phrases, abbreviations, _AliasFinder(phrases, abbreviations)
 
 
 def _term_for(glossary: Glossary, written: str) -> Term | None:
@@ -331,8 +313,11 @@ def _word_before(text: str, start: int) -> str:
 
 
 def _word_after(text: str, end: int) -> str:
-    found = re.match(r"[^\w]*([^\W\d_]+)", text[end:])
+    found = _WORD_AFTER.match(text, end)
     return found.group(1) if found else ""
+
+
+_WORD_AFTER = re.compile(r"[^\w]*([^\W\d_]+)")
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -369,9 +354,13 @@ def _shares_its_noun(text: str, start: int, written: str, plain: str) -> bool:
     """Whether words before "or"/"and" lean on the term's last word: in "locally advanced or
     metastatic disease", "disease" belongs to both, so "cancer that has spread" cannot replace
     "metastatic disease" without leaving "locally advanced" with no noun."""
-    head = written.split()[-1].casefold()
-    joined = re.search(r"\b(?:or|and|and/or)\s+$", text[:start])
-    return len(written.split()) > 1 and joined is not None and plain.split()[-1].casefold() != head
+    words = written.split()
+    if len(words) < 2 or plain.split()[-1].casefold() == words[-1].casefold():
+        return False
+    return _JOINED.search(text[:start]) is not None
+
+
+_JOINED = re.compile(r"\b(?:or|and|and/or)\s+$")
 
 
 def _in_name(text: str, start: int, end: int) -> bool:
@@ -636,7 +625,24 @@ def rewrite_item(text: str, glossary: Glossary, seen: frozenset[str] = frozenset
 
 
 def _rewrite(text: str, glossary: Glossary, seen: frozenset[str]) -> Rewrite:
-    draft = _Draft(text, set(seen), [], [], [])
+    """`text` rewritten, listing only the terms not in `seen`: `seen` changes which terms an
+    item lists and nothing else, so the rewrite itself is worked out once per text."""
+    result = _rewrite_fresh(text, glossary)
+    if seen.isdisjoint(hit.id for hit in result.terms):
+        return result
+    return replace(result, terms=tuple(hit for hit in result.terms if hit.id not in seen))
+
+
+# Items rewritten, kept: a new version of a trial mostly repeats its criteria word for word, and
+# a trial's page, welcome and match emails rewrite the same items again. About 1.4 kB each (the
+# recorded criteria): some 6 MB at most, the items of a hundred trials or so.
+_REWRITES_KEPT = 4096
+
+
+@lru_cache(maxsize=_REWRITES_KEPT)
+def _rewrite_fresh(text: str, glossary: Glossary) -> Rewrite:
+    """`text` rewritten as the first item of a notification (no term explained before it)."""
+    draft = _Draft(text, set(), [], [], [])
     _protect(draft)
     _scales(draft, glossary)
     _grades(draft, glossary)

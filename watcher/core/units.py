@@ -83,14 +83,20 @@ def _depths(text: str) -> list[int]:
     """Parenthesis depth before each character."""
     if "(" not in text and "[" not in text:
         return [0] * len(text)  # most units: no need to look at each character
-    depth, out = 0, []
-    for char in text:
-        out.append(depth)
-        if char in "([":
+    depth, out, position = 0, [], 0
+    for bracket in _BRACKET.finditer(text):  # a run of characters at one depth at a time
+        at = bracket.start()
+        out += [depth] * (at + 1 - position)
+        if bracket.group() in "([":
             depth += 1
-        elif char in ")]" and depth:
+        elif depth:
             depth -= 1
+        position = at + 1
+    out += [depth] * (len(text) - position)
     return out
+
+
+_BRACKET = re.compile(r"[()\[\]]")
 
 
 def _clauses(text: str) -> list[str]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from watcher.core.record import Eligibility, Trial
@@ -85,11 +86,31 @@ class KeyFact:
 
 def key_facts(trial: Trial, items: Sequence[CriteriaItem]) -> tuple[KeyFact, ...]:
     """The key facts of a trial, in `TOPICS` order; a topic no rule is sure of is left out."""
-    facts = [*_structured(trial.eligibility)]
-    for rule in _RULES:
-        facts += rule(items)
+    read = tuple(_Read(item.section, item.original, item.depth, item.parent) for item in items)
+    facts = [*_structured(trial.eligibility), *_criteria_facts(read)]
     order = {topic: i for i, topic in enumerate(TOPICS)}
     return tuple(sorted(facts, key=lambda fact: order[fact.topic]))
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """An item as the rules read it (`CriteriaItem`), and no more: what their facts depend on."""
+
+    section: str
+    original: str
+    depth: int
+    parent: str | None
+
+
+# Criteria read, kept: a new version of a trial mostly repeats its criteria, and each audience
+# and place that reads a trial asks for its key facts again (a few kB a trial: 1 MB or so).
+_READ_KEPT = 256
+
+
+@lru_cache(maxsize=_READ_KEPT)
+def _criteria_facts(items: tuple[_Read, ...]) -> tuple[KeyFact, ...]:
+    """The facts the rules read from the criteria, rule by rule."""
+    return tuple(fact for rule in _RULES for fact in rule(items))
 
 
 # -- the structured fields -----------------------------------------------------------------------

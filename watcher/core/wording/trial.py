@@ -96,12 +96,13 @@ class TrialSummary:
     def placed(self, trial: Trial, near: Near | None) -> TrialSummary:
         """This summary of `trial` for a reader at `near`: only its sites depend on the place,
         so a planner with readers in many places words the trial once (`plan_notices`)."""
-        sites = _site_lines_of(trial, self.audience, near)
-        shown = sites[:SITES_SHOWN] if self.audience == "patient" else sites
+        ordered = sorted(trial.sites, key=_site_order(near))
+        # Only the sites shown are worded: a patient sees the nearest few of maybe hundreds.
+        shown = ordered[:SITES_SHOWN] if self.audience == "patient" else ordered
         return replace(
             self,
-            sites=tuple(shown),
-            sites_not_shown=len(sites) - len(shown),
+            sites=tuple(_site_line(site, self.audience, near) for site in shown),
+            sites_not_shown=len(ordered) - len(shown),
             near=near.name if near else None,
         )
 
@@ -175,21 +176,18 @@ def _site_order(near: Near | None) -> Callable[[Site], _SiteKey]:
     return key
 
 
-def _site_lines_of(trial: Trial, audience: str, near: Near | None) -> list[SiteLine]:
-    lines = []
-    for site in sorted(trial.sites, key=_site_order(near)):
-        if audience == "coordinator":
-            status = field_words(site.status)
-            where = ", ".join(p for p in (site.city, site.state, site.zip, site.country) if p)
-        else:
-            status = "" if site.status is None else status_words(site.status)
-            where = place_words(site)
-        km = near.distance_km(site) if near else None
-        nearness = ""
-        if near is not None:
-            nearness = near.away(site) or NEARNESS_WORDS.get(near.place.nearness(site), "")
-        lines.append(SiteLine(site.facility or "(unnamed site)", where, status, nearness, km))
-    return lines
+def _site_line(site: Site, audience: str, near: Near | None) -> SiteLine:
+    if audience == "coordinator":
+        status = field_words(site.status)
+        where = ", ".join(p for p in (site.city, site.state, site.zip, site.country) if p)
+    else:
+        status = "" if site.status is None else status_words(site.status)
+        where = place_words(site)
+    km = near.distance_km(site) if near else None
+    nearness = ""
+    if near is not None:
+        nearness = near.away(site) or NEARNESS_WORDS.get(near.place.nearness(site), "")
+    return SiteLine(site.facility or "(unnamed site)", where, status, nearness, km)
 
 
 def _terms(hits: Iterable[GlossaryHit]) -> tuple[GlossaryHit, ...]:
