@@ -13,18 +13,19 @@ from __future__ import annotations
 import json
 import os
 from base64 import urlsafe_b64encode
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from hashlib import sha256
 from pathlib import Path
 
 import pytest
-from conftest import consecutive_versions
+from conftest import consecutive_versions, version_chains
 
 from watcher.core.diff import diff_trials
 from watcher.core.distance import Radius
 from watcher.core.message import Outgoing
-from watcher.core.notify import Letterhead, plan_notices
+from watcher.core.notify import Letterhead, Welcomes, plan_notices, welcome_email
 from watcher.core.places import Near
 from watcher.core.record import Trial, parse_trial
 from watcher.core.subscriptions import Subscriber, Subscription
@@ -143,3 +144,52 @@ def test_every_recorded_change_email_is_byte_for_byte_what_it_was() -> None:
     assert prints.keys() == expected.keys()
     changed = sorted(key for key in prints if prints[key] != expected[key])
     assert changed == []
+
+
+WELCOMES = Path(__file__).parent / "golden" / "welcomes.json"
+
+
+def welcomed() -> dict[str, str]:
+    """The welcome email of every subscriber above to every recorded trial (its newest
+    version), one by one (`welcome_email`) and many at once (`Welcomes`), by its key."""
+    glossary = load_glossary()
+    newest = {paths[-1].name: read(paths[-1]) for paths in version_chains().values()}
+    prints: dict[str, str] = {}
+    for name, head in LETTERHEADS.items():
+        for path, trial in sorted(newest.items()):
+            nct_id = trial.nct_id or path.split("__")[0]
+            many = Welcomes(
+                {nct_id: trial}.__getitem__,
+                feed_url=lambda feed_token: f"https://trials.example.org/feeds/{feed_token}",
+                glossary=glossary,
+                letterhead=head,
+                render=render,
+                now=NOW,
+            )
+            for person, subscription in subscribers():
+                subscription = replace(subscription, nct_id=nct_id)
+                one = welcome_email(
+                    person,
+                    subscription,
+                    trial,
+                    feed_url=f"https://trials.example.org/feeds/{person.feed_token}",
+                    glossary=glossary,
+                    letterhead=head,
+                    render=render,
+                    now=NOW,
+                )
+                assert many(person, subscription).body == one.body, one.key
+                prints[f"{name}/{path}/{one.key}"] = fingerprint(one)
+    return prints
+
+
+@pytest.mark.slow
+def test_every_welcome_email_is_byte_for_byte_what_it_was() -> None:
+    """The longest email, the welcome with the whole trial, one by one and many at once."""
+    prints = welcomed()
+    if UPDATE:
+        WELCOMES.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    expected = json.loads(WELCOMES.read_text(encoding="utf-8"))
+    assert len(prints) > 100
+    assert prints.keys() == expected.keys()
+    assert sorted(key for key in prints if prints[key] != expected[key]) == []

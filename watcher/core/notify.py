@@ -271,6 +271,7 @@ def welcome_email(
         person,
         subscription,
         summary,
+        _shown(summary, render),
         key=welcome_key(summary.nct_id, subscription.id, now),
         feed_url=feed_url,
         letterhead=letterhead,
@@ -284,10 +285,19 @@ def welcome_key(nct_id: str, subscription_id: int, now: datetime) -> str:
     return f"welcome/{nct_id}/{now.strftime('%Y%m%dT%H%M%S%f')}/s{subscription_id}"
 
 
+def _shown(summary: TrialSummary, render: Renderer) -> tuple[str, str]:
+    """The trial as a welcome shows it, text and HTML: the longest part of the email, rendered
+    once per trial, audience and place however many welcomes (and checks of them) show it."""
+    return render("trial_summary.txt.j2", trial=summary), render(
+        "trial_summary.html.j2", trial=summary
+    )
+
+
 def _welcome(
     person: Subscriber,
     subscription: Subscription,
     summary: TrialSummary,
+    shown: tuple[str, str],
     *,
     key: str,
     feed_url: str,
@@ -295,12 +305,15 @@ def _welcome(
     render: Renderer,
     now: datetime,
 ) -> Outgoing:
-    """The welcome email of `subscription` to `person`, with the trial as `summary` says it."""
+    """The welcome email of `subscription` to `person`, with the trial as `summary` says it
+    (`shown`: that summary rendered, `_shown`)."""
     subject = welcome_headline(summary.nct_id, summary.title)
     context = {
         "headline": subject,
         "plan": welcome_plan(subscription),
         "trial": summary,
+        "summary_text": shown[0],
+        "summary_html": shown[1],
         "feed_line": FEED_LINE,
         "feed_url": feed_url,
         **footer(person, letterhead),
@@ -314,7 +327,8 @@ class Welcomes:
     """The welcome emails of many new subscriptions at once (`subscribe --file`), each distinct
     one built once: the trial worded once per audience (its sites once per place), each
     (trial, audience, digest, kinds, place) email built once and filled in with each reader's
-    own parts (`watcher.core.mailmerge`), byte for byte what `welcome_email` makes.
+    own parts (`watcher.core.mailmerge`), byte for byte what `welcome_email` makes; the trial
+    rendered once per (trial, audience, place).
 
     `trial` gives a trial by NCT ID; `feed_url` a reader's private feed from their feed token.
     """
@@ -332,6 +346,7 @@ class Welcomes:
         self._trial, self._feed_url, self._glossary = trial, feed_url, glossary
         self._letterhead, self._render, self._now = letterhead, render, now
         self._worded: dict[tuple[str, str], TrialSummary] = {}
+        self._placed: dict[tuple[str, str, Near | None], tuple[TrialSummary, tuple[str, str]]] = {}
         self._merges: dict[tuple[str, str, str, frozenset[str] | None, Near | None], Merge] = {}
 
     def __call__(self, person: Subscriber, subscription: Subscription) -> Outgoing:
@@ -343,12 +358,19 @@ class Welcomes:
                 self._worded[nct_id, audience] = trial_summary(
                     self._trial(nct_id), audience, self._glossary
                 )
-            summary = self._worded[nct_id, audience].placed(self._trial(nct_id), subscription.near)
+            place = (nct_id, audience, subscription.near)
+            if place not in self._placed:
+                placed = self._worded[nct_id, audience].placed(
+                    self._trial(nct_id), subscription.near
+                )
+                self._placed[place] = placed, _shown(placed, self._render)
+            summary, shown = self._placed[place]
             self._merges[group] = Merge(
                 lambda reader, key: _welcome(
                     reader,
                     subscription,
                     summary,
+                    shown,
                     key=key,
                     feed_url=self._feed_url(reader.feed_token),
                     letterhead=self._letterhead,

@@ -227,8 +227,8 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
         # trials with no new release this is most of the cycle: the rule is evaluated once per
         # trial (not once to choose each side), in table order (the report sorts the rest).
         sides = self.db.execute(
-            f"SELECT t.nct_id, {rest} FROM trials t WHERE t.watched = 1",
-            params,  # noqa: S608
+            f"SELECT t.nct_id, {rest} FROM trials t WHERE t.watched = 1",  # noqa: S608
+            params,
         ).fetchall()
         passed = [str(nct_id) for nct_id, rests in sides if rests]
         look_ids = [nct_id for nct_id, rests in sides if not rests]
