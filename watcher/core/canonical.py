@@ -79,6 +79,10 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# hashlib lets go of the GIL while it hashes more than 2047 bytes at a time, and getting it back
+# from a cold start's other threads (the keyframe packer, the feed writer) cost a trial 0.7 ms
+# of waiting against 0.02 ms of hashing: the text is fed in pieces it hashes holding the GIL.
+_HASHED_HOLDING_GIL = 2047
 # In orjson's compact output a number follows ":", "," or "[", and one spelt in exponent form
 # has a digit before its "e-".
 _EXPONENT = re.compile(rb"e-\d")
@@ -117,7 +121,11 @@ def _spelt_alike(text: bytes) -> bool:
 
 def content_hash(raw: dict[str, Any]) -> str:
     """SHA-256 of the record's submitted content; equal hashes mean "no new version"."""
-    return hashlib.sha256(canonical_bytes(strip_noise(raw))).hexdigest()
+    text = memoryview(canonical_bytes(strip_noise(raw)))
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _HASHED_HOLDING_GIL):
+        digest.update(text[start : start + _HASHED_HOLDING_GIL])
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
