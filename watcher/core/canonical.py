@@ -60,7 +60,7 @@ def strip_noise(raw: dict[str, Any]) -> dict[str, Any]:
                 **locations_module,
                 "locations": sorted(
                     (_without_geo(site) for site in locations_module["locations"]),
-                    key=canonical_bytes,  # UTF-8 sorts as its code points do
+                    key=canonical_json,
                 ),
             }
         kept["protocolSection"] = protocol
