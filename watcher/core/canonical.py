@@ -79,9 +79,9 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-# hashlib lets go of the GIL while it hashes more than 2047 bytes at a time, and getting it back
-# from a cold start's other threads (the keyframe packer, the feed writer) cost a trial 0.7 ms
-# of waiting against 0.02 ms of hashing: the text is fed in pieces it hashes holding the GIL.
+# hashlib lets go of the GIL while it hashes more than 2047 bytes at a time; a cold start's main
+# thread then waited to get it back from the keyframe packer and the feed writer (sampled there
+# 0.7 ms a trial, for 0.02 ms of hashing), so the text is fed in pieces hashed holding the GIL.
 _HASHED_HOLDING_GIL = 2047
 # In orjson's compact output a number follows ":", "," or "[", and one spelt in exponent form
 # has a digit before its "e-".
