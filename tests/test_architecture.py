@@ -65,6 +65,7 @@ PURE_MODULES = frozenset(
         "itertools",
         "json",  # load and dump take files: access names below
         "math",
+        "orjson",  # dumps and loads work on values and bytes: no file
         "re",
         "string",
         "textwrap",

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
+from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
-from conftest import load_fixture
+from conftest import all_fixture_records, load_fixture
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from watcher.core.canonical import content_hash, stamp_of
+from watcher.core.canonical import (
+    _spelt_alike,
+    canonical_bytes,
+    canonical_json,
+    content_hash,
+    stamp_of,
+    strip_noise,
+)
+from watcher.core.clean import clean_record
 
 SAME = [  # real consecutive snapshots whose differences are registry housekeeping only
     ("NCT05574335__partrita-tigit__2026-02-03__91d8d988.json",
@@ -62,3 +77,72 @@ def test_stamp_reads_light_fields_from_a_fields_subset() -> None:
     }
     full = load_fixture("NCT05294952__partrita-tigit__2026-03-03__8078b9f0.json")
     assert stamp_of(light) == stamp_of(full)
+
+
+# -- the hash's bytes, spelt by orjson, are the bytes json.dumps spelt ----------------------------
+
+
+def hash_as_before(raw: dict[str, Any]) -> str:
+    """The content hash as every stored row holds it: `json.dumps` over the stripped record, the
+    sites sorted by their `json.dumps` spelling (written out here, not imported)."""
+    kept = strip_noise(raw)
+    sites = kept.get("protocolSection", {}).get("contactsLocationsModule", {}).get("locations")
+    if isinstance(sites, list):
+        sites.sort(key=lambda site: json.dumps(site, sort_keys=True, separators=(",", ":"),
+                                               ensure_ascii=False))  # fmt: skip
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("path", all_fixture_records(), ids=lambda p: p.name[:40])
+def test_every_recorded_record_hashes_as_it_did(path: Path) -> None:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    for record in (raw, clean_record(raw)):
+        assert content_hash(record) == hash_as_before(record)
+        assert canonical_bytes(record) == canonical_json(record).encode("utf-8")
+    # ...and by orjson itself, not by the slow path it falls back on (else no time is saved)
+    assert _spelt_alike(orjson.dumps(strip_noise(clean_record(raw)), option=orjson.OPT_SORT_KEYS))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1e-05},  # orjson: 0.00001
+        {"a": [-1.5e-07]},  # orjson: -1.5e-7
+        {"a": float("nan")},  # orjson: null
+        [float("inf")],
+        {"a": 2**70},  # orjson refuses it
+        {"b": {"\u00e9": 1, "Z": 2, "z": None}, "a": '\u2028 \x1f " \\'},
+        {"looks like a float": "e-5 0.00001 ,null"},
+    ],
+)
+def test_values_orjson_spells_otherwise_are_spelt_as_json_dumps_does(value: Any) -> None:
+    assert canonical_bytes(value) == canonical_json(value).encode("utf-8")
+
+
+_TEXT = st.text(
+    st.sampled_from([*'a:", \\{}[]e-0.1', "\n", "\u00e9", "\u2028", "\x1f", "\U0001f600"])
+)
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=500)
+@given(st.dictionaries(_TEXT, _VALUES, max_size=5))
+def test_random_values_are_spelt_as_json_dumps_does(value: dict[str, Any]) -> None:
+    assert canonical_bytes(value) == canonical_json(value).encode("utf-8")
+
+
+@settings(max_examples=300)
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_every_float_is_spelt_as_json_dumps_does(number: float) -> None:
+    assert canonical_bytes({"n": [number, {"m": number}]}) == canonical_json(
+        {"n": [number, {"m": number}]}
+    ).encode("utf-8")
