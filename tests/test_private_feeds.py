@@ -15,7 +15,7 @@ import pytest
 
 from watcher.config import Settings, load_settings
 from watcher.core.feeds import Entry
-from watcher.delivery.feed_files import FeedWriter, _create, _PrivateFeeds
+from watcher.delivery.feed_files import FeedWriter, _PrivateFeeds
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ENTRY = Entry(
@@ -67,9 +67,9 @@ def test_a_new_feed_is_created_readable_and_an_existing_one_replaced(tmp_path: P
     writer = FeedWriter()
     old = os.umask(0o077)
     try:
-        _create(writer, folder / "new.atom", b"<feed/>")
+        writer.put(folder / "new.atom", b"<feed/>", new=True)
         (folder / "old.atom").write_bytes(b"<old/>")
-        _create(writer, folder / "old.atom", b"<feed>2</feed>")
+        writer.put(folder / "old.atom", b"<feed>2</feed>", new=True)
     finally:
         os.umask(old)
     writer.finish()
