@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -92,3 +93,15 @@ def test_a_hundred_new_subscribers_cost_two_renderings_of_their_empty_feed(
     for _ in range(100):
         feeds.feed(secrets.token_urlsafe(32), "atom", [])
     assert rendered == ["Zq" * 21 + "Z", "Wk" * 21 + "W"]
+
+
+def test_a_writer_left_by_an_error_writes_what_was_put_and_stops(tmp_path: Path) -> None:
+    """Feeds are written by a thread while the next are rendered: a failure to render still
+    leaves every file put whole, and no thread waiting behind."""
+    with pytest.raises(RuntimeError), FeedWriter(background=True) as writer:
+        writer.put(tmp_path / "a.atom", b"<feed/>")
+        writer.put(tmp_path / "b.atom", b"<feed>b</feed>", new=True)
+        raise RuntimeError("rendering failed")
+    assert (tmp_path / "a.atom").read_bytes() == b"<feed/>"
+    assert (tmp_path / "b.atom").read_bytes() == b"<feed>b</feed>"
+    assert "feed-writer" not in {thread.name for thread in threading.enumerate()}
