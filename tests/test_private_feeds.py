@@ -96,8 +96,8 @@ def test_a_hundred_new_subscribers_cost_two_renderings_of_their_empty_feed(
 
 
 def test_a_writer_left_by_an_error_writes_what_was_put_and_stops(tmp_path: Path) -> None:
-    """Feeds are written by a thread while the next are rendered: a failure to render still
-    leaves every file put whole, and no thread waiting behind."""
+    """A writer with a thread of its own (a cold start's), left by a failure to render, still
+    writes every file put whole, and leaves no thread waiting behind."""
     with pytest.raises(RuntimeError), FeedWriter(background=True) as writer:
         writer.put(tmp_path / "a.atom", b"<feed/>")
         writer.put(tmp_path / "b.atom", b"<feed>b</feed>", new=True)
