@@ -58,7 +58,8 @@ def entry_id(event: ChangeEvent) -> str:
 # the private feeds of its many subscribers show the same entries, made once (`entries`).
 EntryMemo = dict[tuple[str, tuple[int, ...]], "Entry"]
 # Entries written out, by format and entry: a release's private feeds show the entries of its
-# trials' feeds, and an entry is two thirds of a feed's cost to write (`atom`, `rss`).
+# trials' feeds, and entries are most of a feed's cost to write (an Atom and RSS pair of 11
+# entries: 426 us, 103 us with the entries written out before).
 Written = dict[tuple[str, "Entry"], str]
 
 
