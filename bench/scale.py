@@ -496,6 +496,31 @@ def cold_only(code: Path, n: int, records: list[Raw]) -> list[Row]:
         return cold_start(tw, server.base_url, ids)
 
 
+def feeds_only(code: Path, n: int, records: list[Raw], keep: Path | None) -> list[Row]:
+    """The feeds of a 1 % release at N trials, after the cold start, release and seeding that
+    step needs, and nothing else (`--only feeds`). `keep`: the state before the feeds are
+    written is copied there, to profile the step again without the 20 s of getting to it."""
+    rng = random.Random(20261130 + n)
+    current = registry_of(n, records)
+    ids = sorted(current)
+    registry = ReplayRegistry(current)
+    with (
+        tempfile.TemporaryDirectory(prefix="trialwatch-scale-") as tmp,
+        ReplayServer(registry) as server,
+    ):
+        tw = Trialwatch(code, Path(tmp) / f"n{n}", server.base_url)
+        watch_add(tw, ids)
+        check(tw, "cold start", n)
+        registry.publish(*poll_bench.release_with_changes(current, rng).records.values())
+        _, answer = check(tw, "1 % release cycle", n)
+        changed = sorted({c["nct_id"] for c in answer["changes"]})
+        seed_history(tw.database, ids)
+        if keep is not None:
+            shutil.copytree(tw.state, keep, dirs_exist_ok=True)
+            (keep / "changed.txt").write_text(",".join(changed), encoding="utf-8")
+        return [feeds_of_release(tw, changed, n)]
+
+
 def _size_of(database: Path) -> int:
     return int(sqlite3.connect(database).execute("SELECT COUNT(*) FROM trials").fetchone()[0])
 
@@ -599,8 +624,14 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=BENCH.parent, help="the checkout to measure")
     parser.add_argument(
         "--only",
-        choices=("cold",),
-        help="cold: only the cold start beside the limit script, at the middle size",
+        choices=("cold", "feeds"),
+        help="cold: only the cold start beside the limit script, at the middle size; "
+        "feeds: only the feeds of a release, at the middle size",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="with --only feeds: copy the state before the feeds step to this folder",
     )
     parser.add_argument("--limit-cycle", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -617,6 +648,9 @@ def main() -> None:
     rows: list[Row] = []
     if args.only == "cold":
         print(table(cold_only(code, middle, records)))
+        return
+    if args.only == "feeds":
+        print(table(feeds_only(code, middle, records, args.keep)))
         return
     with tempfile.TemporaryDirectory(prefix="trialwatch-scale-") as tmp:
         work = Path(tmp)

@@ -124,21 +124,25 @@ def _elementtree_markup(root: ET.Element, out: list[str], declared: str = "") ->
 @given(title=FEED_TEXT, text=FEED_TEXT, url=FEED_TEXT)
 def test_feeds_are_the_bytes_elementtree_writes(title: str, text: str, url: str) -> None:
     """Atom and RSS, with and without entries and a self link, are the very bytes ElementTree's
-    own writer makes of them: a reader, and a feed left unchanged on disk, see no difference."""
+    own writer makes of them: a reader, and a feed left unchanged on disk, see no difference.
+    So are they when their entries are written out once for every feed that shows them
+    (`written`), an entry first the last of its feed and then not, or the other way round."""
+    written: feeds.Written = {}
     for self_url in (None, f"https://trials.example.org/feeds/{url}"):
         info = FeedInfo(
             "urn:trialwatch:feed:x", title, f"{text} & more", f"https://c.org/{url}", self_url
         )
         items = [
-            Entry(f"urn:e:{url}", title, T0, f"https://l.org/?q={url}", text, f"<p>{text}</p>")
+            Entry(f"urn:e:{url}", title, T0, f"https://l.org/?q={url}", text, f"<p>{text}</p>"),
+            Entry("urn:e:2", text, T0 - timedelta(days=1), "https://l.org/", title, f"<b>{url}"),
         ]
         for render in (atom, rss):
-            for shown in ([], items):
-                ours = render(info, shown, T0)
+            for shown in ([], items[:1], items, items[1:]):
                 with pytest.MonkeyPatch.context() as patch:
                     patch.setattr(feeds, "_markup", _elementtree_markup)
                     theirs = render(info, shown, T0)
-                assert ours == theirs
+                assert render(info, shown, T0) == theirs
+                assert render(info, shown, T0, written) == theirs
 
 
 def test_private_feed_follows_subscriptions_and_holds_no_address(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from watcher.config import Settings, load_settings
 from watcher.core.feeds import Entry
-from watcher.delivery.feed_files import FeedWriter, _create, _PrivateFeeds
+from watcher.delivery.feed_files import FeedWriter, _PrivateFeeds
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ENTRY = Entry(
@@ -67,9 +68,9 @@ def test_a_new_feed_is_created_readable_and_an_existing_one_replaced(tmp_path: P
     writer = FeedWriter()
     old = os.umask(0o077)
     try:
-        _create(writer, folder / "new.atom", b"<feed/>")
+        writer.put(folder / "new.atom", b"<feed/>", new=True)
         (folder / "old.atom").write_bytes(b"<old/>")
-        _create(writer, folder / "old.atom", b"<feed>2</feed>")
+        writer.put(folder / "old.atom", b"<feed>2</feed>", new=True)
     finally:
         os.umask(old)
     writer.finish()
@@ -92,3 +93,15 @@ def test_a_hundred_new_subscribers_cost_two_renderings_of_their_empty_feed(
     for _ in range(100):
         feeds.feed(secrets.token_urlsafe(32), "atom", [])
     assert rendered == ["Zq" * 21 + "Z", "Wk" * 21 + "W"]
+
+
+def test_a_writer_left_by_an_error_writes_what_was_put_and_stops(tmp_path: Path) -> None:
+    """A writer with a thread of its own (a cold start's), left by a failure to render, still
+    writes every file put whole, and leaves no thread waiting behind."""
+    with pytest.raises(RuntimeError), FeedWriter(background=True) as writer:
+        writer.put(tmp_path / "a.atom", b"<feed/>")
+        writer.put(tmp_path / "b.atom", b"<feed>b</feed>", new=True)
+        raise RuntimeError("rendering failed")
+    assert (tmp_path / "a.atom").read_bytes() == b"<feed/>"
+    assert (tmp_path / "b.atom").read_bytes() == b"<feed>b</feed>"
+    assert "feed-writer" not in {thread.name for thread in threading.enumerate()}

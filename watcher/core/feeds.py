@@ -57,6 +57,10 @@ def entry_id(event: ChangeEvent) -> str:
 # Entries already made, by entry id and the ids of the changes kept: a release's trial feed and
 # the private feeds of its many subscribers show the same entries, made once (`entries`).
 EntryMemo = dict[tuple[str, tuple[int, ...]], "Entry"]
+# Entries written out, by format and entry: a release's private feeds show the entries of its
+# trials' feeds, and entries are most of a feed's cost to write (an Atom and RSS pair of 11
+# entries: 426 us, 103 us with the entries written out before).
+Written = dict[tuple[str, "Entry"], str]
 
 
 def entries(
@@ -111,8 +115,10 @@ def _html(event: ChangeEvent, sentences: Sequence[str], exact: str) -> str:
     return ET.tostring(body, encoding="unicode", method="html")
 
 
-def atom(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
-    """An Atom 1.0 document."""
+def atom(
+    info: FeedInfo, items: Sequence[Entry], updated: datetime, written: Written | None = None
+) -> bytes:
+    """An Atom 1.0 document; `written` keeps the entries written out, for the next feed."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     _text(feed, "id", info.id)
@@ -127,19 +133,26 @@ def atom(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
     _text(author, "name", "trialwatch")
     ET.SubElement(feed, f"{{{ATOM}}}generator").text = "trialwatch"
     for item in items:
-        entry = ET.SubElement(feed, f"{{{ATOM}}}entry")
-        _text(entry, "id", item.id)
-        _text(entry, "title", item.title)
-        _text(entry, "updated", item.updated.isoformat())
-        ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=item.link)
-        _text(entry, "summary", item.text)
-        content = ET.SubElement(entry, f"{{{ATOM}}}content", type="html")
-        content.text = item.html
+        feed.append(_entry("atom", item, written))
     return _document(feed)
 
 
-def rss(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
-    """An RSS 2.0 document."""
+def _atom_entry(item: Entry) -> ET.Element:
+    entry = ET.Element(f"{{{ATOM}}}entry")
+    _text(entry, "id", item.id)
+    _text(entry, "title", item.title)
+    _text(entry, "updated", item.updated.isoformat())
+    ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", href=item.link)
+    _text(entry, "summary", item.text)
+    content = ET.SubElement(entry, f"{{{ATOM}}}content", type="html")
+    content.text = item.html
+    return entry
+
+
+def rss(
+    info: FeedInfo, items: Sequence[Entry], updated: datetime, written: Written | None = None
+) -> bytes:
+    """An RSS 2.0 document; `written` keeps the entries written out, for the next feed."""
     root = ET.Element("rss", version="2.0")
     channel = ET.SubElement(root, "channel")
     ET.SubElement(channel, "title").text = info.title
@@ -152,13 +165,47 @@ def rss(info: FeedInfo, items: Sequence[Entry], updated: datetime) -> bytes:
     ET.SubElement(channel, "lastBuildDate").text = format_datetime(_newest(items, updated))
     ET.SubElement(channel, "generator").text = "trialwatch"
     for item in items:
-        node = ET.SubElement(channel, "item")
-        ET.SubElement(node, "title").text = item.title
-        ET.SubElement(node, "link").text = item.link
-        ET.SubElement(node, "guid", isPermaLink="false").text = item.id
-        ET.SubElement(node, "pubDate").text = format_datetime(item.updated)
-        ET.SubElement(node, "description").text = item.html
+        channel.append(_entry("rss", item, written))
     return _document(root)
+
+
+def _rss_item(item: Entry) -> ET.Element:
+    node = ET.Element("item")
+    ET.SubElement(node, "title").text = item.title
+    ET.SubElement(node, "link").text = item.link
+    ET.SubElement(node, "guid", isPermaLink="false").text = item.id
+    ET.SubElement(node, "pubDate").text = format_datetime(item.updated)
+    ET.SubElement(node, "description").text = item.html
+    return node
+
+
+# Each format's entry element and its depth in the document (Atom: feed/entry; RSS:
+# rss/channel/item), which its indentation is made of.
+_ENTRIES = {"atom": (_atom_entry, 1), "rss": (_rss_item, 2)}
+
+
+class _Written(ET.Element):
+    """An entry already written out, in the document where its element would be."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__("written")
+        self.markup = markup
+
+
+def _entry(kind: str, item: Entry, written: Written | None) -> ET.Element:
+    """The entry's element; with `written`, the entry as written out, once per format for
+    every feed that shows it (its markup depends on nothing but the entry and its depth)."""
+    make, depth = _ENTRIES[kind]
+    if written is None:
+        return make(item)
+    markup = written.get((kind, item))
+    if markup is None:
+        element = make(item)
+        ET.indent(element, level=depth)
+        out: list[str] = []
+        _markup(element, out)
+        markup = written[kind, item] = "".join(out)
+    return _Written(markup)
 
 
 def _newest(items: Sequence[Entry], fallback: datetime) -> datetime:
@@ -189,20 +236,24 @@ _IN_ATOM = f"{{{ATOM}}}"  # the Atom elements' tags; written unprefixed, in the 
 def _markup(element: ET.Element, out: list[str], declared: str = "") -> None:
     """`element` and what it holds as XML text, its tail too, as ElementTree writes them:
     attributes in the order set, `&`, `<` and `>` escaped (and quotes and line breaks in
-    attribute values), an empty element closed as `<tag />`."""
-    tag = element.tag.removeprefix(_IN_ATOM)
-    out.append(f"<{tag}{declared}")
-    for key, value in element.items():
-        out.append(f' {key}="{_escape_attribute(value)}"')
-    if element.text or len(element):
-        out.append(">")
-        if element.text:
-            out.append(_escape_text(element.text))
-        for child in element:
-            _markup(child, out)
-        out.append(f"</{tag}>")
+    attribute values), an empty element closed as `<tag />`; an entry already written out as
+    it was written."""
+    if isinstance(element, _Written):
+        out.append(element.markup)
     else:
-        out.append(" />")
+        tag = element.tag.removeprefix(_IN_ATOM)
+        out.append(f"<{tag}{declared}")
+        for key, value in element.items():
+            out.append(f' {key}="{_escape_attribute(value)}"')
+        if element.text or len(element):
+            out.append(">")
+            if element.text:
+                out.append(_escape_text(element.text))
+            for child in element:
+                _markup(child, out)
+            out.append(f"</{tag}>")
+        else:
+            out.append(" />")
     if element.tail:
         out.append(_escape_text(element.tail))
 

@@ -9,7 +9,8 @@ after a write can cost a feed until the next change of its trial rewrites it fro
 A subscriber's private feed lives at a path made of their random feed token (256 bits), and
 holds only the changes their subscriptions ask for; no feed ever holds an address. A
 `subscribe` writes only the private feeds of the people it changed (`write_private_feeds`);
-a new subscriber's is created in place rather than renamed into it (`_create` says why).
+a new subscriber's is created in place rather than renamed into it (`FeedWriter.put` says
+why).
 
 A web server runs as a user of its own, so the files are readable by everyone (0644) and the
 folders can be walked (0755), whatever the process's umask: they are published anyway. The
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from watcher.config import Settings
 from watcher.core.change import Change, ChangeEvent
-from watcher.core.feeds import Entry, EntryMemo, FeedInfo, atom, entries, rss
+from watcher.core.feeds import Entry, EntryMemo, FeedInfo, Written, atom, entries, rss
 from watcher.core.ids import registry_url
 from watcher.core.subscriptions import Subscriber, Subscription, wants
 from watcher.errors import WatcherError
@@ -97,11 +98,14 @@ class FeedWriter:
     `background`: the files are written by a thread of their own while the caller goes on
     (creating a file is a few system calls, which let go of the GIL: a cold start's 20,000 new
     files cost ext4 a fifth of the cycle, and a poll still parsing pages need not wait for
-    them); an error is raised by `finish`, which waits for every file put before it."""
+    them); an error is raised by `finish`, which waits for every file put before it. A
+    release's feeds are not written so: their files cost kernel time, and 12 interleaved runs
+    on a shared 2-CPU machine were as slow with the thread as without (medians 1.15 s and
+    1.12). As a context manager, it finishes on leaving, after an error too."""
 
     def __init__(self, *, background: bool = False) -> None:
         self.folders: set[str] = set()
-        self._queue: queue.Queue[tuple[str, bytes] | None] | None = None
+        self._queue: queue.Queue[tuple[str, bytes, bool] | None] | None = None
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
         if background:
@@ -109,12 +113,24 @@ class FeedWriter:
             self._thread = threading.Thread(target=self._drain, name="feed-writer", daemon=True)
             self._thread.start()
 
-    def put(self, path: Path, data: bytes) -> None:
-        """Replace `path` with `data` (unless it holds exactly that, readable by all already)."""
+    def __enter__(self) -> FeedWriter:
+        return self
+
+    def __exit__(self, *raised: object) -> None:
+        """`finish`, after an error too: the files put are written whole, the thread ends."""
+        self.finish()
+
+    def put(self, path: Path, data: bytes, *, new: bool = False) -> None:
+        """Replace `path` with `data` (unless it holds exactly that, readable by all already).
+
+        `new`: a file nobody can have read yet (a new subscriber's private feed: its name is
+        their new token, in a welcome email queued a moment before) is created in place when it
+        does not exist, at a third of the cost of writing beside and renaming; a reader who came
+        that very moment would find it empty, once."""
         if self._queue is None:
-            self._write(os.fspath(path), data)
+            self._write(os.fspath(path), data, new)
         else:
-            self._queue.put((os.fspath(path), data))
+            self._queue.put((os.fspath(path), data, new))
 
     def _drain(self) -> None:
         """The background thread: write what is put until `finish` says stop; after an error,
@@ -127,20 +143,29 @@ class FeedWriter:
                 except BaseException as exc:  # handed to `finish`, raised there
                     self._error = exc
 
-    def _write(self, name: str, data: bytes) -> None:
+    def _write(self, name: str, data: bytes, new: bool) -> None:
         """On `os` calls rather than `Path` methods or file objects, and a temporary name of our
         own rather than `tempfile.mkstemp`'s random one (`O_EXCL`: never an existing file or a
         link): a cold start writes two files per trial (20,000 new files: 0.3-1.2 s of user
         time through `mkstemp` and a file object, 0.1 s so; the system time, the larger part,
         is the file system's)."""
-        try:
-            with open(name, "rb") as old:  # noqa: PTH123 (see the docstring)
-                same = old.read() == data and os.fstat(old.fileno()).st_mode & 0o777 == FILE_MODE
-        except OSError:
-            same = False
-        if same:
-            return
         folder, base = os.path.split(name)
+        if new:
+            try:
+                fd = os.open(name, _CREATE, FILE_MODE)
+            except FileExistsError:
+                pass
+            else:
+                try:
+                    _fill(fd, data)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(name)  # noqa: PTH108
+                    raise
+                self.folders.add(folder)
+                return
+        if _holds(name, data):
+            return
         while True:
             temporary = os.path.join(folder, f".{base}.{os.getpid()}.{next(_TEMPORARIES)}")  # noqa: PTH118
             try:
@@ -149,13 +174,7 @@ class FeedWriter:
                 continue
             break
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fchmod(fd, FILE_MODE)  # whatever the umask
-            finally:
-                os.close(fd)
+            _fill(fd, data)
             os.replace(temporary, name)  # noqa: PTH105
         except BaseException:
             with contextlib.suppress(OSError):
@@ -181,6 +200,35 @@ class FeedWriter:
         self.folders.clear()
 
 
+def _fill(fd: int, data: bytes) -> None:
+    """Write `data` to a new file and close it, readable by all whatever the umask (changed
+    only when the umask took a bit away: a change of mode is one more journalled write)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if os.fstat(fd).st_mode & 0o777 != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)
+    finally:
+        os.close(fd)
+
+
+def _holds(name: str, data: bytes) -> bool:
+    """Whether the file `name` holds exactly `data`, readable by all (read only when its size
+    and mode say it may)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        found = os.fstat(fd)
+        if found.st_size != len(data) or found.st_mode & 0o777 != FILE_MODE:
+            return False
+        return os.read(fd, len(data) + 1) == data  # a file is read whole by one read
+    finally:
+        os.close(fd)
+
+
 def _write_pair(
     writer: FeedWriter,
     settings: Settings,
@@ -188,6 +236,7 @@ def _write_pair(
     info: FeedInfo,
     items: list[Entry],
     now: datetime,
+    entries_written: Written,
 ) -> list[Path]:
     """Write the Atom and the RSS file of one feed."""
     written = []
@@ -195,7 +244,7 @@ def _write_pair(
         path = stem.with_suffix(f".{kind}")
         self_url = _public_url(settings, path)
         info_here = FeedInfo(info.id, info.title, info.subtitle, info.link, self_url)
-        writer.put(path, render(info_here, items, now))
+        writer.put(path, render(info_here, items, now, entries_written))
         written.append(path)
     return written
 
@@ -208,6 +257,7 @@ class _Events:
         self.store, self.depth, self.history = store, depth, history
         self._of: dict[str, list[ChangeEvent]] = {}
         self.made: EntryMemo = {}  # entries, shared by the feeds that show them
+        self.written: Written = {}  # and written out once per format
 
     def of(self, nct_ids: Iterable[str], limit: int) -> list[ChangeEvent]:
         """The newest `limit` events of these trials together, newest first."""
@@ -248,7 +298,7 @@ def _write_trial_feeds(
         )
         items = entries(events.of([trial.nct_id], settings.feeds.entries), memo=events.made)
         stem = trial_feed_path(settings, trial.nct_id)
-        written += _write_pair(writer, settings, stem, info, items, now)
+        written += _write_pair(writer, settings, stem, info, items, now, events.written)
     return written
 
 
@@ -303,7 +353,6 @@ def write_feeds(
     _folders(settings)
     limit, history = settings.feeds.entries, settings.feeds.include_history
     events = _Events(store, limit * 4, history=history)
-    writer = FeedWriter()
     if nct_ids is None:
         trials: Iterable[TrialRow] = store.each_trial()
         followed = store.subscriptions()
@@ -311,20 +360,18 @@ def write_feeds(
         wanted = sorted(set(nct_ids))
         trials = store.watched_among(wanted)
         followed = store.followers_subscriptions(wanted)
-    written = _write_trial_feeds(writer, settings, events, trials, now)
-
-    everything = FeedInfo(
-        id="urn:trialwatch:feed:all",
-        title="trialwatch: all watched trials",
-        subtitle="Changes to every watched trial on ClinicalTrials.gov.",
-        link="https://clinicaltrials.gov/",
-    )
-    items = entries(store.change_events(None, limit, history=history))
-    stem = all_feed_path(settings)
-    written += _write_pair(writer, settings, stem, everything, items, now)
-
-    written += _write_private(writer, settings, events, followed, now)
-    writer.finish()
+    with FeedWriter() as writer:
+        written = _write_trial_feeds(writer, settings, events, trials, now)
+        everything = FeedInfo(
+            id="urn:trialwatch:feed:all",
+            title="trialwatch: all watched trials",
+            subtitle="Changes to every watched trial on ClinicalTrials.gov.",
+            link="https://clinicaltrials.gov/",
+        )
+        items = entries(store.change_events(None, limit, history=history), memo=events.made)
+        stem = all_feed_path(settings)
+        written += _write_pair(writer, settings, stem, everything, items, now, events.written)
+        written += _write_private(writer, settings, events, followed, now)
     return written
 
 
@@ -335,10 +382,8 @@ def write_private_feeds(
     no trial's feed changes when somebody subscribes); returns the files."""
     _folders(settings)
     events = _Events(store, settings.feeds.entries * 4, history=settings.feeds.include_history)
-    writer = FeedWriter()
-    written = _write_private(writer, settings, events, store.followed_by(subscriber_ids), now)
-    writer.finish()
-    return written
+    with FeedWriter() as writer:
+        return _write_private(writer, settings, events, store.followed_by(subscriber_ids), now)
 
 
 def _write_private(
@@ -353,14 +398,14 @@ def _write_private(
     people: dict[int, tuple[str, dict[str, Subscription]]] = {}
     for person, sub in followed:
         people.setdefault(person.id, (person.feed_token, {}))[1][sub.nct_id] = sub
-    feeds = _PrivateFeeds(settings, now)
+    feeds = _PrivateFeeds(settings, now, events.written)
     written: list[Path] = []
     for token, subs in people.values():
         found = events.of(sorted(subs), limit * 4)
         items = entries(found, keep=_chosen_by(subs), memo=events.made)[:limit]
         for kind in ("atom", "rss"):
             path = private_feed_path(settings, token, kind)
-            _create(writer, path, feeds.feed(token, kind, items))
+            writer.put(path, feeds.feed(token, kind, items), new=True)
             written.append(path)
     return written
 
@@ -379,17 +424,19 @@ class _PrivateFeeds:
 
     The feeds of two people shown the same entries (most often none: the new subscribers of a
     subscribers file) differ only in their token, in the self link, and in its hash, in the
-    id. So each distinct feed is rendered once for a stand-in token and copied for each person
-    with their token and hash in its place, where that is provably what rendering gives: a
-    feed rendered for a second stand-in must be the first one's copy with the second's parts
-    (the renderer then treats any token of that length and alphabet as opaque text, as
-    `watcher.core.mailmerge` argues for emails). Otherwise it is rendered whole.
+    id. So each distinct feed is rendered once for a stand-in token, cut where the stand-in and
+    its hash are (`_Template`), and filled for each person with their token and hash, where
+    that is provably what rendering gives: the template filled for a second stand-in must be
+    the feed rendered for it (the renderer then treats any token of that length and alphabet
+    as opaque text, as `watcher.core.mailmerge` argues for emails). Otherwise it is rendered
+    whole.
     """
 
-    def __init__(self, settings: Settings, now: datetime) -> None:
+    def __init__(self, settings: Settings, now: datetime, written: Written | None = None) -> None:
         self._settings, self._now = settings, now
-        # (kind, the entries, the token's length): a stand-in token and its feed, or None
-        self._made: dict[tuple[str, tuple[int, ...], int], tuple[str, bytes] | None] = {}
+        self._written: Written = {} if written is None else written
+        # (kind, the entries, the token's length): the feed's template, or None
+        self._made: dict[tuple[str, tuple[int, ...], int], _Template | None] = {}
 
     def feed(self, token: str, kind: str, items: list[Entry]) -> bytes:
         """The bytes of `token`'s feed of this kind, showing `items`."""
@@ -401,14 +448,14 @@ class _PrivateFeeds:
         made = self._made[key]
         if made is None:
             return self._render(token, kind, items)
-        return _swapped(*made, token)
+        return made.filled(token)
 
-    def _model(self, kind: str, items: list[Entry], length: int) -> tuple[str, bytes] | None:
+    def _model(self, kind: str, items: list[Entry], length: int) -> _Template | None:
         first, second = (("Zq" * length)[:length], ("Wk" * length)[:length])
-        model = self._render(first, kind, items)
-        if _swapped(first, model, second) != self._render(second, kind, items):
+        model = _Template(first, self._render(first, kind, items))
+        if model.filled(second) != self._render(second, kind, items):
             return None
-        return first, model
+        return model
 
     def _render(self, token: str, kind: str, items: list[Entry]) -> bytes:
         info = FeedInfo(
@@ -418,15 +465,30 @@ class _PrivateFeeds:
             link="https://clinicaltrials.gov/",
             self_url=_public_url(self._settings, private_feed_path(self._settings, token, kind)),
         )
-        return (atom if kind == "atom" else rss)(info, items, self._now)
+        return (atom if kind == "atom" else rss)(info, items, self._now, self._written)
 
 
-def _swapped(stand_in: str, data: bytes, token: str) -> bytes:
-    """`data` with `token` and its hash where `stand_in`'s were, in one pass (a token may
-    contain what looks like a hash)."""
-    pattern, hashed = _parts_of(stand_in)
-    mine = {stand_in.encode(): token.encode(), hashed: _private_id(token).encode()}
-    return pattern.sub(lambda found: mine[found.group()], data)
+class _Template:
+    """A feed rendered for a stand-in token, cut where the stand-in and its hash are, to be
+    filled with another token and its hash: a join of the pieces, where replacing them in the
+    whole feed took a regular expression's pass over every byte (a third of a release's
+    feeds: 2,000 private feeds of 10 to 20 KB)."""
+
+    def __init__(self, stand_in: str, data: bytes) -> None:
+        # the bytes between, and where the stand-in was, 0 (its hash: 1); a token may contain
+        # what looks like a hash, so both are found in one pass
+        pattern, hashed = _parts_of(stand_in)
+        self.pieces: list[bytes | int] = []
+        at = 0
+        for found in pattern.finditer(data):
+            self.pieces += (data[at : found.start()], int(found.group() == hashed))
+            at = found.end()
+        self.pieces.append(data[at:])
+
+    def filled(self, token: str) -> bytes:
+        """The feed with `token` and its hash where the stand-in's were."""
+        mine = (token.encode(), _private_id(token).encode())
+        return b"".join(mine[p] if isinstance(p, int) else p for p in self.pieces)
 
 
 @functools.lru_cache(maxsize=8)
@@ -435,26 +497,3 @@ def _parts_of(stand_in: str) -> tuple[re.Pattern[bytes], bytes]:
     per token length, serve every feed)."""
     hashed = _private_id(stand_in).encode()
     return re.compile(re.escape(stand_in.encode()) + b"|" + re.escape(hashed)), hashed
-
-
-def _create(writer: FeedWriter, path: Path, data: bytes) -> None:
-    """Write a private feed: one that does not exist yet is created in place, at a third of
-    the cost of writing beside and renaming (10,000 new subscribers have 20,000); one that
-    exists is replaced as `FeedWriter.put` does. In place is safe for a new one because its
-    name is its subscriber's new token, which nobody has read yet (it is in a welcome email
-    queued a moment before); a reader who came that very moment would find it empty, once."""
-    name = os.fspath(path)
-    try:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    except FileExistsError:
-        writer.put(path, data)
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fchmod(handle.fileno(), FILE_MODE)  # whatever the umask
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(name)  # noqa: PTH108 (on `os` names, as `FeedWriter.put`)
-        raise
-    writer.folders.add(os.path.dirname(name))  # noqa: PTH120
