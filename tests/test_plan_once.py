@@ -134,16 +134,20 @@ def planned() -> dict[str, str]:
     return prints
 
 
-@pytest.mark.slow
-def test_every_recorded_change_email_is_byte_for_byte_what_it_was() -> None:
-    prints = planned()
+def same_as_golden(prints: dict[str, str], golden: Path) -> None:
+    """Every message's fingerprint is the golden file's (written anew when UPDATE_GOLDEN=1)."""
     if UPDATE:
-        GOLDEN.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    expected = json.loads(GOLDEN.read_text(encoding="utf-8"))
+        golden.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    expected = json.loads(golden.read_text(encoding="utf-8"))
     assert len(prints) > 100  # the set above reaches many emails, not a handful
     assert prints.keys() == expected.keys()
     changed = sorted(key for key in prints if prints[key] != expected[key])
     assert changed == []
+
+
+@pytest.mark.slow
+def test_every_recorded_change_email_is_byte_for_byte_what_it_was() -> None:
+    same_as_golden(planned(), GOLDEN)
 
 
 WELCOMES = Path(__file__).parent / "golden" / "welcomes.json"
@@ -186,10 +190,4 @@ def welcomed() -> dict[str, str]:
 @pytest.mark.slow
 def test_every_welcome_email_is_byte_for_byte_what_it_was() -> None:
     """The longest email, the welcome with the whole trial, one by one and many at once."""
-    prints = welcomed()
-    if UPDATE:
-        WELCOMES.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    expected = json.loads(WELCOMES.read_text(encoding="utf-8"))
-    assert len(prints) > 100
-    assert prints.keys() == expected.keys()
-    assert sorted(key for key in prints if prints[key] != expected[key]) == []
+    same_as_golden(welcomed(), WELCOMES)
