@@ -288,9 +288,8 @@ def welcome_key(nct_id: str, subscription_id: int, now: datetime) -> str:
 def _shown(summary: TrialSummary, render: Renderer) -> tuple[str, str]:
     """The trial as a welcome shows it, text and HTML: the longest part of the email, rendered
     once per trial, audience and place however many welcomes (and checks of them) show it."""
-    return render("trial_summary.txt.j2", trial=summary), render(
-        "trial_summary.html.j2", trial=summary
-    )
+    text = render("trial_summary.txt.j2", trial=summary)
+    return text, render("trial_summary.html.j2", trial=summary)
 
 
 def _welcome(
