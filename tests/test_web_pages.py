@@ -7,6 +7,7 @@ The screenshots go to a temporary folder (printed with `-s`), to be looked at, n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -81,8 +82,15 @@ def test_a_reader_finds_a_trial_by_its_number_typed_loosely(
     chromium.get(f"{web_site.url}/")
     box = chromium.find_element(_by("ID"), "q")
     box.send_keys(f"  {FEATURED.lower()} ")
-    box.submit()
-    assert chromium.current_url == f"{web_site.url}/trials/{FEATURED}"
+    box.submit()  # returns before the browser has followed the redirect: wait for it
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wanted = f"{web_site.url}/trials/{FEATURED}"
+    with contextlib.suppress(TimeoutException):  # the assertion below says what was found
+        WebDriverWait(chromium, 10).until(expected_conditions.url_to_be(wanted))
+    assert chromium.current_url == wanted
 
 
 def test_an_unknown_number_and_unknown_words_are_plain_messages(
