@@ -122,6 +122,21 @@ def test_versions_written_before_deltas_still_read_and_anchor_deltas() -> None:
     assert _same(decode_chain([legacy, encode(new, old, 0)]), new)
 
 
+def test_a_chain_written_in_the_previous_line_form_reads_back_and_anchors_deltas() -> None:
+    """Rows the previous trialwatch wrote (the C encoder's line form: a keyframe and a delta)
+    read back, and so does a delta written now after them, in today's form."""
+    old, new = load_fixture(OLD), load_fixture(NEW)
+    third = copy.deepcopy(new)
+    third["protocolSection"]["statusModule"]["overallStatus"] = "COMPLETED"
+    before = [codec._c_encoder_text(old), codec._c_encoder_text(new)]
+    rows = [("zlib", zlib.compress(before[0])), ("delta-zlib", codec._delta(*before))]
+    rows.append(encode(third, new, 1))
+    assert rows[2][0] == "delta-zlib"
+    assert codec._text(new) != before[1]  # the last delta applies to a text of another form
+    for n, raw in enumerate((old, new, third)):
+        assert _same(_read(rows, n), raw)
+
+
 def test_a_keyframe_is_still_readable_by_the_old_decoder() -> None:
     """A new keyframe is plain zlib'd JSON, so a reader that knows only whole zlib rows reads it."""
     raw = load_fixture(NEW)
@@ -161,7 +176,8 @@ SCALARS = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**12), 10**12),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(),  # beyond 64 bits too: orjson refuses those, the C encoder's form takes them
+    st.floats(),  # NaN and the infinities too: orjson would write them as null
     st.text(max_size=40),
 )
 
@@ -230,13 +246,23 @@ def chain() -> tuple[list[Raw], list[Row]]:
 
 
 def test_every_damaged_byte_of_a_delta_is_caught(chain: tuple[list[Raw], list[Row]]) -> None:
-    """Any single byte of a delta flipped gives StoreError naming the row, never a wrong record."""
-    _, rows = chain
+    """Any single byte of a delta flipped gives StoreError naming the row, never a wrong record.
+
+    A flip may land on bits deflate never reads (in a dynamic block's code-length header),
+    where the row still gives exactly the version stored: that is no damage to the record."""
+    versions, rows = chain
     codec_name, blob = rows[1]
+    caught = 0
     for at in range(len(blob)):
         damaged = blob[:at] + bytes([blob[at] ^ 0x55]) + blob[at + 1 :]
-        with pytest.raises(StoreError, match=r"row 2 of 2 \(a delta\)"):
-            decode_chain([rows[0], (codec_name, damaged)])
+        try:
+            read = decode_chain([rows[0], (codec_name, damaged)])
+        except StoreError as exc:
+            assert "row 2 of 2 (a delta)" in str(exc)
+            caught += 1
+        else:
+            assert _same(read, versions[1]), f"byte {at} flipped reads back a wrong record"
+    assert caught >= 0.99 * len(blob)
 
 
 def test_a_damaged_keyframe_is_caught(chain: tuple[list[Raw], list[Row]]) -> None:

@@ -3,17 +3,24 @@
 Why it looks like this:
 - A new version of a trial usually changes a handful of values in a record of 5 KB to 1.5 MB,
   so storing every version whole (zlib, ~7 KB each) is mostly the same bytes again. A record
-  is written as compact JSON with a line break after each item's comma (`_text`: one key and
-  its value per line, a nested object starting on its key's line), and a new version is stored
-  as copies of byte ranges of the version before it plus inserted lines, compressed with zlib.
-- Why that line form: it is what `json.dumps` makes with its C encoder (a separator of ",\n",
-  no indent), 0.44 ms a trial against 2.08 ms for the pure-Python encoder that `indent=0` forces,
-  and a cold start encodes every trial once. Deltas are compressed at zlib level 6 (level 9
-  took twice as long for 1.3 % fewer bytes), and so is a keyframe weighed against a delta.
-  The keyframes no delta is weighed against (a first version, a full chain) use level 4, the
-  last with lazy matching: a cold start writes one for every trial, and on the recorded
-  records level 6 took 1.10 ms a record against 0.57 ms for 5 % fewer bytes
-  (`bench/storage.py`: 4.8 % more bytes stored in all, the median new version unchanged).
+  is written as JSON with one item per line (`_text`: a key and its value, a nested object
+  starting on its key's line, indented two spaces a level), and a new version is stored as
+  copies of byte ranges of the version before it plus inserted lines, compressed with zlib.
+- Why that line form: it is what orjson writes (`OPT_INDENT_2`), 0.015 ms a small trial
+  against 0.15 ms for `json.dumps`'s C encoder with a line break in its separator (the form
+  before it) and 0.7 ms for the pure-Python encoder that `indent=0` forces, and a cold start
+  encodes every trial once. The indentation costs bytes: a small keyframe 5 % more after
+  zlib, and `bench/storage.py` stores 12 % more in all on the recorded chains (771,506 to
+  864,765 bytes, most of it the deeply nested results of the largest records; the median new
+  version 176 to 184 bytes). orjson writes NaN and the infinities as null and refuses
+  integers beyond 64 bits and lone surrogates, so a record holding a null (or what looks like
+  one) or one of those is written in the C encoder's form instead, which `json.loads` reads
+  back exactly.
+- Deltas are compressed at zlib level 6 (level 9 took twice as long for 1.3 % fewer bytes),
+  and so is a keyframe weighed against a delta. The keyframes no delta is weighed against (a
+  first version, a full chain) use level 4, the last with lazy matching: a cold start writes
+  one for every trial, and on the recorded records level 6 took 1.10 ms a record against
+  0.57 ms for 5 % fewer bytes.
 - Why lines and not a zlib preset dictionary: zlib looks back only 32 KB, so a preset
   dictionary of the previous version stops helping on exactly the large records that cost the
   most. Measured by `bench/storage.py` on the recorded version chains, a preset dictionary
@@ -31,8 +38,9 @@ Why it looks like this:
 - Every `KEYFRAME_EVERY`-th version is a self-contained keyframe, so a damaged row spoils at
   most the versions up to the next keyframe.
 - Keyframes keep the codec name "zlib" of the rows written before this module existed: old rows
-  hold compact JSON or the one-scalar-per-line text an earlier trialwatch wrote (`indent=0`),
-  new ones the line form above; `json.loads` reads all three, so old databases need no rewrite.
+  hold compact JSON, the one-scalar-per-line text an earlier trialwatch wrote (`indent=0`) or
+  the C encoder's line form, new ones the line form above; `json.loads` reads them all, so old
+  databases need no rewrite.
   A delta names the checksum of the text it applies to, so a delta written against an older
   form (or a new one after an old keyframe) finds its base: the text is re-spelt in the form
   whose checksum matches (`_rebase`), once per chain that mixes forms.
@@ -48,6 +56,8 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
+
+import orjson
 
 from watcher.errors import StoreError
 
@@ -154,7 +164,19 @@ def decode_chain(rows: Sequence[tuple[str, bytes]]) -> dict[str, Any]:
 
 
 def _text(raw: dict[str, Any]) -> bytes:
-    """The record as UTF-8 JSON, a line break after each item (the C encoder writes it)."""
+    """The record as UTF-8 JSON, one item per line: orjson's indented form where `json.loads`
+    reads it back as the same record, else the C encoder's (the module's docstring says why)."""
+    try:
+        text = orjson.dumps(raw, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
+        return _c_encoder_text(raw)
+    if b": null" in text or b" null\n" in text or b" null," in text:
+        return _c_encoder_text(raw)  # a null may have been a NaN or an infinity
+    return text + b"\n"
+
+
+def _c_encoder_text(raw: dict[str, Any]) -> bytes:
+    """The line form of `json.dumps`'s C encoder: a line break after each item's comma."""
     text = json.dumps(raw, ensure_ascii=False, separators=(",\n", ":"))
     return text.encode("utf-8") + b"\n"
 
@@ -170,8 +192,9 @@ def _rebase(
 ) -> tuple[list[Piece], int]:
     """The text a delta applies to, re-spelt in the line form it was written against.
 
-    A chain stored across an upgrade mixes forms: a keyframe or delta of the `indent=0` form
-    (or compact JSON, from before deltas existed) followed by a delta of the current form. The
+    A chain stored across an upgrade mixes forms: a keyframe or delta of an earlier form
+    (`_c_encoder_text`, `_indented_text`, or compact JSON from before deltas existed) followed
+    by a delta of the current form. The
     delta's header names its base's checksum; when the text in hand does not have it, the text
     is parsed and written again in each form until one does (`_apply` reports a mismatch).
     `number` is the row whose version the pieces make.
@@ -188,7 +211,7 @@ def _rebase(
     if zlib.crc32(text) != crc:
         return pieces, crc
     record = _record(text, number, total)
-    for spell in (_text, _indented_text):
+    for spell in (_text, _c_encoder_text, _indented_text):
         respelt = spell(record)
         if zlib.crc32(respelt) == expected:
             return [(respelt, 0, len(respelt))], expected
