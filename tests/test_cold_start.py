@@ -82,6 +82,27 @@ def test_a_cold_start_stores_each_record_as_one_at_a_time_would_and_writes_its_f
     assert title.endswith(" (cleaned)") and "\x07" not in title
 
 
+def test_a_trial_watched_again_gets_its_old_feed_file_replaced(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    """A new watch's feed is created in place only where no file is: a feed left by an earlier
+    watch of the trial is replaced by the trial's feed, as a changed feed always is."""
+    records = _publish(replay)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(records) + "\n", encoding="utf-8")
+    trialwatch("watch", "add", "--file", str(ids))
+    trials = trialwatch.state_dir / "feeds" / "trials"
+    trials.mkdir(parents=True)
+    left = trials / "NCT90000003.atom"
+    left.write_text("<feed>an earlier watch's feed</feed>", encoding="utf-8")
+    trialwatch("check")
+    feed = feedparser.parse(left.read_bytes())
+    assert feed.bozo == 0 and feed.feed.title.startswith("NCT90000003: ")
+    assert sorted(p.name for p in trials.iterdir()) == sorted(
+        f"{nct_id}.{kind}" for nct_id in records for kind in ("atom", "rss")
+    )
+
+
 def test_new_watches_whose_feeds_cannot_be_written_are_one_problem_and_all_stored(
     trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
 ) -> None:

@@ -124,9 +124,10 @@ class FeedWriter:
         """Replace `path` with `data` (unless it holds exactly that, readable by all already).
 
         `new`: a file nobody can have read yet (a new subscriber's private feed: its name is
-        their new token, in a welcome email queued a moment before) is created in place when it
-        does not exist, at a third of the cost of writing beside and renaming; a reader who came
-        that very moment would find it empty, once."""
+        their new token, in a welcome email queued a moment before; a new watch's feed, which
+        answered "not found" until now) is created in place when it does not exist, at a third
+        of the cost of writing beside and renaming; a reader who came that very moment would
+        find it empty, once."""
         if self._queue is None:
             self._write(os.fspath(path), data, new)
         else:
@@ -237,14 +238,16 @@ def _write_pair(
     items: list[Entry],
     now: datetime,
     entries_written: Written,
+    *,
+    new: bool = False,
 ) -> list[Path]:
-    """Write the Atom and the RSS file of one feed."""
+    """Write the Atom and the RSS file of one feed (`new`: see `FeedWriter.put`)."""
     written = []
     for kind, render in (("atom", atom), ("rss", rss)):
         path = stem.with_suffix(f".{kind}")
         self_url = _public_url(settings, path)
         info_here = FeedInfo(info.id, info.title, info.subtitle, info.link, self_url)
-        writer.put(path, render(info_here, items, now, entries_written))
+        writer.put(path, render(info_here, items, now, entries_written), new=new)
         written.append(path)
     return written
 
@@ -286,8 +289,10 @@ def _write_trial_feeds(
     events: _Events,
     trials: Iterable[TrialRow],
     now: datetime,
+    *,
+    new: bool = False,
 ) -> list[Path]:
-    """Write each trial's own feed, Atom and RSS."""
+    """Write each trial's own feed, Atom and RSS (`new`: see `FeedWriter.put`)."""
     written: list[Path] = []
     for trial in trials:
         info = FeedInfo(
@@ -298,7 +303,7 @@ def _write_trial_feeds(
         )
         items = entries(events.of([trial.nct_id], settings.feeds.entries), memo=events.made)
         stem = trial_feed_path(settings, trial.nct_id)
-        written += _write_pair(writer, settings, stem, info, items, now, events.written)
+        written += _write_pair(writer, settings, stem, info, items, now, events.written, new=new)
     return written
 
 
@@ -306,7 +311,8 @@ class FirstFeeds:
     """The feeds of new watches, written while the poll that stored their first versions goes
     on: called with each page of them (`run_cycle`'s `firsts`), it writes their feeds as
     `write_feeds` would (empty, with the trial's title) through a background `FeedWriter`, so a
-    cold start's 20,000 files are created while the next pages are fetched and parsed.
+    cold start's 20,000 files are created while the next pages are fetched and parsed, in place
+    where none was before (`FeedWriter.put`'s `new`).
 
     Called inside the poll, it never raises: the first error stops it, and `finish` hands it
     back with the trials whose feeds are written (none after an error: `write_feeds` then
@@ -330,7 +336,9 @@ class FirstFeeds:
                 _folders(self.settings)
                 self._writer = FeedWriter(background=True)
             trials = self.store.watched_among(sorted(nct_ids))
-            _write_trial_feeds(self._writer, self.settings, self._events, trials, self.now)
+            _write_trial_feeds(
+                self._writer, self.settings, self._events, trials, self.now, new=True
+            )
             self._done.update(nct_ids)
         except (WatcherError, OSError) as exc:
             self._error = exc
