@@ -15,7 +15,7 @@ import pytest
 from conftest import demo_versions
 
 from watcher.core.canonical import content_hash
-from watcher.core.version import NewVersion
+from watcher.core.version import FirstVersion
 from watcher.registry.client import LIGHT_FIELDS, Fetched, RegistryClient
 from watcher.registry.replay import RequestLog
 from watcher.registry.replay_server import ReplayServer
@@ -288,8 +288,8 @@ class _OtherProcessStoresFirst:
 
     def fetch_studies(self, nct_ids: Sequence[str]) -> Iterator[Fetched]:
         with Store(self.database) as other:
-            new = NewVersion.of("NCT06911827", self.raw, content_hash(self.raw))
-            assert other.save_first_versions([new], None, T0) == [new]
+            first = FirstVersion.of("NCT06911827", self.raw)
+            assert other.save_first_versions([first], None, T0) == [first]
         return self.client.fetch_studies(nct_ids)
 
 

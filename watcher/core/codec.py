@@ -108,7 +108,7 @@ def encode(
     text = _text(raw)
     every = KEYFRAME_EVERY if len(text) <= _LARGE else _LARGE_KEYFRAME_EVERY
     if previous is None or chain_length + 1 >= every:
-        return pack_keyframe(text)
+        return _keyframe(text)
     delta = _delta(_text(previous), text)
     keyframe = zlib.compress(text, _LEVEL)  # like with like: the delta's level
     if len(delta) < len(keyframe):
@@ -116,14 +116,7 @@ def encode(
     return KEYFRAME, keyframe
 
 
-def keyframe_text(raw: dict[str, Any]) -> bytes:
-    """The text a first version's keyframe packs: `encode(raw, None, 0)` is
-    `pack_keyframe(keyframe_text(raw))`, in two steps so that a cold start can compress in a
-    thread of its own (zlib lets go of the GIL) while the next records are read."""
-    return _text(raw)
-
-
-def pack_keyframe(text: bytes) -> tuple[str, bytes]:
+def _keyframe(text: bytes) -> tuple[str, bytes]:
     """A keyframe no delta is weighed against (a first version, a full chain), from its text."""
     return KEYFRAME, zlib.compress(text, _KEYFRAME_LEVEL)
 

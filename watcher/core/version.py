@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from watcher.core.canonical import Stamp, brief_title, stamp_of
+from watcher.core import codec
+from watcher.core.canonical import Stamp, brief_title, content_hash, stamp_of
 from watcher.core.change import Change
+from watcher.core.clean import clean_record
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +53,28 @@ class NewVersion:
             tuple(changes),
             tuple(sentences),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FirstVersion:
+    """A new watch's first version, ready to store: what the store writes and nothing more.
+
+    Nothing is compared or told for a first version, so the record itself is not kept: a cold
+    start makes thousands of these, in a worker process (`watcher.service.firsts`), and hands
+    back only the light fields, the hash and the packed keyframe.
+    """
+
+    nct_id: str
+    content_hash: str
+    stamp: Stamp
+    title: str | None
+    codec: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, nct_id: str, raw: dict[str, Any]) -> FirstVersion:
+        """`raw` as the registry served it: cleaned (`watcher.core.clean`), hashed, its light
+        fields and title read, and packed as a keyframe."""
+        raw = clean_record(raw)
+        name, blob = codec.encode(raw, None, 0)
+        return cls(nct_id, content_hash(raw), stamp_of(raw), brief_title(raw), name, blob)

@@ -23,11 +23,9 @@ import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from watcher.core import codec
 from watcher.core.canonical import Stamp, content_hash, stamp_of
 from watcher.core.change import Change
 from watcher.core.clean import clean_record, missing_parts
@@ -36,9 +34,10 @@ from watcher.core.diff import diff_trials
 from watcher.core.message import Notices, Outgoing
 from watcher.core.progress import Progress
 from watcher.core.record import Trial, parse_trial
-from watcher.core.version import NewVersion
+from watcher.core.version import FirstVersion, NewVersion
 from watcher.core.wording import change_sentence
 from watcher.errors import RegistryError, StoreError, TrialNotFound
+from watcher.service.firsts import Preparer, failure_reason
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
@@ -95,13 +94,14 @@ class _Ledger:
         total: int = 0,
         progress: Progress | None = None,
         firsts: Callable[[Sequence[str]], None] | None = None,
+        new_watches: int = 0,
     ) -> None:
         self.store, self.release, self.now, self.gone = store, release, now, gone
         self.total, self.progress, self.firsts = total, progress, firsts
         self.outcomes: list[Outcome] = []
         self.passed: list[str] = []  # passed over: unchanged, not asked about (`passed_over`)
-        self._firsts: list[tuple[NewVersion, Future[tuple[str, bytes]]]] = []
-        self._packer: ThreadPoolExecutor | None = None
+        self._new_watches = new_watches
+        self._preparer: Preparer | None = None
         self._unchanged: list[Stamp] = []
         self._skipped: list[str] = []
         self._passed: list[str] = []
@@ -119,9 +119,12 @@ class _Ledger:
 
     def skipped(self, nct_id: str) -> None:
         """Not asked about: the data release it was last checked against is still current."""
+        self._skip(nct_id)
+        self._maybe_flush()
+
+    def _skip(self, nct_id: str) -> None:
         self._skipped.append(nct_id)
         self._add(Outcome(nct_id, "unchanged"))
-        self._maybe_flush()
 
     def passed_over(self, nct_ids: Sequence[str]) -> None:
         """Like `skipped`, but written by `settle` once the cycle is over: one meta row when the
@@ -144,55 +147,68 @@ class _Ledger:
             self._skipped += self._passed
         self._passed = []
         self.flush()
-        if self._packer is not None:
-            self._packer.shutdown()
-            self._packer = None
+        self.close()
+
+    def close(self) -> None:
+        """End the worker preparing first versions, if any (after an error too)."""
+        if self._preparer is not None:
+            self._preparer.close()
+            self._preparer = None
 
     def failed(self, nct_id: str, detail: str, *, not_found: bool = False) -> None:
         """A failed fetch or record; `not_found`: the registry answered 404 for it."""
         if not_found:
             self.gone(nct_id)
+        self._fail(nct_id, detail)
+        self._maybe_flush()
+
+    def _fail(self, nct_id: str, detail: str) -> None:
         self._failed.append((nct_id, detail))
         self._add(Outcome(nct_id, "failed", error=detail))
-        self._maybe_flush()
 
     def new_version(self, nct_id: str, version: int, changes: Sequence[Change]) -> None:
         """A new version stored: its whole record was compared (or is the first)."""
         self._add(Outcome(nct_id, "new_version", version, tuple(changes)))
         self.compared(nct_id)
 
-    def first_version(self, new: NewVersion) -> None:
-        """A new watch's first version, stored with the others of its page (`FIRSTS_PER_COMMIT`).
+    def first_version(self, nct_id: str, raw: dict[str, Any]) -> None:
+        """A new watch's record, as served: its first version is stored with the others of its
+        page (`FIRSTS_PER_COMMIT`), once prepared (`watcher.service.firsts`: in a worker
+        process when the cycle has many). It is not parsed (a cold start parses nothing): the
+        trial's next version parses both, and a record that cannot be parsed fails its trial
+        then; one that cannot be cleaned, hashed or packed fails its own trial now."""
+        if self._preparer is None:  # its worker ends with the cycle (`settle`, `close`)
+            self._preparer = Preparer(self._new_watches)
+        self._preparer.add(nct_id, raw)
+        lead = self._preparer.lead
+        if self._preparer.pending >= FIRSTS_PER_COMMIT + lead:
+            self._store_firsts(keep=lead)
 
-        It is not parsed (a cold start parses nothing): the trial's next version parses both,
-        and a record that cannot be parsed fails its trial then. Its keyframe is compressed by
-        a thread of the ledger's own while the next records are read (zlib lets go of the GIL:
-        a cold start's compression was a fifth of its time); the text is made here, so a record
-        that cannot be written fails its own trial."""
-        if self._packer is None:  # its thread ends with the cycle (`settle`), or with the ledger
-            self._packer = ThreadPoolExecutor(1, thread_name_prefix="keyframes")
-        text = codec.keyframe_text(new.raw)
-        self._firsts.append((new, self._packer.submit(codec.pack_keyframe, text)))
-        if len(self._firsts) >= FIRSTS_PER_COMMIT:
-            self._store_firsts()
-
-    def _store_firsts(self) -> None:
-        """Store the first versions in hand; one another process stored first is left to the
-        next cycle, which compares the two."""
-        pending, self._firsts = self._firsts, []
-        firsts = [new for new, _ in pending]
-        packed = {new.nct_id: keyframe.result() for new, keyframe in pending}
+    def _store_firsts(self, *, keep: int = 0) -> None:
+        """Store the first versions prepared (all but the newest `keep`, which the worker may
+        go on with); one another process stored first is left to the next cycle, which
+        compares the two."""
+        if self._preparer is None:
+            return
+        firsts: list[FirstVersion] = []
+        for prepared in self._preparer.take(keep=keep):
+            if isinstance(prepared, FirstVersion):
+                firsts.append(prepared)
+            else:
+                log.warning("%s: %s", *prepared)
+                self._fail(*prepared)
+        if not firsts:
+            return
         stored = {
-            new.nct_id
-            for new in self.store.save_first_versions(firsts, self.release, self.now, packed)
+            first.nct_id for first in self.store.save_first_versions(firsts, self.release, self.now)
         }
         if self.firsts is not None:
-            self.firsts([new.nct_id for new in firsts if new.nct_id in stored])
-        for new in firsts:
-            if new.nct_id in stored:
-                self.new_version(new.nct_id, 1, [])
+            self.firsts([first.nct_id for first in firsts if first.nct_id in stored])
+        for first in firsts:
+            if first.nct_id in stored:
+                self.new_version(first.nct_id, 1, [])
             else:
-                self.skipped(new.nct_id)
+                self._skip(first.nct_id)
 
     def _add(self, outcome: Outcome) -> None:
         """One more trial done: its outcome kept, and said to whoever watches the progress."""
@@ -205,7 +221,7 @@ class _Ledger:
             self.flush()
 
     def flush(self) -> None:
-        if self._firsts:
+        if self._preparer is not None and self._preparer.pending:
             self._store_firsts()
         if self._unchanged:
             self.store.mark_unchanged(self._unchanged, self.release, self.now)
@@ -286,52 +302,64 @@ def run_cycle(
             store.enqueue(told, now)
 
     total = len(trials) + len(passed)
-    ledger = _Ledger(store, release, now, tell_gone, total=total, progress=progress, firsts=firsts)
-    ledger.passed_over(passed)  # same data release: nothing can have changed
+    ledger = _Ledger(
+        store,
+        release,
+        now,
+        tell_gone,
+        total=total,
+        progress=progress,
+        firsts=firsts,
+        new_watches=sum(1 for t in trials if t.current_version is None),
+    )
+    try:
+        ledger.passed_over(passed)  # same data release: nothing can have changed
 
-    full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
-    light: list[str] = []
-    same_release: list[str] = []
-    for t in trials:
-        if _needs_full(t) or t.nct_id in refresh:
-            continue
-        if _needs_light(t, release, now, full_check_every):
-            light.append(t.nct_id)
-        else:
-            same_release.append(t.nct_id)
-    ledger.passed_over(same_release)  # same data release: nothing can have changed
+        full = [t.nct_id for t in trials if _needs_full(t) or t.nct_id in refresh]
+        light: list[str] = []
+        same_release: list[str] = []
+        for t in trials:
+            if _needs_full(t) or t.nct_id in refresh:
+                continue
+            if _needs_light(t, release, now, full_check_every):
+                light.append(t.nct_id)
+            else:
+                same_release.append(t.nct_id)
+        ledger.passed_over(same_release)  # same data release: nothing can have changed
 
-    for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
-        seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
-        known = rows[nct_id].stamp
-        if seen.nct_id != nct_id:  # an alias the registry redirects: the full fetch moves it
-            full.append(nct_id)
-        elif (seen.last_update_posted, seen.overall_status) == (
-            known.last_update_posted,
-            known.overall_status,
-        ):
-            ledger.unchanged(seen, nct_id)
-        elif _older(seen.last_update_posted, known.last_update_posted):
-            _stale(ledger, nct_id, seen.last_update_posted, known.last_update_posted)
-        else:
-            full.append(nct_id)
+        for nct_id, record in _answered(registry.fetch_stamps(light), ledger, should_stop):
+            seen = stamp_of(clean_record(record))  # stored, logged and compared with cleaned ones
+            known = rows[nct_id].stamp
+            if seen.nct_id != nct_id:  # an alias the registry redirects: the full fetch moves it
+                full.append(nct_id)
+            elif (seen.last_update_posted, seen.overall_status) == (
+                known.last_update_posted,
+                known.overall_status,
+            ):
+                ledger.unchanged(seen, nct_id)
+            elif _older(seen.last_update_posted, known.last_update_posted):
+                _stale(ledger, nct_id, seen.last_update_posted, known.last_update_posted)
+            else:
+                full.append(nct_id)
 
-    if not should_stop():
-        recent = recent or RecentVersions()
-        for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
-            try:
-                nct_id = _follow_alias(store, nct_id, record, mover, now)
-                row = rows.get(nct_id)
-                stored = row is None or row.current_version is not None
-                _ingest(store, nct_id, record, ledger, now, planner, recent, stored=stored)
-            except StoreError:
-                raise  # the database itself (full, locked, read-only): no trial can be stored
-            except Exception as exc:  # one trial's fault must not stop the others
-                reason = _one_line(exc)
-                log.warning("%s: the record could not be processed (%s)", nct_id, reason)
-                log.debug("%s: what went wrong", nct_id, exc_info=True)
-                ledger.failed(nct_id, reason)
-    ledger.settle(quiet=total == watched and not should_stop())
+        if not should_stop():
+            recent = recent or RecentVersions()
+            for nct_id, record in _answered(registry.fetch_studies(full), ledger, should_stop):
+                try:
+                    nct_id = _follow_alias(store, nct_id, record, mover, now)
+                    row = rows.get(nct_id)
+                    stored = row is None or row.current_version is not None
+                    _ingest(store, nct_id, record, ledger, now, planner, recent, stored=stored)
+                except StoreError:
+                    raise  # the database itself (full, locked, read-only): no trial can be stored
+                except Exception as exc:  # one trial's fault must not stop the others
+                    reason = failure_reason(exc)
+                    log.warning("%s: the record could not be processed (%s)", nct_id, reason)
+                    log.debug("%s: what went wrong", nct_id, exc_info=True)
+                    ledger.failed(nct_id, reason)
+        ledger.settle(quiet=total == watched and not should_stop())
+    finally:
+        ledger.close()
     return CycleReport(
         started_at=now,
         data_timestamp=release,
@@ -412,12 +440,6 @@ def _stale(ledger: _Ledger, nct_id: str, seen: str | None, known: str | None) ->
     """A stale answer (a lagging replica): logged and left alone, neither a change nor a fault."""
     log.warning("%s: stale answer (updated %s, stored %s); ignored", nct_id, seen, known)
     ledger.skipped(nct_id)
-
-
-def _one_line(exc: Exception) -> str:
-    """An unexpected error as the one-line reason stored on the trial."""
-    text = " ".join(str(exc).split())[:200]
-    return f"the record could not be processed ({type(exc).__name__}{': ' if text else ''}{text})"
 
 
 def _needs_full(trial: TrialRow) -> bool:
@@ -505,18 +527,21 @@ def _ingest(
     if missing:
         ledger.failed(nct_id, f"incomplete record from the registry (no {', '.join(missing)})")
         return
+    if not stored:  # the first version: nothing to compare with, nobody to tell
+        ledger.first_version(nct_id, raw)
+        return
     raw = clean_record(raw)
-    latest = store.version(nct_id) if stored else None
-    if latest is not None and _older(stamp_of(raw).last_update_posted, latest.last_update_posted):
+    latest = store.version(nct_id)
+    if latest is None:
+        ledger.first_version(nct_id, raw)
+        return
+    if _older(stamp_of(raw).last_update_posted, latest.last_update_posted):
         _stale(ledger, nct_id, stamp_of(raw).last_update_posted, latest.last_update_posted)
         return
     digest = content_hash(raw)
-    if latest is not None and latest.content_hash == digest:
+    if latest.content_hash == digest:
         ledger.unchanged(stamp_of(raw), nct_id)
         ledger.compared(nct_id)
-        return
-    if latest is None:  # the first version: nothing to compare with, nobody to tell
-        ledger.first_version(NewVersion.of(nct_id, raw, digest))
         return
     trial = parse_trial(raw)
     previous, before = _previous(store, nct_id, latest.version, recent)

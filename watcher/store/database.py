@@ -21,7 +21,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +31,7 @@ from watcher.core.canonical import Stamp
 from watcher.core.change import Change, ChangeEvent, StoredChange
 from watcher.core.message import Notices, Outgoing
 from watcher.core.progress import Progress
-from watcher.core.version import NewVersion
+from watcher.core.version import FirstVersion, NewVersion
 from watcher.errors import StoreError
 from watcher.store.api_keys import ApiKeyTables
 from watcher.store.confirmations import ConfirmationTables
@@ -378,54 +378,42 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
         return version
 
     def save_first_versions(
-        self,
-        news: Sequence[NewVersion],
-        release: str | None,
-        now: datetime,
-        packed: Mapping[str, tuple[str, bytes]] | None = None,
-    ) -> list[NewVersion]:
+        self, firsts: Sequence[FirstVersion], release: str | None, now: datetime
+    ) -> list[FirstVersion]:
         """The first versions of new watches, in one transaction; returns those stored.
 
         A cold start stores thousands of them, and a commit each cost more than the rest of the
         work: the poll hands them over a page at a time. A trial that got a version meanwhile
         (from another process) is left to the next cycle, which compares it with that one.
-        They are packed before the write lock is taken: compressing a hundred keyframes takes
-        tens of milliseconds that another process's check or subscribe would wait through.
-        `packed`: keyframes the caller packed already (`codec.pack_keyframe`, by NCT ID).
+        They come packed (`FirstVersion.of`), so the write lock is not held while a hundred
+        keyframes are compressed.
         """
-        packed = packed or {}
-        keyframes = {
-            new.nct_id: packed.get(new.nct_id) or codec.encode(new.raw, None, 0) for new in news
-        }
         with self.atomic() as db:
             known = dict(
                 db.execute(
                     """SELECT nct_id, current_version FROM trials
                        WHERE nct_id IN (SELECT value FROM json_each(?))""",
-                    [json.dumps([new.nct_id for new in news])],
+                    [json.dumps([first.nct_id for first in firsts])],
                 ).fetchall()
             )
-            missing = [new.nct_id for new in news if new.nct_id not in known]
+            missing = [first.nct_id for first in firsts if first.nct_id not in known]
             if missing:
                 raise StoreError(f"{missing[0]} is not watched; add it with `trialwatch watch add`")
-            stored = [new for new in news if known[new.nct_id] is None]
-            versions = []
-            for new in stored:
-                name, blob = keyframes[new.nct_id]
-                versions.append(
-                    (
-                        new.nct_id,
-                        iso(now),
-                        new.stamp.last_update_posted,
-                        new.content_hash,
-                        name,
-                        blob,
-                    )
-                )
+            stored = [first for first in firsts if known[first.nct_id] is None]
             db.conn.executemany(
                 """INSERT INTO versions (nct_id, version, fetched_at, source, last_update_posted,
                    content_hash, codec, raw) VALUES (?, 1, ?, 'poll', ?, ?, ?, ?)""",
-                versions,
+                [
+                    (
+                        first.nct_id,
+                        iso(now),
+                        first.stamp.last_update_posted,
+                        first.content_hash,
+                        first.codec,
+                        first.blob,
+                    )
+                    for first in stored
+                ],
             )
             db.conn.executemany(
                 """UPDATE trials SET current_version = 1, brief_title = ?, overall_status = ?,
@@ -434,15 +422,15 @@ class Store(SearchTables, ConfirmationTables, ApiKeyTables):
                    WHERE nct_id = ?""",
                 [
                     (
-                        new.title,
-                        new.stamp.overall_status,
-                        new.stamp.last_update_posted,
+                        first.title,
+                        first.stamp.overall_status,
+                        first.stamp.last_update_posted,
                         release,
                         iso(now),
                         iso(now),
-                        new.nct_id,
+                        first.nct_id,
                     )
-                    for new in stored
+                    for first in stored
                 ],
             )
         return stored
