@@ -37,6 +37,7 @@ from watcher.core.change import Change, ChangeEvent
 from watcher.core.feeds import Entry, EntryMemo, FeedInfo, Written, atom, entries, rss
 from watcher.core.ids import registry_url
 from watcher.core.subscriptions import Subscriber, Subscription, wants
+from watcher.core.version import FirstVersion
 from watcher.errors import WatcherError
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
@@ -289,22 +290,37 @@ def _write_trial_feeds(
     events: _Events,
     trials: Iterable[TrialRow],
     now: datetime,
+) -> list[Path]:
+    """Write each trial's own feed, Atom and RSS."""
+    written: list[Path] = []
+    for trial in trials:
+        items = entries(events.of([trial.nct_id], settings.feeds.entries), memo=events.made)
+        written += _write_trial_feed(
+            writer, settings, trial.nct_id, trial.brief_title, items, now, events.written
+        )
+    return written
+
+
+def _write_trial_feed(
+    writer: FeedWriter,
+    settings: Settings,
+    nct_id: str,
+    title: str | None,
+    items: list[Entry],
+    now: datetime,
+    entries_written: Written,
     *,
     new: bool = False,
 ) -> list[Path]:
-    """Write each trial's own feed, Atom and RSS (`new`: see `FeedWriter.put`)."""
-    written: list[Path] = []
-    for trial in trials:
-        info = FeedInfo(
-            id=f"urn:trialwatch:feed:{trial.nct_id}",
-            title=f"{trial.nct_id}: {trial.brief_title or 'a watched trial'}",
-            subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
-            link=registry_url(trial.nct_id),
-        )
-        items = entries(events.of([trial.nct_id], settings.feeds.entries), memo=events.made)
-        stem = trial_feed_path(settings, trial.nct_id)
-        written += _write_pair(writer, settings, stem, info, items, now, events.written, new=new)
-    return written
+    """Write one trial's own feed, Atom and RSS (`new`: see `FeedWriter.put`)."""
+    info = FeedInfo(
+        id=f"urn:trialwatch:feed:{nct_id}",
+        title=f"{nct_id}: {title or 'a watched trial'}",
+        subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
+        link=registry_url(nct_id),
+    )
+    stem = trial_feed_path(settings, nct_id)
+    return _write_pair(writer, settings, stem, info, items, now, entries_written, new=new)
 
 
 class FirstFeeds:
@@ -319,27 +335,33 @@ class FirstFeeds:
     writes them all, and says what went wrong as it always does).
     """
 
-    def __init__(self, store: Store, settings: Settings, now: datetime) -> None:
-        self.store, self.settings, self.now = store, settings, now
+    def __init__(self, settings: Settings, now: datetime) -> None:
+        self.settings, self.now = settings, now
         self._writer: FeedWriter | None = None
-        self._events = _Events(
-            store, settings.feeds.entries * 4, history=settings.feeds.include_history
-        )
         self._done: set[str] = set()
         self._error: Exception | None = None
 
-    def __call__(self, nct_ids: Sequence[str]) -> None:
-        if self._error is not None or not nct_ids:
+    def __call__(self, firsts: Sequence[FirstVersion]) -> None:
+        """Write the feeds of these new watches, just stored: each with its title and no
+        entries (a trial's first version has no changes), as `write_feeds` would."""
+        if self._error is not None or not firsts:
             return
         try:
             if self._writer is None:
                 _folders(self.settings)
                 self._writer = FeedWriter(background=True)
-            trials = self.store.watched_among(sorted(nct_ids))
-            _write_trial_feeds(
-                self._writer, self.settings, self._events, trials, self.now, new=True
-            )
-            self._done.update(nct_ids)
+            for first in firsts:
+                _write_trial_feed(
+                    self._writer,
+                    self.settings,
+                    first.nct_id,
+                    first.title,
+                    [],
+                    self.now,
+                    {},
+                    new=True,
+                )
+                self._done.add(first.nct_id)
         except (WatcherError, OSError) as exc:
             self._error = exc
 

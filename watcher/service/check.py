@@ -65,7 +65,7 @@ def check_now(
     """Check the watched trials (or just `nct_ids`) now, run the saved searches when the data
     release is new to them, write the feeds, and send what is due when `deliver` (the daemon
     leaves that to its delivery job); `progress` hears of each trial checked."""
-    first_feeds = FirstFeeds(store, settings, now)
+    first_feeds = FirstFeeds(settings, now)
     with registry_client(settings) as registry:
         try:
             report = run_cycle(

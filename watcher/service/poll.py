@@ -93,7 +93,7 @@ class _Ledger:
         *,
         total: int = 0,
         progress: Progress | None = None,
-        firsts: Callable[[Sequence[str]], None] | None = None,
+        firsts: Callable[[Sequence[FirstVersion]], None] | None = None,
         new_watches: int = 0,
     ) -> None:
         self.store, self.release, self.now, self.gone = store, release, now, gone
@@ -203,7 +203,7 @@ class _Ledger:
             first.nct_id for first in self.store.save_first_versions(firsts, self.release, self.now)
         }
         if self.firsts is not None:
-            self.firsts([first.nct_id for first in firsts if first.nct_id in stored])
+            self.firsts([first for first in firsts if first.nct_id in stored])
         for first in firsts:
             if first.nct_id in stored:
                 self.new_version(first.nct_id, 1, [])
@@ -251,7 +251,7 @@ def run_cycle(
     gone: Goner | None = None,
     recent: RecentVersions | None = None,
     progress: Progress | None = None,
-    firsts: Callable[[Sequence[str]], None] | None = None,
+    firsts: Callable[[Sequence[FirstVersion]], None] | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
 
@@ -271,9 +271,9 @@ def run_cycle(
 
     `progress` is told (trials done, trials to check) as each trial's outcome is known.
 
-    `firsts` is told the new watches whose first versions were just stored, a page at a time
-    and after their commit (`watcher.delivery.feed_files.FirstFeeds` writes their feeds while
-    the cycle goes on); it must not raise.
+    `firsts` is told the first versions of new watches just stored (their light fields and
+    titles), a page at a time and after their commit (`watcher.delivery.feed_files.FirstFeeds`
+    writes their feeds while the cycle goes on); it must not raise.
     """
     requests_before = registry.request_count
     try:
