@@ -10,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import pytest
 from conftest import demo_versions
 
+from watcher.config import load_settings
 from watcher.core import codec
 from watcher.core.canonical import content_hash
 from watcher.core.clean import clean_record
+from watcher.delivery.feed_files import FirstFeeds, trial_feed_path
 from watcher.registry.client import RegistryClient
 from watcher.registry.replay import with_nct_id
 from watcher.registry.replay_server import ReplayServer
@@ -73,9 +76,12 @@ def test_many_new_watches_are_prepared_in_a_worker_and_stored_as_here(
     tmp_path: Path, client: RegistryClient, replay: ReplayServer
 ) -> None:
     """With WORKER_FROM new watches or more, a worker process prepares them while the poll
-    fetches, and each is stored byte for byte as the poll would have stored it alone."""
+    fetches, and each is stored byte for byte as the poll would have stored it alone; the
+    feeds it rendered are written, each trial's Atom and RSS with its title."""
     records = _publish(replay)
     seen: set[int] = set()
+    settings = load_settings(None, {"STATE_DIRECTORY": str(tmp_path)})
+    feeds = FirstFeeds(settings, T0)
     with Store(tmp_path / "trialwatch.db") as store:
         store.add_watches(sorted(records), T0)
         report = run_cycle(
@@ -84,11 +90,19 @@ def test_many_new_watches_are_prepared_in_a_worker_and_stored_as_here(
             T0,
             full_check_every=timedelta(days=1),
             progress=lambda done, total: seen.update(_children()),
+            firsts=feeds,
         )
         assert report.count("new_version") == COUNT and not report.count("failed")
         _stored_as_prepared_here(store, records)
     assert seen, "no worker process was started"
     assert not _children(), "the worker outlived the cycle"
+    written, error = feeds.finish()
+    assert error is None and written == set(records)
+    for nct_id in records:
+        for kind in ("atom", "rss"):
+            feed = feedparser.parse(trial_feed_path(settings, nct_id, kind).read_bytes())
+            assert feed.bozo == 0 and feed.feed.title.startswith(f"{nct_id}: ")
+            assert not feed.entries
 
 
 def test_a_worker_killed_mid_cycle_loses_nothing(

@@ -29,6 +29,7 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +43,8 @@ from watcher.errors import WatcherError
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
+# A feed's files as (path, bytes), made ahead of their writing (`EmptyFeeds`).
+FeedFiles = tuple[tuple[str, bytes], ...]
 FILE_MODE = 0o644  # a feed is read by the web server's user
 FOLDER_MODE = 0o755
 PRIVATE_FOLDER_MODE = 0o711  # walked to a known name, never listed
@@ -121,7 +124,7 @@ class FeedWriter:
         """`finish`, after an error too: the files put are written whole, the thread ends."""
         self.finish()
 
-    def put(self, path: Path, data: bytes, *, new: bool = False) -> None:
+    def put(self, path: str | Path, data: bytes, *, new: bool = False) -> None:
         """Replace `path` with `data` (unless it holds exactly that, readable by all already).
 
         `new`: a file nobody can have read yet (a new subscriber's private feed: its name is
@@ -239,18 +242,31 @@ def _write_pair(
     items: list[Entry],
     now: datetime,
     entries_written: Written,
-    *,
-    new: bool = False,
 ) -> list[Path]:
-    """Write the Atom and the RSS file of one feed (`new`: see `FeedWriter.put`)."""
+    """Write the Atom and the RSS file of one feed."""
     written = []
+    for path, data in _pair(settings, stem, info, items, now, entries_written):
+        writer.put(path, data)
+        written.append(path)
+    return written
+
+
+def _pair(
+    settings: Settings,
+    stem: Path,
+    info: FeedInfo,
+    items: list[Entry],
+    now: datetime,
+    entries_written: Written,
+) -> list[tuple[Path, bytes]]:
+    """The Atom and the RSS file of one feed, as (path, bytes)."""
+    made = []
     for kind, render in (("atom", atom), ("rss", rss)):
         path = stem.with_suffix(f".{kind}")
         self_url = _public_url(settings, path)
         info_here = FeedInfo(info.id, info.title, info.subtitle, info.link, self_url)
-        writer.put(path, render(info_here, items, now, entries_written), new=new)
-        written.append(path)
-    return written
+        made.append((path, render(info_here, items, now, entries_written)))
+    return made
 
 
 class _Events:
@@ -294,41 +310,48 @@ def _write_trial_feeds(
     """Write each trial's own feed, Atom and RSS."""
     written: list[Path] = []
     for trial in trials:
+        info = _trial_info(trial.nct_id, trial.brief_title)
         items = entries(events.of([trial.nct_id], settings.feeds.entries), memo=events.made)
-        written += _write_trial_feed(
-            writer, settings, trial.nct_id, trial.brief_title, items, now, events.written
-        )
+        stem = trial_feed_path(settings, trial.nct_id)
+        written += _write_pair(writer, settings, stem, info, items, now, events.written)
     return written
 
 
-def _write_trial_feed(
-    writer: FeedWriter,
-    settings: Settings,
-    nct_id: str,
-    title: str | None,
-    items: list[Entry],
-    now: datetime,
-    entries_written: Written,
-    *,
-    new: bool = False,
-) -> list[Path]:
-    """Write one trial's own feed, Atom and RSS (`new`: see `FeedWriter.put`)."""
-    info = FeedInfo(
+def _trial_info(nct_id: str, title: str | None) -> FeedInfo:
+    """What heads a trial's own feed."""
+    return FeedInfo(
         id=f"urn:trialwatch:feed:{nct_id}",
         title=f"{nct_id}: {title or 'a watched trial'}",
         subtitle="Changes to this trial on ClinicalTrials.gov, in plain English.",
         link=registry_url(nct_id),
     )
-    stem = trial_feed_path(settings, nct_id)
-    return _write_pair(writer, settings, stem, info, items, now, entries_written, new=new)
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyFeeds:
+    """A new watch's own feed files, Atom and RSS, with its title and no entries (its first
+    version has no changes), as `write_feeds` writes them: rendered where the first version is
+    prepared (`watcher.service.firsts`: in the worker process of a cold start, which is why it
+    is a plain value that pickles), written by `FirstFeeds` once the version is stored."""
+
+    settings: Settings
+    now: datetime
+
+    def __call__(self, first: FirstVersion) -> FeedFiles:
+        stem = trial_feed_path(self.settings, first.nct_id)
+        info = _trial_info(first.nct_id, first.title)
+        return tuple(
+            (os.fspath(path), data)
+            for path, data in _pair(self.settings, stem, info, [], self.now, {})
+        )
 
 
 class FirstFeeds:
     """The feeds of new watches, written while the poll that stored their first versions goes
-    on: called with each page of them (`run_cycle`'s `firsts`), it writes their feeds as
-    `write_feeds` would (empty, with the trial's title) through a background `FeedWriter`, so a
-    cold start's 20,000 files are created while the next pages are fetched and parsed, in place
-    where none was before (`FeedWriter.put`'s `new`).
+    on: called with each page of them (`run_cycle`'s `firsts`), it writes the files `render`
+    (`EmptyFeeds`) made of each where it was prepared (a cold start's worker process) through a
+    background `FeedWriter`, so a cold start's 20,000 files are created while the next pages
+    are fetched and parsed, in place where none was before (`FeedWriter.put`'s `new`).
 
     Called inside the poll, it never raises: the first error stops it, and `finish` hands it
     back with the trials whose feeds are written (none after an error: `write_feeds` then
@@ -336,31 +359,26 @@ class FirstFeeds:
     """
 
     def __init__(self, settings: Settings, now: datetime) -> None:
-        self.settings, self.now = settings, now
+        self.settings = settings
+        self.render = EmptyFeeds(settings, now)
         self._writer: FeedWriter | None = None
         self._done: set[str] = set()
         self._error: Exception | None = None
 
-    def __call__(self, firsts: Sequence[FirstVersion]) -> None:
-        """Write the feeds of these new watches, just stored: each with its title and no
-        entries (a trial's first version has no changes), as `write_feeds` would."""
-        if self._error is not None or not firsts:
+    def __call__(self, stored: Sequence[tuple[FirstVersion, FeedFiles | None]]) -> None:
+        """Write the feeds of these new watches, just stored, as `render` made them (None: it
+        could not, and `write_feeds` writes that trial's feeds at the end of the check)."""
+        if self._error is not None or not stored:
             return
         try:
             if self._writer is None:
                 _folders(self.settings)
                 self._writer = FeedWriter(background=True)
-            for first in firsts:
-                _write_trial_feed(
-                    self._writer,
-                    self.settings,
-                    first.nct_id,
-                    first.title,
-                    [],
-                    self.now,
-                    {},
-                    new=True,
-                )
+            for first, files in stored:
+                if files is None:
+                    continue
+                for path, data in files:
+                    self._writer.put(path, data, new=True)
                 self._done.add(first.nct_id)
         except (WatcherError, OSError) as exc:
             self._error = exc

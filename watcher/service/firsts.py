@@ -1,11 +1,13 @@
 """New watches' first versions made ready to store, in a worker process when there are many.
 
-A first version is cleaned, hashed and packed as a keyframe (`FirstVersion.of`) and nothing
-else: nothing is compared or told. In a cold start that is most of the poll's own work, and it
+A first version is cleaned, hashed and packed as a keyframe (`FirstVersion.of`), and its
+trial's empty feed files are rendered (`EmptyFeeds`), and nothing else: nothing is compared or
+told. In a cold start that is most of the poll's own work, and it
 all held the GIL the poll needs to read the next pages and to store the last ones, so on a
 machine of two CPUs the poll used one. With `WORKER_FROM` new watches or more in a cycle, the
 records go to a worker process in chunks, while the poll goes on fetching; each chunk comes back
-as the light fields, hashes and keyframes the store writes.
+as the light fields, hashes and keyframes the store writes and the feed files `FirstFeeds`
+writes once they are stored.
 
 Each record is its own fault boundary there too: a record that cannot be prepared comes back as
 a one-line reason for its trial alone. If the worker itself dies (killed, out of memory), the
@@ -17,12 +19,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from watcher.core.version import FirstVersion
+from watcher.delivery.feed_files import FeedFiles
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +39,23 @@ WORKER_FROM = 1_000
 CHUNK = 20
 
 Raw = dict[str, Any]
+# What else is made of a first version where it is prepared: its feed files (`EmptyFeeds`). It
+# travels to the worker process, so it must pickle.
+Render = Callable[[FirstVersion], FeedFiles]
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A first version made ready to store, and its feed files (None: they could not be made;
+    `write_feeds` makes them at the end of the check)."""
+
+    first: FirstVersion
+    files: FeedFiles | None
+
+
 # A record that could not be prepared: its NCT ID and the one-line reason stored on the trial.
 Failure = tuple[str, str]
-Prepared = FirstVersion | Failure
+Prepared = Ready | Failure
 
 
 def failure_reason(exc: Exception) -> str:
@@ -46,14 +64,21 @@ def failure_reason(exc: Exception) -> str:
     return f"the record could not be processed ({type(exc).__name__}{': ' if text else ''}{text})"
 
 
-def prepare(records: Sequence[tuple[str, Raw]]) -> list[Prepared]:
+def prepare(records: Sequence[tuple[str, Raw]], render: Render | None = None) -> list[Prepared]:
     """Each (NCT ID, record as served) made ready to store, or the reason it cannot be."""
     done: list[Prepared] = []
     for nct_id, raw in records:
         try:
-            done.append(FirstVersion.of(nct_id, raw))
+            first = FirstVersion.of(nct_id, raw)
         except Exception as exc:  # one trial's fault must not stop the others
             done.append((nct_id, failure_reason(exc)))
+            continue
+        try:
+            files = render(first) if render is not None else None
+        except Exception:  # the feeds are written again at the end of the check, or fail there
+            log.debug("%s: its feeds could not be rendered here", nct_id, exc_info=True)
+            files = None
+        done.append(Ready(first, files))
     return done
 
 
@@ -61,7 +86,8 @@ class Preparer:
     """First versions handed in one by one and taken out in the same order, prepared here or,
     with `expected` at `WORKER_FROM` or more, by a worker process (the module's docstring)."""
 
-    def __init__(self, expected: int) -> None:
+    def __init__(self, expected: int, render: Render | None = None) -> None:
+        self._render = render
         self._pool: ProcessPoolExecutor | None = None
         if expected >= WORKER_FROM:
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -105,11 +131,11 @@ class Preparer:
         chunk, self._chunk = self._chunk, []
         if self._pool is not None:
             try:
-                self._chunks.append((chunk, self._pool.submit(prepare, chunk)))
+                self._chunks.append((chunk, self._pool.submit(prepare, chunk, self._render)))
                 return
             except Exception as exc:  # the worker died, or could not be started
                 self._lost(exc)
-        self._chunks.append(prepare(chunk))
+        self._chunks.append(prepare(chunk, self._render))
 
     def _result(
         self, chunk: list[tuple[str, Raw]], future: Future[list[Prepared]]
@@ -121,7 +147,7 @@ class Preparer:
         except Exception as exc:
             if isinstance(exc, BrokenProcessPool):
                 self._lost(exc)
-            return prepare(chunk)
+            return prepare(chunk, self._render)
 
     def _lost(self, exc: Exception) -> None:
         """The worker is gone: say so once, and prepare everything here from now on."""

@@ -36,8 +36,9 @@ from watcher.core.progress import Progress
 from watcher.core.record import Trial, parse_trial
 from watcher.core.version import FirstVersion, NewVersion
 from watcher.core.wording import change_sentence
+from watcher.delivery.feed_files import FeedFiles
 from watcher.errors import RegistryError, StoreError, TrialNotFound
-from watcher.service.firsts import Preparer, failure_reason
+from watcher.service.firsts import Preparer, Ready, Render, failure_reason
 from watcher.store.database import Store
 from watcher.store.rows import TrialRow
 
@@ -58,6 +59,15 @@ FLUSH_EVERY = 500
 # How many first versions (a cold start) are stored per transaction: a commit each cost more
 # than encoding them, and a killed cycle fetches at most this many again.
 FIRSTS_PER_COMMIT = 100
+
+
+class Firsts(Protocol):
+    """Who is told of new watches' first versions once they are stored (`FirstFeeds`), with
+    what `render` made of each where it was prepared (their feed files)."""
+
+    @property
+    def render(self) -> Render: ...
+    def __call__(self, stored: Sequence[tuple[FirstVersion, FeedFiles | None]]) -> None: ...
 
 
 class Fetch(Protocol):
@@ -93,7 +103,7 @@ class _Ledger:
         *,
         total: int = 0,
         progress: Progress | None = None,
-        firsts: Callable[[Sequence[FirstVersion]], None] | None = None,
+        firsts: Firsts | None = None,
         new_watches: int = 0,
     ) -> None:
         self.store, self.release, self.now, self.gone = store, release, now, gone
@@ -178,7 +188,8 @@ class _Ledger:
         trial's next version parses both, and a record that cannot be parsed fails its trial
         then; one that cannot be cleaned, hashed or packed fails its own trial now."""
         if self._preparer is None:  # its worker ends with the cycle (`settle`, `close`)
-            self._preparer = Preparer(self._new_watches)
+            render = self.firsts.render if self.firsts is not None else None
+            self._preparer = Preparer(self._new_watches, render)
         self._preparer.add(nct_id, raw)
         lead = self._preparer.lead
         if self._preparer.pending >= FIRSTS_PER_COMMIT + lead:
@@ -190,20 +201,21 @@ class _Ledger:
         compares the two."""
         if self._preparer is None:
             return
-        firsts: list[FirstVersion] = []
+        ready: list[Ready] = []
         for prepared in self._preparer.take(keep=keep):
-            if isinstance(prepared, FirstVersion):
-                firsts.append(prepared)
+            if isinstance(prepared, Ready):
+                ready.append(prepared)
             else:
                 log.warning("%s: %s", *prepared)
                 self._fail(*prepared)
-        if not firsts:
+        if not ready:
             return
+        firsts = [r.first for r in ready]
         stored = {
             first.nct_id for first in self.store.save_first_versions(firsts, self.release, self.now)
         }
         if self.firsts is not None:
-            self.firsts([first for first in firsts if first.nct_id in stored])
+            self.firsts([(r.first, r.files) for r in ready if r.first.nct_id in stored])
         for first in firsts:
             if first.nct_id in stored:
                 self.new_version(first.nct_id, 1, [])
@@ -251,7 +263,7 @@ def run_cycle(
     gone: Goner | None = None,
     recent: RecentVersions | None = None,
     progress: Progress | None = None,
-    firsts: Callable[[Sequence[FirstVersion]], None] | None = None,
+    firsts: Firsts | None = None,
 ) -> CycleReport:
     """Check the watched trials (or just `nct_ids`) once and store what changed.
 
