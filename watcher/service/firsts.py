@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -84,13 +85,17 @@ def prepare(records: Sequence[tuple[str, Raw]], render: Render | None = None) ->
 
 class Preparer:
     """First versions handed in one by one and taken out in the same order, prepared here or,
-    with `expected` at `WORKER_FROM` or more, by a worker process (the module's docstring)."""
+    with `expected` at `WORKER_FROM` or more, by a worker process (two, given three CPUs or
+    more: the poll's own share is then the smaller; see the module's docstring)."""
 
     def __init__(self, expected: int, render: Render | None = None) -> None:
         self._render = render
         self._pool: ProcessPoolExecutor | None = None
         if expected >= WORKER_FROM:
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            workers = max(1, min(2, (os.cpu_count() or 1) - 1))  # a CPU left for the poll
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn")
+            )
         self._chunk: list[tuple[str, Raw]] = []
         # The chunks in order: prepared already, or sent to the worker (kept, should it die).
         self._chunks: deque[list[Prepared] | tuple[list[tuple[str, Raw]], Future[list[Prepared]]]]
