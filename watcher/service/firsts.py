@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -83,6 +84,11 @@ def prepare(records: Sequence[tuple[str, Raw]], render: Render | None = None) ->
     return done
 
 
+def _ignore_ctrl_c() -> None:
+    """A worker leaves Ctrl-C to the poll, which ends it (its terminal gets no traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Preparer:
     """First versions handed in one by one and taken out in the same order, prepared here or,
     with `expected` at `WORKER_FROM` or more, by a worker process (two, given three CPUs or
@@ -94,7 +100,7 @@ class Preparer:
         if expected >= WORKER_FROM:
             workers = max(1, min(2, (os.cpu_count() or 1) - 1))  # a CPU left for the poll
             self._pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn")
+                workers, multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c
             )
         self._chunk: list[tuple[str, Raw]] = []
         # The chunks in order: prepared already, or sent to the worker (kept, should it die).
