@@ -99,9 +99,12 @@ class Preparer:
         self._pool: ProcessPoolExecutor | None = None
         if expected >= WORKER_FROM:
             workers = max(1, min(2, (os.cpu_count() or 1) - 1))  # a CPU left for the poll
-            self._pool = ProcessPoolExecutor(
-                workers, multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c
-            )
+            try:
+                self._pool = ProcessPoolExecutor(
+                    workers, multiprocessing.get_context("spawn"), initializer=_ignore_ctrl_c
+                )
+            except OSError as exc:  # no shared memory for its queues (a locked-down sandbox)
+                log.warning("new watches are prepared without a worker process (%s)", exc)
         self._chunk: list[tuple[str, Raw]] = []
         # The chunks in order: prepared already, or sent to the worker (kept, should it die).
         self._chunks: deque[list[Prepared] | tuple[list[tuple[str, Raw]], Future[list[Prepared]]]]
