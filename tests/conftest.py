@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from watcher.registry.client import RegistryClient
-from watcher.registry.replay import ReplayRegistry
+from watcher.registry.replay import ReplayRegistry, with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.store.database import Store
 
@@ -274,3 +274,18 @@ def plain_corpus() -> list[Any]:
         text = protocol.get("eligibilityModule", {}).get("eligibilityCriteria")
         items += rewrite_criteria(text, glossary)
     return items
+
+
+def publish_clones(replay: ReplayServer, count: int) -> dict[str, dict[str, Any]]:
+    """`count` trials cloned from two recorded ones (NCT9…), the eighth with a control
+    character in its title to clean, published on the replay registry."""
+    sources = [demo_versions("NCT06911827")[0], demo_versions("NCT05935098")[0]]
+    records = {}
+    for i in range(count):
+        nct_id = f"NCT9{i:07d}"
+        raw = with_nct_id(sources[i % 2], nct_id)
+        if i == 7:
+            raw["protocolSection"]["identificationModule"]["briefTitle"] += "\x07 (cleaned)"
+        records[nct_id] = raw
+    replay.registry.publish(*records.values())
+    return records

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import orjson
 import pytest
-from conftest import Trialwatch, demo_versions
+from conftest import Trialwatch, publish_clones
 
 from watcher.core import codec
 from watcher.core.canonical import content_hash
 from watcher.core.clean import clean_record
 from watcher.delivery.feed_files import FeedWriter
-from watcher.registry.replay import with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.poll import FIRSTS_PER_COMMIT
 from watcher.store.database import Store
@@ -25,18 +25,9 @@ from watcher.store.database import Store
 COUNT = FIRSTS_PER_COMMIT + 37
 
 
-def _publish(replay: ReplayServer) -> dict[str, dict[str, object]]:
+def _publish(replay: ReplayServer) -> dict[str, dict[str, Any]]:
     """COUNT trials cloned from two recorded ones, one with a control character to clean."""
-    sources = [demo_versions("NCT06911827")[0], demo_versions("NCT05935098")[0]]
-    records = {}
-    for i in range(COUNT):
-        nct_id = f"NCT9{i:07d}"
-        raw = with_nct_id(sources[i % 2], nct_id)
-        if i == 7:
-            raw["protocolSection"]["identificationModule"]["briefTitle"] += "\x07 (cleaned)"
-        records[nct_id] = raw
-    replay.registry.publish(*records.values())
-    return records
+    return publish_clones(replay, COUNT)
 
 
 def test_a_cold_start_stores_each_record_as_one_at_a_time_would_and_writes_its_feeds(

@@ -12,7 +12,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import demo_versions
+from conftest import demo_versions, publish_clones
 
 from watcher.config import load_settings
 from watcher.core import codec
@@ -20,7 +20,6 @@ from watcher.core.canonical import content_hash
 from watcher.core.clean import clean_record
 from watcher.delivery.feed_files import FirstFeeds, trial_feed_path
 from watcher.registry.client import RegistryClient
-from watcher.registry.replay import with_nct_id
 from watcher.registry.replay_server import ReplayServer
 from watcher.service.firsts import WORKER_FROM, prepare
 from watcher.service.poll import run_cycle
@@ -34,16 +33,7 @@ COUNT = WORKER_FROM + 37  # enough for the worker, and not a whole number of chu
 
 def _publish(replay: ReplayServer) -> dict[str, dict[str, Any]]:
     """COUNT trials cloned from two recorded ones, one with a control character to clean."""
-    sources = [demo_versions("NCT06911827")[0], demo_versions("NCT05935098")[0]]
-    records = {}
-    for i in range(COUNT):
-        nct_id = f"NCT9{i:07d}"
-        raw = with_nct_id(sources[i % 2], nct_id)
-        if i == 7:
-            raw["protocolSection"]["identificationModule"]["briefTitle"] += "\x07 (cleaned)"
-        records[nct_id] = raw
-    replay.registry.publish(*records.values())
-    return records
+    return publish_clones(replay, COUNT)
 
 
 def _children() -> set[int]:
