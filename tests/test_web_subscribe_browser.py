@@ -67,13 +67,23 @@ def by(name: str) -> Any:
 
 
 def press(driver: Any, css: str) -> None:
-    """Click and wait for the next page: a click returns before the browser has navigated."""
-    from selenium.webdriver.support import expected_conditions
+    """Click and wait for the next page: a click returns before the browser has navigated.
+
+    The old page is marked in its window; the new one has loaded when the mark is gone and
+    the document is complete. Mid-navigation, Chromium may answer any command with an
+    error (such as "Node with given id does not belong to the document") rather than a
+    stale element, so the wait ignores WebDriver errors while it polls.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = driver.find_element(by("TAG_NAME"), "html")
+    driver.execute_script("window.pressedOnThisPage = true")
     driver.find_element(by("CSS_SELECTOR"), css).click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return window.pressedOnThisPage === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def heading(driver: Any) -> str:
