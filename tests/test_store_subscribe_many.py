@@ -43,16 +43,17 @@ def test_lines_are_taken_in_turn_and_each_new_subscription_is_welcomed_once(
         store.subscribe("old@example.org", [ONE], T0)
         store.subscribe("gone@example.org", [TWO], T0)
         store.unsubscribe(store.subscriber(email="gone@example.org"))  # type: ignore[arg-type]
-        done = store.subscribe_many(
-            [
-                Wanted("ann@example.org", (ONE, TWO), audience="coordinator"),
-                Wanted("Ann@Example.org", (ONE,), delivery="daily"),  # the same mailbox
-                Wanted("old@example.org", (ONE,), delivery="weekly"),
-                Wanted("old@example.org", (TWO,)),
-            ],
-            T0,
-            welcome=welcome_of,
-        )
+        with store.atomic():
+            done = store.subscribe_many(
+                [
+                    Wanted("ann@example.org", (ONE, TWO), audience="coordinator"),
+                    Wanted("Ann@Example.org", (ONE,), delivery="daily"),  # the same mailbox
+                    Wanted("old@example.org", (ONE,), delivery="weekly"),
+                    Wanted("old@example.org", (TWO,)),
+                ],
+                T0,
+            )
+            store.queue_welcomes(done, welcome_of, T0)
         subscriptions = rows(
             store,
             """SELECT p.id, s.email, p.nct_id, p.audience, p.delivery FROM subscriptions p
@@ -81,6 +82,8 @@ def test_lines_are_taken_in_turn_and_each_new_subscription_is_welcomed_once(
         [(True, "immediate")],
     ]
     assert done[1].outcomes[0].before is not None
+    # ann is new (no feed of hers can exist yet), on both her lines; old was there before
+    assert [d.created for d in done] == [True, True, False, False]
     assert done[1].outcomes[0].before.delivery == "immediate"
 
 
@@ -92,12 +95,12 @@ def test_a_failure_while_welcoming_leaves_nothing_written(tmp_path: Path) -> Non
 
     with Store(tmp_path / "t.db") as store:
         store.add_watches([ONE, TWO], T0)
-        with pytest.raises(RuntimeError, match="the template broke"):
-            store.subscribe_many(
+        with pytest.raises(RuntimeError, match="the template broke"), store.atomic():
+            done = store.subscribe_many(
                 [Wanted("ann@example.org", (ONE,)), Wanted("bob@example.org", (ONE, TWO))],
                 T0,
-                welcome=failing,
             )
+            store.queue_welcomes(done, failing, T0)
         counts = rows(
             store,
             """SELECT (SELECT COUNT(*) FROM subscribers), (SELECT COUNT(*) FROM subscriptions),
@@ -111,10 +114,9 @@ def test_welcomes_queued_a_batch_at_a_time_are_all_queued_in_order(tmp_path: Pat
     lines = 2 * WELCOMES_AT_ONCE + 1
     with Store(tmp_path / "t.db") as store:
         store.add_watches([ONE], T0)
-        store.subscribe_many(
-            [Wanted(f"reader{n}@example.org", (ONE,)) for n in range(lines)],
-            T0,
-            welcome=welcome_of,
+        done = store.subscribe_many(
+            [Wanted(f"reader{n}@example.org", (ONE,)) for n in range(lines)], T0
         )
+        store.queue_welcomes(done, welcome_of, T0)
         queued = rows(store, "SELECT key FROM outbox ORDER BY id")
     assert queued == [(f"welcome/s{n}",) for n in range(1, lines + 1)]

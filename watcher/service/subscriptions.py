@@ -33,6 +33,7 @@ from watcher.core.search_notice import search_welcome_email
 from watcher.core.subscriptions import Subscriber
 from watcher.data import load_glossary
 from watcher.delivery.feed_files import (
+    NewPrivateFeeds,
     all_feed_path,
     private_feed_path,
     private_feed_url,
@@ -82,7 +83,10 @@ def subscribe_many(
     trials watched when needed (those with no stored version asked of the registry in
     batches, before anything is written), a welcome email for each new subscription, and the
     feeds of the trials written once at the end. A trial the registry refuses refuses the
-    whole file, naming each line that asks for it (`line N: …`)."""
+    whole file, naming each line that asks for it (`line N: …`).
+
+    The private feeds of many new subscribers are written by a child process while their
+    welcomes are built (`NewPrivateFeeds`), and removed again if the transaction fails."""
     nct_ids = list(dict.fromkeys(n for request in requests for n in request.nct_ids))
     trials = _Trials(store, _registered_all(store, settings, nct_ids, requests))
     welcome = Welcomes(
@@ -93,13 +97,24 @@ def subscribe_many(
         render=render,
         now=now,
     )
-    with store.atomic():
-        added = store.add_watches(nct_ids, now)
-        done = store.subscribe_many(requests, now, welcome=welcome)
+    aside: NewPrivateFeeds | None = None
+    try:
+        with store.atomic():
+            added = store.add_watches(nct_ids, now)
+            done = store.subscribe_many(requests, now)
+            created = list(dict.fromkeys(s.subscriber.id for s in done if s.created))
+            aside = NewPrivateFeeds.start(store, settings, now, created)
+            store.queue_welcomes(done, welcome, now)
+    except BaseException:
+        if aside is not None:
+            aside.discard()
+        raise
     outcomes = [outcome for subscribed in done for outcome in subscribed.outcomes]
     problems = []
     try:
-        _write_feeds(store, settings, now, nct_ids, done)
+        if aside is not None:
+            aside.finish()
+        _write_feeds(store, settings, now, nct_ids, done, aside=aside is not None)
     except (WatcherError, OSError) as exc:
         problems.append(f"feeds not written: {exc}")
     return SubscribeResult(tuple(outcomes), tuple(added), tuple(problems))
@@ -111,17 +126,23 @@ def _write_feeds(
     now: datetime,
     nct_ids: Sequence[str],
     done: Sequence[Subscribed],
+    *,
+    aside: bool,
 ) -> None:
     """The feeds a subscription touches, and no others: the private feeds of the people whose
-    subscriptions changed (or whose feed is not on disk), and the feeds not yet written of
-    trials watched now. A trial's own feed and `all` do not depend on who follows it, so
-    those already written are left alone (a subscribers file naming 100 trials used to
-    rewrite every follower's private feed)."""
+    subscriptions changed (or whose feed is not on disk), but for the new subscribers' when
+    they were written `aside`, and the feeds not yet written of trials watched now. A trial's
+    own feed and `all` do not depend on who follows it, so those already written are left
+    alone (a subscribers file naming 100 trials used to rewrite every follower's private
+    feed)."""
     people = [
         subscribed.subscriber.id
         for subscribed in done
-        if any(o.before != o.after for o in subscribed.outcomes)
-        or not private_feed_path(settings, subscribed.subscriber.feed_token).exists()
+        if not (aside and subscribed.created)
+        and (
+            any(o.before != o.after for o in subscribed.outcomes)
+            or not private_feed_path(settings, subscribed.subscriber.feed_token).exists()
+        )
     ]
     absent = [n for n in nct_ids if not trial_feed_path(settings, n).exists()]
     if absent or not all_feed_path(settings).exists():

@@ -57,10 +57,12 @@ class SubscriptionOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Subscribed:
-    """What a `subscribe` did: who (found or created) and, per trial, before and after."""
+    """What a `subscribe` did: who (found or created) and, per trial, before and after.
+    `created`: the subscriber is new, so no file named by their feed token exists yet."""
 
     subscriber: Subscriber
     outcomes: tuple[SubscriptionOutcome, ...]
+    created: bool = False
 
 
 class SubscriberTables(OutboxTables):
@@ -88,15 +90,19 @@ class SubscriberTables(OutboxTables):
         `welcome` makes the message for each new subscription; it is queued in this transaction.
         """
         wanted = Wanted(email, tuple(nct_ids), audience, delivery, kinds, near)
-        (done,) = self.subscribe_many([wanted], now, welcome=welcome)
+        with self.atomic():
+            (done,) = self.subscribe_many([wanted], now)
+            if welcome is not None:
+                self.queue_welcomes([done], welcome, now)
         return done
 
-    def subscribe_many(
-        self, requests: Sequence[Wanted], now: datetime, *, welcome: Welcome | None = None
-    ) -> list[Subscribed]:
+    def subscribe_many(self, requests: Sequence[Wanted], now: datetime) -> list[Subscribed]:
         """`subscribe` for each request in turn, all in one transaction, in a few statements
         whatever their number (a subscribers file of 10,000 lines): the people, their
-        subscriptions and the trials are read at once, and written with `executemany`."""
+        subscriptions and the trials are read at once, and written with `executemany`.
+        Their welcomes are `queue_welcomes`' (in the caller's transaction, which may do
+        something else between the two: `subscribe --file` starts writing the new
+        subscribers' private feeds)."""
         with self.atomic() as db:
             nct_ids = list(dict.fromkeys(n for r in requests for n in r.nct_ids))
             watched = {
@@ -113,10 +119,9 @@ class SubscriberTables(OutboxTables):
                     f"not watched: {', '.join(not_watched)}; add them first with "
                     f"`trialwatch watch add {' '.join(not_watched)}`"
                 )
-            people = self._people([r.address for r in requests], now)
+            people, newcomers = self._people([r.address for r in requests], now)
             held = self._subscriptions_of([p.id for p in people.values()])
-            new: list[int] = []  # the subscriptions created, for their welcome
-            rows: list[tuple[object, ...]] = []  # and their rows, inserted at once below
+            rows: list[tuple[object, ...]] = []  # the subscriptions created, inserted at once
             updates: list[tuple[int, dict[str, str | float | None]]] = []
             # Ids given here, as SQLite would give them (the largest plus one; the transaction
             # keeps other writers out), so that all the rows go in one `executemany`.
@@ -129,9 +134,8 @@ class SubscriberTables(OutboxTables):
                 for nct_id in dict.fromkeys(request.nct_ids):  # an ID named twice is one
                     before = held.get((person.id, nct_id))
                     if before is None:
-                        created = last + 1 + len(new)
+                        created = last + 1 + len(rows)
                         rows.append(_row(created, person.id, nct_id, values, now))
-                        new.append(created)
                         fresh = replace(DEFAULT, id=created, subscriber_id=person.id, nct_id=nct_id)
                         held[person.id, nct_id] = _updated(fresh, request)
                     elif values:
@@ -143,23 +147,34 @@ class SubscriberTables(OutboxTables):
             for subscription_id, values in updates:  # after: one may be a row just inserted
                 db.table("subscriptions").update(subscription_id, values)
             stored = self._subscriptions_of([p.id for p in people.values()])  # as read back
-            done = [
+            return [
                 Subscribed(
                     person,
                     tuple(SubscriptionOutcome(b, stored[person.id, n]) for n, b in befores),
+                    person.id in newcomers,
                 )
                 for person, befores in asked
             ]
-            if welcome is not None:
-                whose = {person.id: person for person in people.values()}
-                by_id = {sub.id: (whose[sub.subscriber_id], sub) for sub in stored.values()}
-                for start in range(0, len(new), WELCOMES_AT_ONCE):  # not all held at once
-                    messages = [welcome(*by_id[i]) for i in new[start : start + WELCOMES_AT_ONCE]]
-                    self._enqueue([m for m in messages if m is not None], now)
-        return done
 
-    def _people(self, addresses: Sequence[str], now: datetime) -> dict[str, Subscriber]:
-        """Each address's subscriber by `address_key`, created (with fresh tokens) when new."""
+    def queue_welcomes(self, done: Sequence[Subscribed], welcome: Welcome, now: datetime) -> None:
+        """Queue `welcome`'s message for each subscription `subscribe_many` created, in the
+        order it created them (each from the row as stored after every request)."""
+        new = [
+            (subscribed.subscriber, outcome.after)
+            for subscribed in done
+            for outcome in subscribed.outcomes
+            if outcome.before is None
+        ]
+        with self.atomic():
+            for start in range(0, len(new), WELCOMES_AT_ONCE):  # not all held at once
+                messages = [welcome(*n) for n in new[start : start + WELCOMES_AT_ONCE]]
+                self._enqueue([m for m in messages if m is not None], now)
+
+    def _people(
+        self, addresses: Sequence[str], now: datetime
+    ) -> tuple[dict[str, Subscriber], set[int]]:
+        """Each address's subscriber by `address_key`, created (with fresh tokens) when new;
+        and the ids of those created."""
         keys = list(dict.fromkeys(address_key(a) for a in addresses))
         query = """SELECT id, email, unsubscribe_token, feed_token FROM subscribers
                    WHERE lower(email) IN (SELECT value FROM json_each(?)) ORDER BY id"""
@@ -189,9 +204,11 @@ class SubscriberTables(OutboxTables):
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 new,
             )
-            for row in self.db.execute(query, [json.dumps([address_key(n[0]) for n in new])]):
+            created = [address_key(n[0]) for n in new]
+            for row in self.db.execute(query, [json.dumps(created)]):
                 found.setdefault(address_key(row[1]), Subscriber(*row))
-        return found
+            return found, {found[key].id for key in created}
+        return found, set()
 
     def _subscriptions_of(
         self, subscriber_ids: Sequence[int]
@@ -203,7 +220,7 @@ class SubscriberTables(OutboxTables):
     def _person(self, email: str, now: datetime) -> Subscriber:
         """The subscriber with this address, created (with fresh tokens) when there is none;
         called inside the caller's transaction."""
-        return self._people([email], now)[address_key(email)]
+        return self._people([email], now)[0][address_key(email)]
 
     def unsubscribe(self, subscriber: Subscriber, nct_ids: Sequence[str] | None = None) -> int:
         """End some (or all) of a subscriber's subscriptions; returns how many ended.

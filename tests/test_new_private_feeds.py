@@ -1,0 +1,170 @@
+"""The private feeds of a subscribers file's many new subscribers, written by a child process
+while their welcome emails are built (`NewPrivateFeeds`, `Forked`), on SQLite and a feeds folder
+on disk: after the commit every new subscriber has both feeds, each the feed rendered for their
+own token, readable by the web server in a folder it cannot list; after a failure inside the
+transaction not one of them is left; a process running another thread writes them itself."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import demo_versions
+
+from watcher.config import Settings, load_settings
+from watcher.core.canonical import content_hash
+from watcher.core.version import NewVersion
+from watcher.delivery import templates
+from watcher.delivery.feed_files import ASIDE_FROM, _PrivateFeeds, write_feeds
+from watcher.delivery.forked import Forked
+from watcher.service import subscriptions
+from watcher.store.database import Store
+from watcher.store.subscribers import Wanted
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+TRIALS = ("NCT07227597", "NCT06911827")
+PEOPLE = ASIDE_FROM + 20  # enough for a child process
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    config = tmp_path / "config.toml"
+    config.write_text('[web]\nbase_url = "https://trials.example.org"\n', encoding="utf-8")
+    return load_settings(config, env={"STATE_DIRECTORY": str(tmp_path / "state")})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    """Two watched trials, each with a stored version (nothing is asked of a registry) and its
+    feeds written, as the check that stored them leaves them."""
+    settings.feeds.dir.parent.mkdir(parents=True)
+    with Store(settings.feeds.dir.parent / "trialwatch.db") as opened:
+        opened.add_watches(list(TRIALS), NOW)
+        for nct_id in TRIALS:
+            raw = demo_versions(nct_id)[0]
+            opened.save_version(NewVersion.of(nct_id, raw, content_hash(raw)), None, None, NOW)
+        write_feeds(opened, settings, NOW)
+        yield opened
+
+
+def requests(count: int) -> list[Wanted]:
+    return [
+        Wanted(f"reader{n}@example.org", TRIALS[: 1 + n % 2], audience="patient", where=f"l{n}")
+        for n in range(count)
+    ]
+
+
+def private_files(settings: Settings) -> list[Path]:
+    folder = settings.feeds.dir / "private"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def counts(store: Store) -> tuple[Any, ...]:
+    return tuple(
+        store.db.execute(
+            """SELECT (SELECT COUNT(*) FROM subscribers), (SELECT COUNT(*) FROM subscriptions),
+                      (SELECT COUNT(*) FROM outbox)"""
+        ).fetchone()
+    )
+
+
+def assert_each_feed_is_its_own(store: Store, settings: Settings, people: int) -> None:
+    tokens = [row[0] for row in store.db.execute("SELECT feed_token FROM subscribers")]
+    assert len(tokens) == people
+    files = private_files(settings)
+    assert len(files) == 2 * people
+    feeds = _PrivateFeeds(settings, NOW)
+    for token in tokens:
+        for kind in ("atom", "rss"):
+            path = settings.feeds.dir / "private" / f"{token}.{kind}"
+            assert path.read_bytes() == feeds._render(token, kind, []), path.name
+            assert path.stat().st_mode & 0o777 == 0o644
+    assert (settings.feeds.dir / "private").stat().st_mode & 0o777 == 0o711
+
+
+def test_many_new_subscribers_get_their_own_feeds_from_a_child_process(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[Forked | None] = []
+    start = Forked.start
+
+    def counted(work: Callable[[], None]) -> Forked | None:
+        started.append(start(work))
+        return started[-1]
+
+    monkeypatch.setattr(Forked, "start", counted)
+    result = subscriptions.subscribe_many(store, settings, requests(PEOPLE), NOW)
+    assert result.problems == ()
+    assert [child is not None for child in started] == [True]  # written aside, once
+    assert counts(store) == (PEOPLE, PEOPLE * 3 // 2, PEOPLE * 3 // 2)
+    assert_each_feed_is_its_own(store, settings, PEOPLE)
+
+
+def test_a_process_running_another_thread_writes_the_feeds_itself(
+    store: Store, settings: Settings
+) -> None:
+    done = threading.Event()
+    other = threading.Thread(target=done.wait)
+    other.start()
+    try:
+        assert Forked.start(lambda: None) is None
+        result = subscriptions.subscribe_many(store, settings, requests(PEOPLE), NOW)
+    finally:
+        done.set()
+        other.join()
+    assert result.problems == ()
+    assert_each_feed_is_its_own(store, settings, PEOPLE)
+
+
+def test_a_failure_while_welcoming_leaves_no_feed_behind(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The welcomes fail once the child has written feeds: the transaction is rolled back, and
+    every file the child made is removed with it."""
+    seen: list[int] = []
+
+    def breaking(name: str, **values: Any) -> str:
+        if len(seen) == 0:
+            deadline = time.monotonic() + 30
+            while not private_files(settings) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen.append(len(private_files(settings)))
+            raise RuntimeError("the template broke")
+        return templates.render(name, **values)
+
+    monkeypatch.setattr(subscriptions, "render", breaking)
+    with pytest.raises(RuntimeError, match="the template broke"):
+        subscriptions.subscribe_many(store, settings, requests(PEOPLE), NOW)
+    assert seen and seen[0] > 0  # the child had made files when it failed
+    assert private_files(settings) == []
+    assert counts(store) == (0, 0, 0)
+
+
+def test_a_child_s_error_is_raised_by_wait_and_stop_ends_it(tmp_path: Path) -> None:
+    mark = tmp_path / "pid"
+
+    def work() -> None:
+        mark.write_text(str(os.getpid()))
+        raise OSError("[Errno 28] No space left on device: 'private/x.atom'")
+
+    child = Forked.start(work)
+    assert child is not None
+    with pytest.raises(OSError, match=re.escape("No space left on device: 'private/x.atom'")):
+        child.wait()
+    assert int(mark.read_text()) != os.getpid()  # it ran, in another process
+
+    sleeper = Forked.start(lambda: time.sleep(60))
+    assert sleeper is not None
+    began = time.monotonic()
+    sleeper.stop()
+    assert time.monotonic() - began < 5
+    fine = Forked.start(lambda: None)
+    assert fine is not None
+    fine.wait()  # a child that succeeds: nothing raised
