@@ -20,9 +20,11 @@ from conftest import demo_versions
 
 from watcher.config import Settings, load_settings
 from watcher.core.canonical import content_hash
+from watcher.core.diff import diff_trials
+from watcher.core.record import parse_trial
 from watcher.core.version import NewVersion
 from watcher.delivery import templates
-from watcher.delivery.feed_files import ASIDE_FROM, _PrivateFeeds, write_feeds
+from watcher.delivery.feed_files import ASIDE_FROM, write_feeds, write_private_feeds
 from watcher.delivery.forked import Forked
 from watcher.service import subscriptions
 from watcher.store.database import Store
@@ -42,21 +44,33 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def store(settings: Settings) -> Iterator[Store]:
-    """Two watched trials, each with a stored version (nothing is asked of a registry) and its
-    feeds written, as the check that stored them leaves them."""
+    """Two watched trials, each with two stored versions and the changes between them (nothing
+    is asked of a registry), and their feeds written, as the check that stored them leaves
+    them."""
     settings.feeds.dir.parent.mkdir(parents=True)
     with Store(settings.feeds.dir.parent / "trialwatch.db") as opened:
         opened.add_watches(list(TRIALS), NOW)
         for nct_id in TRIALS:
-            raw = demo_versions(nct_id)[0]
-            opened.save_version(NewVersion.of(nct_id, raw, content_hash(raw)), None, None, NOW)
+            first, second = demo_versions(nct_id)
+            opened.save_version(NewVersion.of(nct_id, first, content_hash(first)), None, None, NOW)
+            changes = diff_trials(parse_trial(first), parse_trial(second))
+            new = NewVersion.of(nct_id, second, content_hash(second), changes)
+            opened.save_version(new, first, None, NOW)
         write_feeds(opened, settings, NOW)
         yield opened
 
 
 def requests(count: int) -> list[Wanted]:
+    """One or both trials each, as patients or coordinators, some only for status changes:
+    private feeds that differ."""
     return [
-        Wanted(f"reader{n}@example.org", TRIALS[: 1 + n % 2], audience="patient", where=f"l{n}")
+        Wanted(
+            f"reader{n}@example.org",
+            TRIALS[: 1 + n % 2],
+            audience=("patient", "coordinator")[n % 3 == 0],
+            kinds=frozenset({"status"}) if n % 5 == 0 else None,
+            where=f"l{n}",
+        )
         for n in range(count)
     ]
 
@@ -76,17 +90,19 @@ def counts(store: Store) -> tuple[Any, ...]:
 
 
 def assert_each_feed_is_its_own(store: Store, settings: Settings, people: int) -> None:
-    tokens = [row[0] for row in store.db.execute("SELECT feed_token FROM subscribers")]
-    assert len(tokens) == people
-    files = private_files(settings)
+    """Both feeds of every subscriber, readable by the web server in a folder it cannot list,
+    each byte for byte what writing that subscriber's feeds here and now gives."""
+    ids = [row[0] for row in store.db.execute("SELECT id FROM subscribers")]
+    assert len(ids) == people
+    files = {path.name: path.read_bytes() for path in private_files(settings)}
     assert len(files) == 2 * people
-    feeds = _PrivateFeeds(settings, NOW)
-    for token in tokens:
-        for kind in ("atom", "rss"):
-            path = settings.feeds.dir / "private" / f"{token}.{kind}"
-            assert path.read_bytes() == feeds._render(token, kind, []), path.name
-            assert path.stat().st_mode & 0o777 == 0o644
+    assert {path.stat().st_mode & 0o777 for path in private_files(settings)} == {0o644}
     assert (settings.feeds.dir / "private").stat().st_mode & 0o777 == 0o711
+    assert len({data for data in files.values() if b"<entry>" in data}) > people // 2
+    for path in private_files(settings):
+        path.unlink()
+    write_private_feeds(store, settings, NOW, ids)
+    assert {path.name: path.read_bytes() for path in private_files(settings)} == files
 
 
 def test_many_new_subscribers_get_their_own_feeds_from_a_child_process(

@@ -450,7 +450,7 @@ class NewPrivateFeeds:
     Their tokens are new and in no email yet (the welcomes are queued in that transaction), so
     a file written before the commit is seen by nobody; after a rollback, `discard` ends the
     child and removes every file it may have made. What the child needs from the database (the
-    subscriptions, their trials' events) is read before it starts: it has no connection of its
+    events of the trials they follow) is read before it starts: it has no connection of its
     own, and could not see the transaction's rows if it had.
     """
 
@@ -459,16 +459,20 @@ class NewPrivateFeeds:
 
     @classmethod
     def start(
-        cls, store: Store, settings: Settings, now: datetime, subscriber_ids: Sequence[int]
+        cls,
+        store: Store,
+        settings: Settings,
+        now: datetime,
+        followed: Sequence[tuple[Subscriber, Subscription]],
     ) -> NewPrivateFeeds | None:
-        """The feeds of these new subscribers, being written; None when they are too few to pay
-        for a child process or it cannot be forked (write them after the commit, as
-        `write_private_feeds`)."""
-        if len(subscriber_ids) < ASIDE_FROM:
+        """The feeds of new subscribers (every subscription of each), being written; None when
+        they are too few to pay for a child process or it cannot be forked (write them after
+        the commit, as `write_private_feeds`)."""
+        tokens = list(dict.fromkeys(person.feed_token for person, _ in followed))
+        if len(tokens) < ASIDE_FROM:
             return None
         _folders(settings)
         events = _Events(store, settings.feeds.entries * 4, history=settings.feeds.include_history)
-        followed = store.followed_by(subscriber_ids)
         events.of(sorted({sub.nct_id for _, sub in followed}), 0)  # read here, kept for the child
 
         def write() -> None:
@@ -476,9 +480,7 @@ class NewPrivateFeeds:
                 _write_private(writer, settings, events, followed, now)
 
         child = Forked.start(write)
-        if child is None:
-            return None
-        return cls(settings, list(dict.fromkeys(p.feed_token for p, _ in followed)), child)
+        return None if child is None else cls(settings, tokens, child)
 
     def finish(self) -> None:
         """Wait for the files (after the commit); an `OSError` when they could not be written."""

@@ -30,7 +30,7 @@ from watcher.core.notify import Welcomes, unwatched_notices
 from watcher.core.places import Near
 from watcher.core.record import Trial, parse_trial
 from watcher.core.search_notice import search_welcome_email
-from watcher.core.subscriptions import Subscriber
+from watcher.core.subscriptions import Subscriber, Subscription
 from watcher.data import load_glossary
 from watcher.delivery.feed_files import (
     NewPrivateFeeds,
@@ -102,8 +102,7 @@ def subscribe_many(
         with store.atomic():
             added = store.add_watches(nct_ids, now)
             done = store.subscribe_many(requests, now)
-            created = list(dict.fromkeys(s.subscriber.id for s in done if s.created))
-            aside = NewPrivateFeeds.start(store, settings, now, created)
+            aside = NewPrivateFeeds.start(store, settings, now, _newcomers(done))
             store.queue_welcomes(done, welcome, now)
     except BaseException:
         if aside is not None:
@@ -118,6 +117,18 @@ def subscribe_many(
     except (WatcherError, OSError) as exc:
         problems.append(f"feeds not written: {exc}")
     return SubscribeResult(tuple(outcomes), tuple(added), tuple(problems))
+
+
+def _newcomers(done: Sequence[Subscribed]) -> list[tuple[Subscriber, Subscription]]:
+    """Every subscription of the subscribers created: all of them are among the outcomes (as
+    stored after every request), once per request that names them."""
+    found = {
+        (subscribed.subscriber.id, outcome.after.nct_id): (subscribed.subscriber, outcome.after)
+        for subscribed in done
+        if subscribed.created
+        for outcome in subscribed.outcomes
+    }
+    return list(found.values())
 
 
 def _write_feeds(

@@ -11,7 +11,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -136,7 +136,7 @@ class SubscriberTables(OutboxTables):
                     if before is None:
                         created = last + 1 + len(rows)
                         rows.append(_row(created, person.id, nct_id, values, now))
-                        fresh = replace(DEFAULT, id=created, subscriber_id=person.id, nct_id=nct_id)
+                        fresh = Subscription(created, person.id, nct_id)  # the defaults
                         held[person.id, nct_id] = _updated(fresh, request)
                     elif values:
                         updates.append((before.id, values))
@@ -182,33 +182,35 @@ class SubscriberTables(OutboxTables):
         for row in self.db.execute(query, [json.dumps(keys)]):
             found.setdefault(address_key(row[1]), Subscriber(*row))
         typed = {address_key(a): a for a in reversed(addresses)}  # as first typed
-        new = []
-        for key in keys:
-            if key not in found:
-                unsubscribe_token = secrets.token_urlsafe(32)
-                feed_token = secrets.token_urlsafe(32)
-                new.append(
-                    (
-                        typed[key],
-                        unsubscribe_token,
-                        feed_token,
-                        token_hash(unsubscribe_token),
-                        token_hash(feed_token),
-                        iso(now),
-                    )
-                )
-        if new:
-            self.db.conn.executemany(
-                """INSERT INTO subscribers (email, unsubscribe_token, feed_token,
-                                            unsubscribe_hash, feed_hash, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                new,
+        # Ids given here, as SQLite would give them (see `subscribe_many`), so that the new
+        # people need not be read back.
+        (last,) = self.db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
+        new = [
+            Subscriber(
+                last + 1 + number, typed[key], secrets.token_urlsafe(32), secrets.token_urlsafe(32)
             )
-            created = [address_key(n[0]) for n in new]
-            for row in self.db.execute(query, [json.dumps(created)]):
-                found.setdefault(address_key(row[1]), Subscriber(*row))
-            return found, {found[key].id for key in created}
-        return found, set()
+            for number, key in enumerate(k for k in keys if k not in found)
+        ]
+        stamp = iso(now)
+        self.db.conn.executemany(
+            """INSERT INTO subscribers (id, email, unsubscribe_token, feed_token,
+                                        unsubscribe_hash, feed_hash, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    p.id,
+                    p.email,
+                    p.unsubscribe_token,
+                    p.feed_token,
+                    token_hash(p.unsubscribe_token),
+                    token_hash(p.feed_token),
+                    stamp,
+                )
+                for p in new
+            ],
+        )
+        found |= {address_key(p.email): p for p in new}
+        return found, {p.id for p in new}
 
     def _subscriptions_of(
         self, subscriber_ids: Sequence[int]
@@ -460,9 +462,12 @@ def _values(request: Wanted) -> dict[str, str | float | None]:
 
 
 def _updated(before: Subscription, request: Wanted) -> Subscription:
-    """`before` with the options the request gives."""
-    return replace(
-        before,
+    """`before` with the options the request gives (made whole: `dataclasses.replace` costs
+    ten times as much, a tenth of a second for a subscribers file's 15,000)."""
+    return Subscription(
+        before.id,
+        before.subscriber_id,
+        before.nct_id,
         audience=request.audience or before.audience,
         delivery=request.delivery or before.delivery,
         kinds=before.kinds if request.kinds is None else request.kinds,
