@@ -18,6 +18,7 @@ import pytest
 from conftest import Trialwatch, demo_versions, write_config
 from web_server import start_web
 
+from watcher.delivery.feed_files import ASIDE_FROM
 from watcher.registry.replay_server import ReplayServer
 
 TRIALS = ("NCT07227597", "NCT06911827", "NCT05294952")
@@ -183,3 +184,39 @@ def test_each_new_subscriber_s_feed_link_opens_an_empty_feed_and_other_feeds_are
                 assert on_disk.bozo == 0 and on_disk.version == version
                 assert on_disk.entries == []
                 assert who.encode() not in (feeds / "private" / name).read_bytes()
+
+
+@pytest.mark.slow  # builds 110 welcome emails, delivers them and serves their feeds
+def test_a_large_file_s_new_subscribers_each_get_a_feed_link_that_opens_their_feed(
+    trialwatch: Trialwatch, replay: ReplayServer, tmp_path: Path
+) -> None:
+    """Enough new subscribers that their feeds are written beside their welcomes, by a child
+    process (`NewPrivateFeeds`): each link in a welcome opens that subscriber's own feed, both
+    formats are on disk, readable by the web server, and nothing else is in the folder."""
+    write_config(
+        trialwatch.config,
+        replay.base_url,
+        f'[web]\nbase_url = "{SITE}"\nlisten = "127.0.0.1:0"\n',
+    )
+    published(replay)
+    people = [f"reader{n}@example.org" for n in range(ASIDE_FROM + 10)]
+    lines = [f"{who},{TRIALS[n % 3]}" for n, who in enumerate(people)]
+    trialwatch("subscribe", "--file", csv_file(tmp_path, "email,trials", *lines))
+    private = trialwatch.state_dir / "feeds" / "private"
+    assert private.stat().st_mode & 0o777 == 0o711
+    files = sorted(private.iterdir())
+    assert len(files) == 2 * len(people)
+    assert {path.stat().st_mode & 0o777 for path in files} == {0o644}
+
+    trialwatch("deliver")
+    links = feed_links(trialwatch.state_dir)
+    assert sorted(links) == sorted(people)
+    with start_web(trialwatch.config, trialwatch.state_dir) as server:
+        for who, link in links.items():
+            answer = httpx.get(link.replace(SITE, server.url), timeout=10)
+            assert answer.status_code == 200, who
+            feed = feedparser.parse(answer.content)
+            assert feed.bozo == 0 and feed.version == "atom10", who
+            assert ("self", link) in {(x.rel, x.href) for x in feed.feed.links}
+            rss = private / link.rsplit("/", 1)[1].replace(".atom", ".rss")
+            assert feedparser.parse(rss.read_bytes()).version == "rss20", who
