@@ -120,8 +120,8 @@ def subscribe_many(
 
 
 def _newcomers(done: Sequence[Subscribed]) -> list[tuple[Subscriber, Subscription]]:
-    """Every subscription of the subscribers created: all of them are among the outcomes (as
-    stored after every request), once per request that names them."""
+    """Every subscription of the subscribers created, each once: all of them are among the
+    outcomes (as stored after every request)."""
     found = {
         (subscribed.subscriber.id, outcome.after.nct_id): (subscribed.subscriber, outcome.after)
         for subscribed in done
