@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -184,3 +185,27 @@ def test_a_child_s_error_is_raised_by_wait_and_stop_ends_it(tmp_path: Path) -> N
     fine = Forked.start(lambda: None)
     assert fine is not None
     fine.wait()  # a child that succeeds: nothing raised
+
+
+def test_a_child_takes_signals_as_its_parent_does(tmp_path: Path) -> None:
+    """Ctrl-C stops both or neither: a command run in the background (SIGINT ignored) keeps its
+    child writing; a child ended by a signal is said so."""
+    mark = tmp_path / "went on"
+
+    def interrupted() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        mark.write_text("yes")
+
+    was = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child = Forked.start(interrupted)
+        assert child is not None
+        child.wait()
+    finally:
+        signal.signal(signal.SIGINT, was)
+    assert mark.read_text() == "yes"
+
+    ended = Forked.start(lambda: os.kill(os.getpid(), signal.SIGTERM))
+    assert ended is not None
+    with pytest.raises(OSError, match="the process writing them was ended by SIGTERM"):
+        ended.wait()

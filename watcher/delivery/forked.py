@@ -44,8 +44,7 @@ class Forked:
         if pid == 0:  # the child: whatever happens, it leaves by `os._exit`
             code = 1
             try:
-                os.close(read)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it, as the parent
+                os.close(read)  # signals as the parent takes them: Ctrl-C stops both, or neither
                 gc.disable()  # a collection would walk (and copy) the parent's whole heap
                 work()
                 code = 0
@@ -63,8 +62,10 @@ class Forked:
         it does is write files)."""
         status = self._reap()
         said = self._said()
+        if status < 0:
+            raise OSError(f"the process writing them was ended by {signal.Signals(-status).name}")
         if status != 0:
-            raise OSError(said or f"a child process ended with status {status}")
+            raise OSError(said or f"the process writing them ended with status {status}")
 
     def stop(self) -> None:
         """End the child now and wait for it to go (what it has done stays done)."""
