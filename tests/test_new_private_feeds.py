@@ -36,6 +36,18 @@ TRIALS = ("NCT07227597", "NCT06911827")
 PEOPLE = ASIDE_FROM + 20  # enough for a child process
 
 
+@pytest.fixture(autouse=True)
+def earlier_threads_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest's process keeps the idle threads of earlier tests (a thread pool's worker, tqdm's
+    monitor), which would keep every test here from forking: those are not counted, a test's
+    own threads are."""
+    earlier = set(threading.enumerate()) - {threading.main_thread()}
+    count = threading.active_count
+    monkeypatch.setattr(
+        threading, "active_count", lambda: count() - len(earlier & set(threading.enumerate()))
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     config = tmp_path / "config.toml"
