@@ -127,15 +127,17 @@ class SubscriberTables(OutboxTables):
             # keeps other writers out), so that all the rows go in one `executemany`.
             (last,) = db.execute("SELECT coalesce(max(id), 0) FROM subscriptions").fetchone()
             asked: list[tuple[Subscriber, list[tuple[str, Subscription | None]]]] = []
+            stamp = iso(now)
             for request in requests:
                 person = people[address_key(request.address)]
                 values = _values(request)
+                columns = _columns(values, stamp)
                 befores: list[tuple[str, Subscription | None]] = []
                 for nct_id in dict.fromkeys(request.nct_ids):  # an ID named twice is one
                     before = held.get((person.id, nct_id))
                     if before is None:
                         created = last + 1 + len(rows)
-                        rows.append(_row(created, person.id, nct_id, values, now))
+                        rows.append((created, person.id, nct_id, *columns))
                         fresh = Subscription(created, person.id, nct_id)  # the defaults
                         held[person.id, nct_id] = _updated(fresh, request)
                     elif values:
@@ -407,23 +409,15 @@ _INSERT = """INSERT INTO subscriptions (id, subscriber_id, nct_id, audience, del
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 
-def _row(
-    subscription_id: int,
-    person_id: int,
-    nct_id: str,
-    values: dict[str, str | float | None],
-    now: datetime,
-) -> tuple[object, ...]:
-    """A new subscription's row for `_INSERT`, with the defaults where `values` gives nothing."""
+def _columns(values: dict[str, str | float | None], stamp: str) -> tuple[object, ...]:
+    """A new subscription's row for `_INSERT` after its ids and trial, with the defaults where
+    `values` gives nothing (the same for every trial of a request)."""
     return (
-        subscription_id,
-        person_id,
-        nct_id,
         values.get("audience", DEFAULT.audience),
         values.get("delivery", DEFAULT.delivery),
         *(values.get(k) for k in ("kinds", "near", "near_lat", "near_lon")),
         *(values.get(k) for k in ("within_amount", "within_unit")),
-        iso(now),
+        stamp,
     )
 
 
