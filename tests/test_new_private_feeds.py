@@ -128,12 +128,16 @@ def test_many_new_subscribers_get_their_own_feeds_from_a_child_process(
         started.append(start(work))
         return started[-1]
 
+    subscriptions.subscribe(store, settings, "old@example.org", [TRIALS[0]], NOW)
+    (old,) = [path.read_bytes() for path in private_files(settings) if path.suffix == ".atom"]
     monkeypatch.setattr(Forked, "start", counted)
-    result = subscriptions.subscribe_many(store, settings, requests(PEOPLE), NOW)
+    also = Wanted("old@example.org", (TRIALS[1],))  # one already here follows one more trial
+    result = subscriptions.subscribe_many(store, settings, [*requests(PEOPLE), also], NOW)
     assert result.problems == ()
     assert [child is not None for child in started] == [True]  # written aside, once
-    assert counts(store) == (PEOPLE, PEOPLE * 3 // 2, PEOPLE * 3 // 2)
-    assert_each_feed_is_its_own(store, settings, PEOPLE)
+    assert counts(store) == (PEOPLE + 1, PEOPLE * 3 // 2 + 2, PEOPLE * 3 // 2 + 2)
+    assert old not in {path.read_bytes() for path in private_files(settings)}  # rewritten
+    assert_each_feed_is_its_own(store, settings, PEOPLE + 1)
 
 
 def test_a_process_running_another_thread_writes_the_feeds_itself(
