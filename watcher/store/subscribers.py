@@ -62,7 +62,7 @@ class Subscribed:
 
     subscriber: Subscriber
     outcomes: tuple[SubscriptionOutcome, ...]
-    created: bool = False
+    created: bool
 
 
 class SubscriberTables(OutboxTables):
