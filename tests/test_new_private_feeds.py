@@ -140,6 +140,25 @@ def test_many_new_subscribers_get_their_own_feeds_from_a_child_process(
     assert_each_feed_is_its_own(store, settings, PEOPLE + 1)
 
 
+def test_a_child_that_fails_after_the_commit_leaves_the_feeds_to_the_parent(
+    store: Store, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child dies before writing a file (a full disk, a kill): the subscriptions are
+    committed, and every new subscriber's feeds are written by the command itself."""
+    start = Forked.start
+
+    def failing(work: Callable[[], None]) -> Forked | None:
+        def broken() -> None:
+            raise OSError("[Errno 28] No space left on device")
+
+        return start(broken)
+
+    monkeypatch.setattr(Forked, "start", failing)
+    result = subscriptions.subscribe_many(store, settings, requests(PEOPLE), NOW)
+    assert result.problems == ()
+    assert_each_feed_is_its_own(store, settings, PEOPLE)
+
+
 def test_a_process_running_another_thread_writes_the_feeds_itself(
     store: Store, settings: Settings
 ) -> None:

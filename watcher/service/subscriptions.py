@@ -111,12 +111,23 @@ def subscribe_many(
     outcomes = [outcome for subscribed in done for outcome in subscribed.outcomes]
     problems = []
     try:
-        if aside is not None:
-            aside.finish()
-        _write_feeds(store, settings, now, nct_ids, done, aside=aside is not None)
+        _write_feeds(store, settings, now, nct_ids, done, aside=_finished(aside))
     except (WatcherError, OSError) as exc:
         problems.append(f"feeds not written: {exc}")
     return SubscribeResult(tuple(outcomes), tuple(added), tuple(problems))
+
+
+def _finished(aside: NewPrivateFeeds | None) -> bool:
+    """Whether the new subscribers' private feeds were written by the child process; when it
+    failed (a full disk, a kill), they are written here with the others, and only an error of
+    that second attempt is told."""
+    if aside is None:
+        return False
+    try:
+        aside.finish()
+    except OSError:
+        return False
+    return True
 
 
 def _newcomers(done: Sequence[Subscribed]) -> list[tuple[Subscriber, Subscription]]:
